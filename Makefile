@@ -1,0 +1,45 @@
+# Two commands on a fresh machine with Python 3.11+: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATE   ?= 2024-10-01
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lock stack-up stack-down status dagster lab bench clean-stack golden
+
+install: $(STAMP)
+
+# The environment: created if missing, reinstalled when the dependencies or the lock change.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=python3.12 or similar")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name wind-etl --display-name "Python (wind-etl)" >/dev/null
+	touch $(STAMP)
+
+## Run the ETL for DATE through the notebook: stack up, seed if empty, runs/$(DATE).ipynb.
+run: $(STAMP)
+	$(BIN)/etl stack up
+	$(BIN)/etl seed --if-empty
+	$(BIN)/etl run $(DATE)
+
+## The whole test suite (pytest against a real embedded PostgreSQL and the real API, plus nbval).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+stack-up: $(STAMP)
+	$(BIN)/etl stack up
+
+stack-down: $(STAMP)
+	$(BIN)/etl stack down
+
+status: $(STAMP)
+	$(BIN)/etl stack status
+
+## Re-resolve the dependencies and rewrite the lock (constraints.txt).
+lock:
+	rm -rf /tmp/wind-etl-lock && $(PYTHON) -m venv /tmp/wind-etl-lock
+	/tmp/wind-etl-lock/bin/python -m pip install --quiet --upgrade pip
+	/tmp/wind-etl-lock/bin/python -m pip install --quiet -e '.[dev]'
+	/tmp/wind-etl-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

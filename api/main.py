@@ -1,0 +1,87 @@
+"""The FastAPI application. Serve it with ``uvicorn api.main:app`` (the stack does)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from etl_lib.settings import Settings, get_settings
+
+from .db import read_only_engine
+from .routes import router
+
+log = logging.getLogger("api")
+
+OPEN_ROUTES = {"/health"}
+ALLOWED_PARAMETERS = {"/data": {"start", "end", "variables"}}
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(item) for item in error.get("loc", ()) if item != "query")
+        parts.append(f"'{location}': {error.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts) + ". See /docs for every parameter."
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.engine = read_only_engine(settings.api_source_url)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Wind turbine source API",
+        description="Read-only access to the 1-minute turbine samples. Intervals are half-open "
+        "[start, end), instants are ISO-8601 and taken as UTC when they carry no offset.",
+        version="1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token and request.url.path not in OPEN_ROUTES and not request.url.path.startswith(("/docs", "/openapi")):
+            sent = request.headers.get("authorization", "")
+            if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+                return JSONResponse(
+                    {"detail": "Missing or wrong bearer token. Send 'Authorization: Bearer <ETL_API_TOKEN>'."},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        allowed = ALLOWED_PARAMETERS.get(request.url.path)
+        if allowed is not None:
+            unknown = sorted(set(request.query_params) - allowed)
+            if unknown:
+                return JSONResponse(
+                    {"detail": f"Unknown query parameter(s) {', '.join(repr(u[:64]) for u in unknown)}. "
+                     f"Allowed: {', '.join(sorted(allowed))}."},
+                    status_code=422,
+                )
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _describe_validation(exc)}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.error("database error on %s: %s", request.url.path, exc.orig)
+        return JSONResponse({"detail": "The source database is unavailable. Try again later."}, status_code=503)
+
+    return app
+
+
+app = create_app()

