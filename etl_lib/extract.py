@@ -46,7 +46,7 @@ def get_json(client: httpx.Client, path: str, params: dict, *, retries: int) -> 
     retrying = Retrying(
         retry=retry_if_exception(_is_retryable),
         stop=stop_after_attempt(retries + 1) | stop_after_delay(RETRY_MAX_SECONDS),
-        wait=wait_exponential_jitter(initial=0.2, max=5.0),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
         reraise=False,
     )
     url = f"{client.base_url}{path}"

@@ -1,0 +1,62 @@
+"""A throw-away embedded stack in a temporary folder: for tests, benchmarks and golden notebooks.
+
+It never touches the user's ``.stack``: its own server, its own API port, its own runs folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import generator
+from .db import engine_for
+from .settings import Settings
+from .source_db import seed_source
+from .stack import stack_down, stack_up
+
+# Variables that would point a test at someone else's databases or API.
+_FOREIGN_ENV = ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "API_DATABASE_URL", "ETL_API_URL", "ETL_API_TOKEN")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def temporary_stack(days: int = generator.DEFAULT_DAYS, *, export_env: bool = True) -> Iterator[Settings]:
+    """Start a seeded stack; with ``export_env`` its settings are also put in ``os.environ``
+    so child processes (papermill kernels, nbval, the CLI) use it."""
+    root = Path(tempfile.mkdtemp(prefix="wind-etl-"))
+    env = {
+        "ETL_STACK_DIR": str(root / "stack"),
+        "ETL_API_PORT": str(free_port()),
+        "ETL_RUNS_DIR": str(root / "runs"),
+    }
+    saved = {name: os.environ.get(name) for name in (*env, *_FOREIGN_ENV)}
+    if export_env:
+        for name in _FOREIGN_ENV:
+            os.environ.pop(name, None)
+        os.environ.update(env)
+    settings = Settings(stack_dir=env["ETL_STACK_DIR"], api_port=env["ETL_API_PORT"], runs_dir=env["ETL_RUNS_DIR"])
+    try:
+        stack_up(settings)
+        seed_source(engine_for(settings.source_url), days=days)
+        yield settings
+    finally:
+        try:
+            stack_down(settings)
+        finally:
+            if export_env:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+            shutil.rmtree(root, ignore_errors=True)
