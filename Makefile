@@ -37,6 +37,10 @@ stack-down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/etl stack status
 
+## Re-execute the committed notebooks against a fresh temporary stack (their outputs are nbval's reference).
+golden: $(STAMP)
+	$(BIN)/python tests/refresh_notebooks.py
+
 ## Re-resolve the dependencies and rewrite the lock (constraints.txt).
 lock:
 	rm -rf /tmp/wind-etl-lock && $(PYTHON) -m venv /tmp/wind-etl-lock

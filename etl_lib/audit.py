@@ -1,0 +1,40 @@
+"""Values recorded inside an executed notebook, so a summary can read them back without re-running it.
+
+The notebook displays them under a MIME type of our own; Jupyter keeps the output in
+the ``.ipynb`` and ``read_recorded`` finds it again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+MIME_TYPE = "application/vnd.wind-etl.run+json"
+
+
+def record(values: dict) -> None:
+    """Display ``values`` as a recorded output of the running notebook (JSON-serialisable only)."""
+    from IPython.display import display
+
+    display({MIME_TYPE: values, "text/plain": f"recorded: {', '.join(values)}"}, raw=True)
+
+
+def read_recorded(notebook: Path | str) -> dict:
+    """Merge every recorded output of an executed notebook, later ones winning; {} if none."""
+    values: dict = {}
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if MIME_TYPE in data:
+                values.update(data[MIME_TYPE])
+    return values
+
+
+def read_error(notebook: Path | str) -> dict | None:
+    """The first error output of an executed notebook (``ename``, ``evalue``), or None."""
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return {"ename": output.get("ename"), "evalue": output.get("evalue")}
+    return None
