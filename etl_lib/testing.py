@@ -5,6 +5,7 @@ It never touches the user's ``.stack``: its own server, its own API port, its ow
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from . import generator
 from .db import engine_for
+from .pipeline import run_etl
 from .settings import Settings
 from .source_db import seed_source
 from .stack import stack_down, stack_up
@@ -30,9 +32,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def temporary_stack(days: int = generator.DEFAULT_DAYS, *, export_env: bool = True) -> Iterator[Settings]:
-    """Start a seeded stack; with ``export_env`` its settings are also put in ``os.environ``
-    so child processes (papermill kernels, nbval, the CLI) use it."""
+def temporary_stack(
+    days: int = generator.DEFAULT_DAYS, *, export_env: bool = True, run_days: bool = True
+) -> Iterator[Settings]:
+    """Start a seeded stack; with ``run_days`` the ETL has already run every seeded day, so the
+    target holds results. With ``export_env`` its settings are also put in ``os.environ`` so
+    child processes (papermill kernels, nbval, the CLI) use it."""
     root = Path(tempfile.mkdtemp(prefix="wind-etl-"))
     env = {
         "ETL_STACK_DIR": str(root / "stack"),
@@ -48,6 +53,9 @@ def temporary_stack(days: int = generator.DEFAULT_DAYS, *, export_env: bool = Tr
     try:
         stack_up(settings)
         seed_source(engine_for(settings.source_url), days=days)
+        if run_days:
+            for offset in range(days):
+                run_etl(generator.DEFAULT_START + dt.timedelta(days=offset), settings)
         yield settings
     finally:
         try:
