@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, func, select, text
 
 from etl_lib.source_schema import source_data
 
-from .db import get_engine
+from .db import arrow_schema, get_engine, sample_batches
+from .formats import ARROW_MEDIA_TYPE, JSON_MEDIA_TYPE, MEDIA_TYPES, arrow_stream, choose_format, json_stream
 from .models import Coverage, DataResponse, ErrorResponse, Health, Variable, VariablesResponse
 from .params import VALID, parse_interval, parse_variables
 
@@ -28,7 +29,14 @@ ERRORS = {422: {"model": ErrorResponse, "description": "A parameter is missing, 
 @router.get(
     "/data",
     response_model=DataResponse,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "JSON by default; an Arrow IPC stream with format=arrow or "
+            f"'Accept: {ARROW_MEDIA_TYPE}' (columns timestamp, then the variables as float64).",
+            "content": {JSON_MEDIA_TYPE: {}, ARROW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
     summary="1-minute samples of chosen variables over a half-open interval",
 )
 def get_data(
@@ -56,19 +64,26 @@ def get_data(
             examples=[["wind_speed", "power"]],
         ),
     ],
-) -> ORJSONResponse:
+    format: Annotated[
+        str | None,
+        Query(
+            description=f"Response format, {' or '.join(MEDIA_TYPES)}; overrides the Accept header. "
+            "Default: JSON, unless Accept asks for Arrow.",
+            examples=["arrow"],
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> StreamingResponse:
+    """Streamed whatever the range: the server holds one chunk of rows at a time."""
     begin, finish = parse_interval(start, end, request.app.state.settings.max_range_days)
     names = parse_variables(variables)
-    query = (
-        select(source_data.c.timestamp, *(source_data.c[name] for name in names))
-        .where(source_data.c.timestamp >= begin, source_data.c.timestamp < finish)
-        .order_by(source_data.c.timestamp)
-    )
-    with engine.connect() as conn:
-        rows = [dict(row) for row in conn.execute(query).mappings()]
-    return ORJSONResponse(
-        {"start": begin, "end": finish, "variables": names, "count": len(rows), "data": rows}
-    )
+    chosen = choose_format(format, accept)
+    batches = sample_batches(engine, names, begin, finish)
+    if chosen == "arrow":
+        body = arrow_stream(batches, arrow_schema(names), begin, finish)
+    else:
+        body = json_stream(batches, begin, finish, names)
+    return StreamingResponse(body, media_type=MEDIA_TYPES[chosen])
 
 
 @router.get("/variables", response_model=VariablesResponse, summary="The variables /data can return")
