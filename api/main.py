@@ -19,7 +19,7 @@ from .routes import router
 log = logging.getLogger("api")
 
 OPEN_ROUTES = {"/health"}
-ALLOWED_PARAMETERS = {"/data": {"start", "end", "variables"}}
+ALLOWED_PARAMETERS = {"/data": {"start", "end", "variables", "format"}}
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
