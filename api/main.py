@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from etl_lib.settings import Settings, get_settings
 
 from .db import read_only_engine
+from .params import VALID
 from .routes import router
 
 log = logging.getLogger("api")
@@ -26,7 +27,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         location = ".".join(str(item) for item in error.get("loc", ()) if item != "query")
-        parts.append(f"'{location}': {error.get('msg', 'invalid')}")
+        hint = f" (one or more of: {VALID})" if location == "variables" else ""
+        parts.append(f"'{location}': {error.get('msg', 'invalid')}{hint}")
     return "Invalid request: " + "; ".join(parts) + ". See /docs for every parameter."
 
 
