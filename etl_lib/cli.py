@@ -102,8 +102,12 @@ def seed(
     days: Annotated[int, typer.Option(min=1, max=3660, help="How many days to generate.")] = generator.DEFAULT_DAYS,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = generator.DEFAULT_SEED,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the source has rows.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Leave out the documented faults (see README, Data quality).")] = False,
 ) -> None:
-    """Fill the source with seeded synthetic data (COPY); re-seeding replaces the period, never duplicates."""
+    """Fill the source with seeded synthetic data (COPY); re-seeding replaces the period, never duplicates.
+
+    The default data carries a few documented faults (gap, nulls, spikes, stuck sensor, out-of-range
+    burst, curtailment) so the quality checks have something to show; --clean makes data without them."""
     from .db import engine_for
     from .source_db import seed_source
 
@@ -111,11 +115,16 @@ def seed(
         first_day = dt.date.fromisoformat(start)
     except ValueError:
         raise typer.BadParameter(f"{start!r} is not a date like 2024-10-01", param_hint="--start") from None
-    result = seed_source(engine_for(_settings().source_url), first_day, days, seed, if_empty=if_empty)
+    result = seed_source(
+        engine_for(_settings().source_url), first_day, days, seed, if_empty=if_empty, **({"faults": ()} if clean else {})
+    )
     if result.skipped:
         typer.echo("source already has data; left as it is (run `etl seed` without --if-empty to regenerate)")
     else:
-        typer.echo(f"seeded {result.rows_written} rows: {days} day(s) from {first_day.isoformat()}")
+        typer.echo(
+            f"seeded {result.rows_written} rows: {days} day(s) from {first_day.isoformat()}"
+            + (" (clean: no injected faults)" if clean else "")
+        )
 
 
 @app.command()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select, text
 
 from . import generator
+from .seed_faults import DEFAULT_FAULTS, Fault, apply_faults
 from .db import copy_frame
 from .settings import API_READER_ROLE
 from .source_schema import metadata, source_data
@@ -42,17 +44,20 @@ def seed_source(
     seed: int = generator.DEFAULT_SEED,
     *,
     if_empty: bool = False,
+    faults: Sequence[Fault] = DEFAULT_FAULTS,
 ) -> SeedResult:
     """Replace the period's rows with generated ones in one transaction (COPY).
 
     Seeding is deterministic, so seeding twice leaves the same rows, never duplicates.
-    With ``if_empty`` an already populated source is left as it is.
+    With ``if_empty`` an already populated source is left as it is. ``faults`` inside the
+    period are injected (default: the documented ``DEFAULT_FAULTS``; ``()`` for clean data).
     """
     prepare_source(engine)
     if if_empty and source_row_count(engine) > 0:
         return SeedResult(start, days, 0, skipped=True)
     frame = generator.generate(start=start, days=days, seed=seed)
     first = frame["timestamp"].iloc[0]
+    frame = apply_faults(frame, faults, seed)
     end = first + dt.timedelta(days=days)
     with engine.begin() as conn:
         conn.execute(delete(source_data).where(source_data.c.timestamp >= first, source_data.c.timestamp < end))

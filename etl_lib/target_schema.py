@@ -1,4 +1,4 @@
-"""The target database: signals and their 10-minute values, created by SQLAlchemy."""
+"""The target database: signals, their 10-minute values and the run record, created by SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Connection,
+    Date,
     DateTime,
     Engine,
     Float,
@@ -15,12 +16,17 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 ETL_VARIABLES: tuple[str, ...] = ("wind_speed", "power")
 STATISTICS: tuple[str, ...] = ("mean", "min", "max", "std")
+# Beside the statistics, per bucket: non-null samples present (0..10) and the share of the 10
+# expected samples that are present and pass every quality check (0..1).
+QUALITY_MEASURES: tuple[str, ...] = ("count", "quality")
+RUN_STATUSES: tuple[str, ...] = ("succeeded", "failed")
 
 metadata = MetaData()
 
@@ -43,12 +49,38 @@ target_data = Table(
 )
 
 
+# One row per execution of run_etl, failed ones included (status, error).
+etl_run = Table(
+    "etl_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_date", Date, nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer),
+    Column("rows_written", Integer),
+    Column("quality", JSONB, comment="{variable: share of the day's expected samples that are good}"),
+    Column("flag_counts", JSONB, comment="{check: {variable: samples flagged}}"),
+    Column("thresholds", JSONB, comment="the quality thresholds the run used"),
+    Column("report", Text, comment="path of the audit notebook, when run through it"),
+    Column("error", Text),
+    CheckConstraint(f"status IN {RUN_STATUSES!r}", name="etl_run_status"),
+)
+
+
 def signal_name(variable: str, statistic: str) -> str:
     return f"{variable}_{statistic}"
 
 
-def etl_signal_names() -> list[str]:
+def statistic_signal_names() -> list[str]:
+    """``<variable>_<statistic>``: the 10-minute statistics, comparable with the source."""
     return [signal_name(v, s) for v in ETL_VARIABLES for s in STATISTICS]
+
+
+def etl_signal_names() -> list[str]:
+    """Every signal the ETL writes: the statistics and the ``_count`` and ``_quality`` signals."""
+    return [signal_name(v, s) for v in ETL_VARIABLES for s in (*STATISTICS, *QUALITY_MEASURES)]
 
 
 def create_target_schema(engine: Engine) -> None:
