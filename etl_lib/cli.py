@@ -145,6 +145,33 @@ def run(
         typer.echo(json.dumps(run_etl(date, settings).summary()))
 
 
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Days run side by side, each worker its own process.")] = 1,
+    notebooks: Annotated[bool, typer.Option("--notebooks", help="Run each day through the notebook: runs/DATE.ipynb.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run every day from START to END; a failed day does not stop the others. Exit 1 if any failed."""
+    from .backfill import date_range, run_backfill
+
+    result = run_backfill(date_range(start, end), _settings(), workers=workers, notebooks=notebooks)
+    summary = result.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"backfill {start} to {end}: {summary['succeeded']} of {summary['days']} day(s) done, "
+            f"{summary['failed']} failed, in {summary['seconds']:.1f} s ({summary['days_per_second']:.1f} days/s, "
+            f"{result.workers} worker(s))"
+        )
+        for failure in result.failures:
+            typer.echo(f"FAILED {failure.run_date.isoformat()}: {failure.error}", err=True)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     try:
         app()
