@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import orjson
+import pandas as pd
 import pyarrow as pa
 import pytest
 from sqlalchemy import text
@@ -216,3 +217,84 @@ def test_an_unknown_format_is_refused_with_the_choices(api):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "'format' = 'xml'" in detail and "json, arrow" in detail
+
+
+def test_the_etl_reads_arrow_and_gets_the_same_frame_as_from_json(settings):
+    from etl_lib.dates import day_bounds
+    from etl_lib.extract import fetch_day, get, make_client, parse_json, validate_samples
+
+    day = dt.date(2024, 10, 6)
+    start, end = day_bounds(day)
+    with make_client(settings) as client:
+        arrow_frame = fetch_day(client, day, ALL_VARIABLES)
+        json_answer = get(client, "/data", {"start": start.isoformat(), "end": end.isoformat(), "variables": ALL_VARIABLES})
+    assert json_answer.headers["content-type"] == "application/json"
+    json_frame = validate_samples(parse_json(json_answer), ALL_VARIABLES, start, end)
+    assert len(arrow_frame) == 1440
+    pd.testing.assert_frame_equal(arrow_frame, json_frame, check_exact=True)
+
+
+def arrow_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+DAY = dt.datetime(2024, 10, 1, tzinfo=UTC)
+GOOD = pa.table(
+    {
+        "timestamp": pa.array([DAY, DAY + dt.timedelta(minutes=1)], type=pa.timestamp("us", tz="UTC")),
+        "power": pa.array([1.0, None], type=pa.float64()),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (arrow_bytes(GOOD)[:-20], "not a complete Arrow IPC stream"),
+        (b"<html>oops</html>", "not a complete Arrow IPC stream"),
+        (arrow_bytes(GOOD.rename_columns(["timestamp", "wind_speed"])), "its columns are ['timestamp', 'wind_speed']"),
+        (arrow_bytes(GOOD.set_column(0, "timestamp", pa.array(["a", "b"]))), "'timestamp' is string, not a UTC"),
+        (
+            arrow_bytes(GOOD.set_column(0, "timestamp", GOOD.column(0).cast(pa.timestamp("us")))),
+            "not a UTC timestamp",
+        ),
+        (arrow_bytes(GOOD.set_column(1, "power", pa.array(["1", "2"]))), "'power' is string, not a number"),
+        (
+            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, DAY], type=pa.timestamp("us", tz="UTC")))),
+            "timestamp 2024-10-01T00:00:00+00:00 appears twice",
+        ),
+        (
+            arrow_bytes(
+                GOOD.set_column(
+                    0, "timestamp", pa.array([DAY, DAY + dt.timedelta(days=1)], type=pa.timestamp("us", tz="UTC"))
+                )
+            ),
+            "outside the requested day",
+        ),
+        (
+            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, None], type=pa.timestamp("us", tz="UTC")))),
+            "a timestamp is missing",
+        ),
+    ],
+)
+def test_an_unusable_arrow_answer_is_refused_by_name(content, message):
+    from etl_lib.errors import BadSourceDataError
+    from etl_lib.extract import validate_arrow
+
+    with pytest.raises(BadSourceDataError) as caught:
+        validate_arrow(content, ["power"], DAY, DAY + dt.timedelta(days=1))
+    assert message in str(caught.value)
+    assert "[2024-10-01T00:00:00+00:00, 2024-10-02T00:00:00+00:00) is unusable" in str(caught.value)
+    assert "Nothing was written" in str(caught.value)
+
+
+def test_a_good_arrow_answer_becomes_the_float_frame_the_transform_expects():
+    from etl_lib.extract import validate_arrow
+
+    frame = validate_arrow(arrow_bytes(GOOD), ["power"], DAY, DAY + dt.timedelta(days=1))
+    assert list(frame.columns) == ["power"]
+    assert str(frame.index.dtype) == "datetime64[us, UTC]" and frame.index.name == "timestamp"
+    assert frame["power"].iloc[0] == 1.0 and math.isnan(frame["power"].iloc[1])
