@@ -41,6 +41,10 @@ status: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/python tests/refresh_notebooks.py
 
+## Speed figures on a throw-away stack seeded with a year: a table, and benchmarks/results.json.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
 ## Re-resolve the dependencies and rewrite the lock (constraints.txt).
 lock:
 	rm -rf /tmp/wind-etl-lock && $(PYTHON) -m venv /tmp/wind-etl-lock
