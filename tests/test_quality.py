@@ -210,32 +210,42 @@ def test_clean_data_has_quality_one_everywhere(settings, source_engine, target_e
         assert (target[f"{variable}_count"] == 10).all()
 
 
+def recorded_during(target_engine, day: dt.date, action) -> pd.DataFrame:
+    """The etl_run rows of ``day`` that ``action()`` added (other tests may run the same day); removed after."""
+    before = set(read_runs(target_engine, day)["id"])
+    try:
+        action()
+    finally:
+        runs = read_runs(target_engine, day)
+        added = runs[~runs["id"].isin(before)]
+        with target_engine.begin() as conn:
+            conn.execute(delete(etl_run).where(etl_run.c.id.in_([int(i) for i in added["id"]])))
+    return added
+
+
 def test_a_failed_run_is_recorded_with_its_error(settings, target_engine):
     day = dt.date(2024, 12, 2)  # nothing in the source
-    try:
+
+    def fail():
         with pytest.raises(NoSourceDataError):
             run_etl(day, settings)
-        runs = read_runs(target_engine, day)
-    finally:
-        with target_engine.begin() as conn:
-            conn.execute(delete(etl_run).where(etl_run.c.run_date == day))
+
+    runs = recorded_during(target_engine, day, fail)
     assert len(runs) == 1
     failed = runs.iloc[0]
     assert failed["status"] == "failed"
     assert "no samples for 2024-12-02" in failed["error"]
-    assert failed["rows_read"] is None or np.isnan(failed["rows_read"])
+    assert pd.isna(failed["rows_read"]) and pd.isna(failed["quality"])
 
 
 def test_a_bad_threshold_override_fails_before_any_work_and_names_the_threshold(settings, target_engine):
-    day = dt.date(2024, 12, 3)
-    try:
+    def fail():
         with pytest.raises(ConfigurationError, match="frozen_wind_sped"):
-            run_etl(day, settings, thresholds={"frozen_wind_sped": 5})
-        runs = read_runs(target_engine, day)
-    finally:
-        with target_engine.begin() as conn:
-            conn.execute(delete(etl_run).where(etl_run.c.run_date == day))
+            run_etl("2024-10-05", settings, thresholds={"frozen_wind_sped": 5})
+
+    runs = recorded_during(target_engine, dt.date(2024, 10, 5), fail)
     assert runs["status"].tolist() == ["failed"] and "frozen_wind_sped" in runs.iloc[0]["error"]
+    assert pd.isna(runs.iloc[0]["rows_read"])  # refused before extracting
 
 
 # --- the checks as pure functions -------------------------------------------------------------------
