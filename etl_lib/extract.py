@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -13,7 +14,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential_jitter,
 )
 
@@ -21,10 +22,24 @@ from .dates import day_bounds
 from .errors import BadSourceDataError, SourceRequestError, SourceUnavailableError
 from .settings import Settings
 
-RETRY_MAX_SECONDS = 60.0
+MAX_WAIT_SECONDS = 5.0
 ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 # Arrow IPC first: a day decodes in about a millisecond; an API without it answers JSON.
 DATA_ACCEPT = f"{ARROW_MEDIA_TYPE}, application/json;q=0.5"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: ``retries`` after the first attempt, waits from ``backoff`` seconds doubling
+    (plus jitter), and no new attempt after ``deadline`` seconds."""
+
+    retries: int = 4
+    backoff: float = 0.2
+    deadline: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(settings.http_retries, settings.http_backoff, settings.http_retry_deadline)
 
 
 class _RetryableStatus(Exception):
@@ -45,12 +60,14 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.TransportError, _RetryableStatus))
 
 
-def get(client: httpx.Client, path: str, params: dict, *, retries: int, headers: dict | None = None) -> httpx.Response:
+def get(
+    client: httpx.Client, path: str, params: dict, *, retry: RetryPolicy = RetryPolicy(), headers: dict | None = None
+) -> httpx.Response:
     """GET with exponential backoff and jitter on connection errors, timeouts and 5xx; never on 4xx."""
     retrying = Retrying(
         retry=retry_if_exception(_is_retryable),
-        stop=stop_after_attempt(retries + 1) | stop_after_delay(RETRY_MAX_SECONDS),
-        wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
+        stop=stop_after_attempt(retry.retries + 1) | stop_before_delay(retry.deadline),
+        wait=wait_exponential_jitter(multiplier=retry.backoff, jitter=retry.backoff, max=MAX_WAIT_SECONDS),
         reraise=False,
     )
     url = f"{client.base_url}{path}"
@@ -62,10 +79,14 @@ def get(client: httpx.Client, path: str, params: dict, *, retries: int, headers:
                     raise _RetryableStatus(response)
     except RetryError as exc:
         last = exc.last_attempt.exception()
-        what = f"answered HTTP {last.response.status_code}" if isinstance(last, _RetryableStatus) else f"failed: {last!r}"
+        if isinstance(last, _RetryableStatus):
+            what = f"answered HTTP {last.response.status_code}"
+        else:
+            what = f"could not be reached ({type(last).__name__}: {last or 'no detail'})"
         raise SourceUnavailableError(
             f"The API at {url} {what}, {exc.last_attempt.attempt_number} attempt(s) in a row.",
-            "Check that the API runs (`etl stack status`), or point ETL_API_URL at a running one.",
+            "Check which part is down with `etl doctor`; start the stack with `etl stack up`, "
+            "or point ETL_API_URL at a running API. Nothing was written.",
         ) from None
     if response.status_code >= 400:
         try:
@@ -88,11 +109,13 @@ def parse_json(response: httpx.Response) -> object:
         ) from None
 
 
-def get_json(client: httpx.Client, path: str, params: dict, *, retries: int) -> dict:
-    return parse_json(get(client, path, params, retries=retries))
+def get_json(client: httpx.Client, path: str, params: dict, *, retry: RetryPolicy = RetryPolicy()) -> dict:
+    return parse_json(get(client, path, params, retry=retry))
 
 
-def fetch_day(client: httpx.Client, run_date: dt.date, variables: list[str], *, retries: int = 4) -> pd.DataFrame:
+def fetch_day(
+    client: httpx.Client, run_date: dt.date, variables: list[str], *, retry: RetryPolicy = RetryPolicy()
+) -> pd.DataFrame:
     """Samples of ``run_date`` (UTC) as a frame indexed by timestamp, one float column per variable.
 
     The payload is validated before anything downstream sees it: columns, types, and
@@ -103,7 +126,7 @@ def fetch_day(client: httpx.Client, run_date: dt.date, variables: list[str], *, 
         client,
         "/data",
         {"start": start.isoformat(), "end": end.isoformat(), "variables": ",".join(variables)},
-        retries=retries,
+        retry=retry,
         headers={"Accept": DATA_ACCEPT},
     )
     if response.headers.get("content-type", "").startswith(ARROW_MEDIA_TYPE):

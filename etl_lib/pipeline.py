@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from .dates import day_bounds, parse_run_date
 from .db import engine_for
 from .errors import EtlError, NoSourceDataError, TargetWriteError
-from .extract import fetch_day, make_client
+from .extract import RetryPolicy, fetch_day, make_client
 from .load import replace_day
 from .quality import QualityResult, QualityThresholds, check_day, thresholds_from
 from .run_record import RunRecord
@@ -127,7 +127,7 @@ def _run_steps(
         client = client or make_client(settings)
         try:
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
-            samples = fetch_day(client, run_date, list(SOURCE_VARIABLES), retries=settings.http_retries)
+            samples = fetch_day(client, run_date, list(SOURCE_VARIABLES), retry=RetryPolicy.from_settings(settings))
         finally:
             if owns_client:
                 client.close()

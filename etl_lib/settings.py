@@ -36,7 +36,15 @@ class Settings(BaseSettings):
     api_port: int = Field(8765, validation_alias=_env("ETL_API_PORT"))
     api_token: SecretStr | None = Field(None, validation_alias=_env("ETL_API_TOKEN"))
     http_timeout: float = Field(30.0, validation_alias=_env("ETL_HTTP_TIMEOUT"))
-    http_retries: int = Field(4, validation_alias=_env("ETL_HTTP_RETRIES"))
+    http_retries: int = Field(4, ge=0, validation_alias=_env("ETL_HTTP_RETRIES"))
+    http_backoff: float = Field(
+        0.2, ge=0, validation_alias=_env("ETL_HTTP_BACKOFF"),
+        description="First wait between retries in seconds; doubles each retry (max 5 s), plus up to as much jitter.",
+    )
+    http_retry_deadline: float = Field(
+        60.0, gt=0, validation_alias=_env("ETL_HTTP_RETRY_DEADLINE"),
+        description="No new attempt starts once this many seconds have passed since the first.",
+    )
     runs_dir: Path = Field(PROJECT_ROOT / "runs", validation_alias=_env("ETL_RUNS_DIR"))
     notebook_path: Path = Field(PROJECT_ROOT / "notebooks" / "etl.ipynb", validation_alias=_env("ETL_NOTEBOOK"))
     max_range_days: int = Field(400, validation_alias=_env("ETL_API_MAX_RANGE_DAYS"))
