@@ -37,6 +37,14 @@ stack-down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/etl stack status
 
+## JupyterLab in this environment with the project's kernel (wind-etl), on notebooks/explore.ipynb.
+## Against the embedded stack (started if needed), or against the services that SOURCE_DATABASE_URL,
+## TARGET_DATABASE_URL and ETL_API_URL point at when they are set (docker compose). LAB_ARGS="--no-browser --port 8899".
+lab: $(STAMP)
+	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "lab: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up; fi
+	$(BIN)/python -c 'from etl_lib.notebook_runner import ensure_kernel; ensure_kernel()'
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --MultiKernelManager.default_kernel_name=wind-etl $(LAB_ARGS) notebooks/explore.ipynb
+
 ## Re-execute the committed notebooks against a fresh temporary stack (their outputs are nbval's reference).
 golden: $(STAMP)
 	$(BIN)/python tests/refresh_notebooks.py

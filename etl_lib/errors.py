@@ -53,3 +53,7 @@ class BadSourceDataError(EtlError):
 
 class TargetWriteError(EtlError):
     """Writing to the target failed; the transaction was rolled back."""
+
+
+class QueryError(EtlError):
+    """A query of the target's results asks for something malformed or absent (empty range, unknown signal)."""
