@@ -6,6 +6,7 @@ import datetime as dt
 import zlib
 
 import pandas as pd
+import psycopg2
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import DBAPIError
 
@@ -48,9 +49,21 @@ def replace_day(engine: Engine, run_date: dt.date, rows: pd.DataFrame, signals: 
                 {"timestamp": rows["timestamp"], "signal_id": rows["signal"].map(ids), "value": rows["value"]}
             )
             return copy_frame(conn, target_data.name, frame)
-    except DBAPIError as exc:
+    except (DBAPIError, psycopg2.Error) as exc:  # COPY runs on the driver's cursor: psycopg2 errors, unwrapped
         raise TargetWriteError(
             f"Writing {run_date.isoformat()} to the target {redact(engine.url.render_as_string(False))} failed "
-            f"and was rolled back: {str(exc.orig).strip()}",
+            f"and was rolled back: {_first_database_error(exc)}",
             "Nothing of this run was kept; the day's previous rows are intact. Fix the cause and re-run the date.",
         ) from exc
+
+
+def _first_database_error(exc: BaseException) -> str:
+    """The error that started it: when the connection dies mid-COPY, the rollback's own
+    "connection already closed" hides the real cause in ``__context__``."""
+    first = exc
+    seen = exc.__context__
+    while seen is not None:
+        if isinstance(seen, (DBAPIError, psycopg2.Error)):
+            first = seen
+        seen = seen.__context__
+    return str(getattr(first, "orig", None) or first).strip()

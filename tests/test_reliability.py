@@ -1,0 +1,156 @@
+"""Faults survived, bad answers refused, nothing lost: the ETL against misbehaving real parts.
+
+Each API fault is a real HTTP server on a loopback port (``etl_lib.faults``), each database
+fault a real ``pg_terminate_backend``; ``benchmarks/faults.py`` prints the same scenarios.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from etl_lib import faults, run_etl
+from etl_lib.errors import EtlError, SourceRequestError, SourceUnavailableError
+from etl_lib.extract import RetryPolicy, get_json, make_client
+from etl_lib.testing import free_port
+
+FAULT_DAY = dt.date(2024, 10, 8)
+
+# scenario -> (error class name or None for success, API requests the server must have seen)
+EXPECTED = {
+    "API not running": ("SourceUnavailableError", None),
+    "503 twice, then the real API": (None, 3),
+    "503 on every request": ("SourceUnavailableError", 3),
+    faults.HANGS: ("SourceUnavailableError", 3),
+    "404 (not worth retrying)": ("SourceRequestError", 1),
+    "malformed JSON": ("BadSourceDataError", 1),
+    "a row outside the day": ("BadSourceDataError", 1),
+    "a duplicated timestamp": ("BadSourceDataError", 1),
+    "a value that is text": ("BadSourceDataError", 1),
+    "a column missing": ("BadSourceDataError", 1),
+    "Arrow stream cut short": ("BadSourceDataError", 1),
+}
+MESSAGE = {
+    "API not running": "could not be reached (ConnectError",
+    "503 on every request": "answered HTTP 503, 3 attempt(s) in a row",
+    faults.HANGS: "could not be reached (ReadTimeout",
+    "404 (not worth retrying)": "refused GET",
+    "malformed JSON": "returned invalid JSON",
+    "a row outside the day": "outside the requested day",
+    "a duplicated timestamp": "appears twice",
+    "a value that is text": "'power' is not a number",
+    "a column missing": "exactly the fields",
+    "Arrow stream cut short": "not a complete Arrow IPC stream",
+}
+
+
+def test_every_scenario_has_an_expectation(settings):
+    assert set(faults.api_scenarios(settings.api_base_url)) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("scenario", list(EXPECTED))
+def test_api_fault_is_survived_or_fails_clearly_and_the_target_is_kept(settings, scenario):
+    error, requests = EXPECTED[scenario]
+    outcome = faults.run_api_fault(scenario, settings, FAULT_DAY)
+
+    assert outcome.error == error, outcome.message
+    assert outcome.succeeded is (error is None)
+    assert outcome.target == ("correct" if error is None else "unchanged")
+    if requests is not None:
+        assert outcome.api_requests == requests
+    if error is not None:
+        assert MESSAGE[scenario] in outcome.message
+        assert "What to do:" in outcome.message
+
+
+def test_target_connection_killed_mid_load_keeps_the_previous_rows(settings):
+    outcome = faults.run_terminated_load(settings, dt.date(2024, 10, 9))
+    assert outcome.error == "TargetWriteError", outcome.message
+    assert outcome.target == "unchanged"
+    assert "failed and was rolled back" in outcome.message
+    assert "previous rows are intact" in outcome.message
+
+
+def test_eight_concurrent_runs_of_one_date_leave_one_copy_and_no_failure(settings):
+    outcome = faults.run_concurrent(settings, dt.date(2024, 10, 7), runs=8)
+    assert outcome.succeeded, outcome.message
+    assert outcome.target == "correct"
+
+
+def test_retries_stop_at_the_deadline_before_the_attempt_budget(settings):
+    """Attempts are bounded by time as well as by count: 50 retries allowed, a 1.2 s deadline."""
+    with faults.fault_server(faults.fixed(503, b"{}")) as server:
+        client = httpx.Client(base_url=server.url, timeout=5)
+        with client, pytest.raises(SourceUnavailableError):
+            get_json(client, "/data", {}, retry=RetryPolicy(retries=50, backoff=0.2, deadline=1.2))
+        assert 2 <= server.requests < 10
+
+
+def test_4xx_is_never_retried_even_with_a_large_budget(settings):
+    with faults.fault_server(faults.fixed(422, b'{"detail": "bad parameter"}')) as server:
+        client = httpx.Client(base_url=server.url, timeout=5)
+        with client, pytest.raises(SourceRequestError, match="HTTP 422: bad parameter"):
+            get_json(client, "/data", {}, retry=RetryPolicy(retries=10, backoff=0.01))
+        assert server.requests == 1
+
+
+def test_the_client_sends_the_token_only_when_configured(settings):
+    seen = []
+
+    def record(path, number, headers):
+        seen.append(headers.get("Authorization"))
+        return 200, b"{}", faults.JSON
+
+    with faults.fault_server(record) as server:
+        for token in (None, "s3cret"):
+            configured = settings.model_copy(update={"api_url": server.url, "api_token": token and SecretStr(token)})
+            with make_client(configured) as client:
+                get_json(client, "/anything", {})
+    assert seen == [None, "Bearer s3cret"]
+
+
+def _etl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "etl"), *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_cli_prints_the_message_without_traceback_and_exits_non_zero(settings):
+    down = f"http://127.0.0.1:{free_port()}"
+    env = {"ETL_API_URL": down, "ETL_HTTP_RETRIES": "1", "ETL_HTTP_BACKOFF": "0.01"}
+    quiet = _etl("run", "2024-10-02", "--no-report", env=env)
+    assert quiet.returncode == 1
+    assert quiet.stderr.startswith("error: The API at ")
+    assert "could not be reached" in quiet.stderr and "What to do:" in quiet.stderr
+    assert "Traceback" not in quiet.stderr
+
+    verbose = _etl("--verbose", "run", "2024-10-02", "--no-report", env=env)
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and "SourceUnavailableError" in verbose.stderr
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("1.10.2024", "not a date in the form YYYY-MM-DD"),
+        ("2024-02-30", "does not exist on the calendar"),
+        ((dt.date.today() + dt.timedelta(days=3)).isoformat(), "is not over yet"),
+        ("2023-01-01", "no samples for 2023-01-01"),
+    ],
+)
+def test_each_bad_date_has_its_own_error_and_writes_nothing(settings, target_engine, date, message):
+    with target_engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*), coalesce(sum(value), 0) FROM data")).one()
+    with pytest.raises(EtlError, match=message) as raised:
+        run_etl(date, settings)
+    assert raised.value.fix  # every one says what to do
+    with target_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*), coalesce(sum(value), 0) FROM data")).one() == before
