@@ -12,19 +12,24 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import time
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from etl_lib.embedded_postgres import DATABASES
 from etl_lib.settings import API_READER_ROLE, PROJECT_ROOT, Settings
 from etl_lib.source_db import prepare_source
+from etl_lib.source_schema import source_data
 from etl_lib.stack import api_command
+from etl_lib.testing import free_port
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
@@ -275,3 +280,51 @@ def test_role_script_without_password_says_what_to_set(settings):
     done = _run_role_script(settings, None)
     assert done.returncode != 0
     assert "API_READER_PASSWORD is not set: copy .env.example to .env" in done.stderr
+
+
+# -- the services' commands, run here against the session's real databases -----------------------
+
+
+def _with_port(argv: list[str], port: int) -> list[str]:
+    """A compose command or health check moved from the container's 0.0.0.0:8765 to 127.0.0.1:port."""
+    api_port = str(Settings(**environment("api")).api_port)
+    swapped = [arg.replace(f"127.0.0.1:{api_port}", f"127.0.0.1:{port}") for arg in argv]
+    swapped = [str(port) if arg == api_port else "127.0.0.1" if arg == "0.0.0.0" else arg for arg in swapped]
+    return [sys.executable if arg == "python" else arg for arg in swapped]
+
+
+def test_init_service_command_runs_and_leaves_seeded_data_alone(settings, source_engine):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "SOURCE_DATABASE_URL": settings.source_url, "TARGET_DATABASE_URL": settings.target_url}  # fmt: skip
+    with source_engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(source_data)).scalar_one()
+    done = subprocess.run(compose()["services"]["init"]["command"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "source table and target schema are ready" in done.stdout
+    assert "source already has data; left as it is" in done.stdout
+    with source_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(source_data)).scalar_one() == before > 0
+
+
+def test_api_service_command_serves_the_source_as_api_reader_and_passes_its_health_check(settings, source_engine, tmp_path):
+    api = compose()["services"]["api"]
+    port = free_port()
+    env = {**os.environ, **environment("api"), "API_DATABASE_URL": settings.api_source_url,
+           "ETL_API_HOST": "127.0.0.1", "ETL_API_PORT": str(port)}  # fmt: skip
+    assert make_url(settings.api_source_url).username == API_READER_ROLE
+    health = _with_port(api["healthcheck"]["test"][1:], port)
+    log = tmp_path / "api.log"
+    process = subprocess.Popen(_with_port(api["command"], port), cwd=PROJECT_ROOT, env=env,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(health, capture_output=True).returncode != 0:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the API did not pass its compose health check within 30 s"
+            time.sleep(0.2)
+        coverage = httpx.get(f"http://127.0.0.1:{port}/coverage", timeout=10).json()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    with source_engine.connect() as conn:
+        assert coverage["rows"] == conn.execute(select(func.count()).select_from(source_data)).scalar_one() > 0
