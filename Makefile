@@ -37,6 +37,17 @@ stack-down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/etl stack status
 
+## Dagster's UI and daemon (`dagster dev -m etl_lib.orchestration`) on http://127.0.0.1:3000, against the
+## embedded stack (started and seeded if needed), or the services the URLs in the environment point at.
+## Run history lives in DAGSTER_HOME (default .dagster/, git-ignored), at most 2 runs at a time.
+## DAGSTER_ARGS="--port 3001" passes options on.
+DAGSTER_HOME ?= $(CURDIR)/.dagster
+dagster: $(STAMP)
+	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "dagster: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up && $(BIN)/etl seed --if-empty; fi
+	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || printf 'concurrency:\n  runs:\n    max_concurrent_runs: 2\n' > $(DAGSTER_HOME)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m etl_lib.orchestration $(DAGSTER_ARGS)
+
 ## JupyterLab in this environment with the project's kernel (wind-etl), on notebooks/explore.ipynb.
 ## Against the embedded stack (started if needed), or against the services that SOURCE_DATABASE_URL,
 ## TARGET_DATABASE_URL and ETL_API_URL point at when they are set (docker compose). LAB_ARGS="--no-browser --port 8899".
