@@ -6,6 +6,7 @@ import logging
 import secrets
 from contextlib import asynccontextmanager
 
+import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,8 +20,14 @@ from .routes import router
 
 log = logging.getLogger("api")
 
-OPEN_ROUTES = {"/health"}
-ALLOWED_PARAMETERS = {"/data": {"start", "end", "variables", "format"}}
+OPEN_ROUTES = {"/health"}  # with ETL_API_TOKEN set, everything else (docs and schema too) needs the token
+ALLOWED_PARAMETERS = {
+    "/data": {"start", "end", "variables", "format"},
+    "/variables": set(),
+    "/coverage": set(),
+    "/health": set(),
+}
+REPEATABLE_PARAMETERS = {"variables"}
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -54,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if token and request.url.path not in OPEN_ROUTES and not request.url.path.startswith(("/docs", "/openapi")):
+        if token and request.url.path not in OPEN_ROUTES:
             sent = request.headers.get("authorization", "")
             if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
                 return JSONResponse(
@@ -71,6 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      f"Allowed: {', '.join(sorted(allowed))}."},
                     status_code=422,
                 )
+            repeated = sorted(
+                name for name in set(request.query_params)
+                if name not in REPEATABLE_PARAMETERS and len(request.query_params.getlist(name)) > 1
+            )  # fmt: skip
+            if repeated:
+                return JSONResponse(
+                    {"detail": f"Parameter(s) {', '.join(repr(r) for r in repeated)} given more than once. "
+                     f"Give each once; only {', '.join(sorted(REPEATABLE_PARAMETERS))} may repeat."},
+                    status_code=422,
+                )
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
@@ -79,8 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
-    async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        log.error("database error on %s: %s", request.url.path, exc.orig)
+    @app.exception_handler(psycopg2.Error)  # raw (COPY) connections raise the driver's errors unwrapped
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database error on %s: %s", request.url.path, getattr(exc, "orig", exc))
         return JSONResponse({"detail": "The source database is unavailable. Try again later."}, status_code=503)
 
     return app

@@ -333,3 +333,27 @@ def run_concurrent(settings: Settings, run_date: dt.date, runs: int = 8) -> Outc
     return Outcome(f"{runs} concurrent runs of one date", not failures,
                    f"{len(failures)}/{runs} failed, e.g. {type(first).__name__}" if first else None,
                    str(first) if first else None, None, seconds, target)  # fmt: skip
+
+
+@contextmanager
+def serve_api(settings: Settings) -> Iterator[str]:
+    """The real API app (``api.main.create_app``) with other settings, e.g. a token or a broken
+    database URL, served by uvicorn in a thread on a free port; yields its base URL."""
+    import uvicorn
+
+    from api.main import create_app
+
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="critical")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the in-process API did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,0 +1,212 @@
+"""The API refuses what it should: writes by its role, callers without the token, hostile input;
+and its errors never show the client a traceback, SQL or a connection string."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from api.db import STATEMENT_TIMEOUT_MS, read_only_engine
+from etl_lib import run_etl
+from etl_lib.errors import SourceRequestError
+from etl_lib.faults import serve_api
+from etl_lib.settings import API_READER_ROLE
+
+DAY = {"start": "2024-10-01T00:00:00Z", "end": "2024-10-02T00:00:00Z"}
+# What must never reach a client: internals of the server, the database or its address.
+LEAKS = ("Traceback", "psycopg2", "sqlalchemy", "postgresql", "SELECT ", " FROM ", "File \"", "pgdata", "api_reader")
+
+WRITES = [
+    "INSERT INTO data (\"timestamp\", wind_speed) VALUES ('2030-01-01T00:00:00Z', 1)",
+    "UPDATE data SET power = 0",
+    "DELETE FROM data",
+    "TRUNCATE data",
+    "ALTER TABLE data ADD COLUMN evil int",
+    "DROP TABLE data",
+    "CREATE TABLE evil (x int)",
+    "CREATE INDEX evil ON data (power)",
+]
+
+
+def assert_no_leak(response: httpx.Response) -> None:
+    for marker in LEAKS:
+        assert marker not in response.text, f"{marker!r} leaked in {response.text[:300]!r}"
+
+
+@pytest.fixture(scope="module")
+def reader_engine(settings):
+    """The API's role, connected WITHOUT the read-only session setting: only its privileges protect."""
+    engine = create_engine(settings.api_source_url)
+    yield engine
+    engine.dispose()
+
+
+def test_api_role_is_the_read_only_reader(settings):
+    assert f"//{API_READER_ROLE}@" in settings.api_source_url
+
+
+@pytest.mark.parametrize("statement", WRITES)
+def test_api_role_cannot_write_the_source(reader_engine, source_engine, statement):
+    with source_engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*), sum(power) FROM data")).one()
+    with reader_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+            conn.execute(text(statement))
+        conn.rollback()
+        assert conn.execute(text("SELECT count(*), sum(power) FROM data")).one() == before  # it can read
+
+
+def test_api_role_has_select_and_nothing_else_on_the_table(source_engine):
+    with source_engine.connect() as conn:
+        granted = {
+            privilege: conn.execute(
+                text("SELECT has_table_privilege(:role, 'data', :p)"), {"role": API_READER_ROLE, "p": privilege}
+            ).scalar_one()
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+        }
+    assert granted == {"SELECT": True, **{p: False for p in granted if p != "SELECT"}}
+
+
+def test_api_sessions_are_read_only_and_time_bounded(settings):
+    """The API's own engine: read-only transactions and a statement timeout, even for a role that could write."""
+    with read_only_engine(settings.source_url).connect() as conn:  # the superuser URL on purpose
+        assert conn.execute(text("SHOW default_transaction_read_only")).scalar_one() == "on"
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == f"{STATEMENT_TIMEOUT_MS // 1000}s"
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            conn.execute(text("UPDATE data SET power = 0"))
+
+
+# --- bearer token -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def token_api(settings):
+    with serve_api(settings.model_copy(update={"api_token": SecretStr("t0ken-for-tests")})) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", ["/data", "/variables", "/coverage", "/openapi.json", "/docs"])
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "t0ken-for-tests", "Basic t0ken-for-tests"])
+def test_with_a_token_configured_every_route_but_health_needs_it(token_api, path, header):
+    headers = {"Authorization": header} if header else {}
+    response = httpx.get(f"{token_api}{path}", params=DAY | {"variables": "power"} if path == "/data" else None,
+                         headers=headers)  # fmt: skip
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "ETL_API_TOKEN" in response.json()["detail"]
+    assert "t0ken-for-tests" not in response.text
+
+
+def test_with_the_token_the_routes_answer_and_health_is_open(token_api, api):
+    auth = {"Authorization": "Bearer t0ken-for-tests"}
+    assert httpx.get(f"{token_api}/health").status_code == 200
+    assert httpx.get(f"{token_api}/variables", headers=auth).status_code == 200
+    data = httpx.get(f"{token_api}/data", params=DAY | {"variables": "power"}, headers=auth)
+    assert data.status_code == 200
+    assert data.json() == api.get("/data", params=DAY | {"variables": "power"}).json()
+
+
+def test_the_etl_sends_the_token_and_without_it_fails_clearly(settings, token_api):
+    with_token = settings.model_copy(update={"api_url": token_api, "api_token": SecretStr("t0ken-for-tests")})
+    assert run_etl("2024-10-06", with_token).rows_written > 0
+
+    without = settings.model_copy(update={"api_url": token_api, "api_token": None})
+    with pytest.raises(SourceRequestError, match="HTTP 401: Missing or wrong bearer token") as raised:
+        run_etl("2024-10-06", without)
+    assert "ETL_API_TOKEN" in str(raised.value)
+
+
+def test_without_a_token_configured_no_route_asks_for_one(settings, api):
+    assert settings.api_token is None
+    assert api.get("/variables").status_code == 200
+
+
+# --- errors do not leak -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken_db_api(settings):
+    """The real API pointed at a database that does not exist on the real server."""
+    broken = settings.api_source_url.replace("/source?", "/no_such_database?")
+    assert broken != settings.api_source_url
+    with serve_api(settings.model_copy(update={"api_database_url": broken})) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/data", DAY | {"variables": "power"}), ("/data", DAY | {"variables": "power", "format": "arrow"}),
+     ("/coverage", None), ("/health", None)],
+)  # fmt: skip
+def test_database_failure_is_a_plain_503_without_details(broken_db_api, path, params):
+    response = httpx.get(f"{broken_db_api}{path}", params=params)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The source database is unavailable. Try again later."}
+    assert_no_leak(response)
+
+
+# --- hostile input ----------------------------------------------------------------------------
+
+HOSTILE = {
+    "SQL in variables": DAY | {"variables": "power; DROP TABLE data; --"},
+    "SQL tautology in variables": DAY | {"variables": "power' OR '1'='1"},
+    "SQL in start": {"start": "2024-10-01'; DELETE FROM data; --", "end": DAY["end"], "variables": "power"},
+    "quoted identifier": DAY | {"variables": '"power"'},
+    "very long variable": DAY | {"variables": "w" * 20_000},
+    "very long start": {"start": "2" * 5_000, "end": DAY["end"], "variables": "power"},
+    "reversed range": {"start": DAY["end"], "end": DAY["start"], "variables": "power"},
+    "absurd range": {"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z", "variables": "power"},
+    "year out of range": {"start": "99999-01-01", "end": DAY["end"], "variables": "power"},
+    "offset out of range": {"start": "2024-10-01T00:00:00+25:00", "end": DAY["end"], "variables": "power"},
+    "non-ASCII variable": DAY | {"variables": "windgeschwindigkeit_ü,風速"},
+    "non-ASCII digits in start": {"start": "２０２４-10-01", "end": DAY["end"], "variables": "power"},
+    "NUL byte": DAY | {"variables": "power\x00"},
+    "empty variables": DAY | {"variables": ","},
+    "unknown format": DAY | {"variables": "power", "format": "xml"},
+    "unknown parameter": DAY | {"variables": "power", "limit": "1"},
+}
+REPEATED = {
+    "repeated start": [("start", DAY["start"]), ("start", "2024-09-01T00:00:00Z"), ("end", DAY["end"]), ("variables", "power")],
+    "repeated end": [("start", DAY["start"]), ("end", DAY["end"]), ("end", DAY["end"]), ("variables", "power")],
+    "repeated format": list(DAY.items()) + [("variables", "power"), ("format", "json"), ("format", "arrow")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(HOSTILE) + list(REPEATED))
+def test_hostile_input_gets_a_4xx_that_explains(api, source_engine, case):
+    params = HOSTILE.get(case) or REPEATED[case]
+    count = text("SELECT count(*), sum(power) FROM data")
+    with source_engine.connect() as conn:
+        before = conn.execute(count).one()
+    response = api.get("/data", params=params)
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+    assert "Traceback" not in response.text and "psycopg2" not in response.text
+    with source_engine.connect() as conn:  # and the table is still there, whole
+        assert conn.execute(count).one() == before
+
+
+def test_a_range_over_the_maximum_says_how_to_page(api, settings):
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    end = start + dt.timedelta(days=settings.max_range_days + 1)
+    response = api.get("/data", params={"start": start.isoformat(), "end": end.isoformat(), "variables": "power"})
+    assert response.status_code == 422
+    assert f"at most {settings.max_range_days} days" in response.json()["detail"]
+
+
+def test_repeated_variables_are_still_allowed(api):
+    response = api.get("/data", params=[*DAY.items(), ("variables", "power"), ("variables", "wind_speed")])
+    assert response.status_code == 200
+    assert response.json()["variables"] == ["power", "wind_speed"]
+
+
+@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health"])
+def test_unknown_parameters_are_refused_on_every_route(api, path):
+    response = api.get(path, params={"debug": "1"})
+    assert response.status_code == 422
+    assert "Unknown query parameter(s) 'debug'" in response.json()["detail"]
