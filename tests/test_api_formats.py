@@ -88,7 +88,7 @@ def special_values_day(source_engine):
     ]
     # Sent as text: psycopg2 writes the float -0.0 as an unquoted "-0.0", which PostgreSQL reads as 0.
     rows = [
-        {"t": day + dt.timedelta(minutes=i), **{k: None if v is None else repr(v) for k, v in zip("wpa", row)}}
+        {"t": day + dt.timedelta(minutes=i, microseconds=250_001 * i), **{k: None if v is None else repr(v) for k, v in zip("wpa", row)}}
         for i, row in enumerate(values)
     ]
     with source_engine.begin() as conn:
@@ -125,6 +125,14 @@ def test_special_values_survive_arrow_exactly_and_json_as_null(api, special_valu
 
     payload = get_json(api, day, end, ALL_VARIABLES)
     assert payload["count"] == len(values)
+    # Timestamps as orjson writes datetimes: a fraction of a second only where there is one.
+    assert [row["timestamp"] for row in payload["data"]] == [
+        "2023-03-01T00:00:00+00:00",
+        "2023-03-01T00:01:00.250001+00:00",
+        "2023-03-01T00:02:00.500002+00:00",
+        "2023-03-01T00:03:00.750003+00:00",
+    ]
+    assert table.column("timestamp").to_pylist() == [day + dt.timedelta(minutes=i, microseconds=250_001 * i) for i in range(4)]
     for row, sent in zip(payload["data"], values):
         for name, value in zip(ALL_VARIABLES, sent):
             if value is None or not math.isfinite(value):
