@@ -245,3 +245,22 @@ def test_a_target_password_reaches_the_notebook_by_environment_not_by_parameter(
     parameters, env = notebook_inputs(settings)
     assert parameters == {"api_url": settings.api_base_url, "target_database_url": settings.target_url}
     assert env["ETL_HTTP_RETRIES"] == str(settings.http_retries)
+
+
+def test_a_run_that_cannot_start_the_notebook_fails_with_the_reason_and_the_fix(settings, monkeypatch, tmp_path):
+    missing = tmp_path / "no-such-notebook.ipynb"
+    monkeypatch.setenv("ETL_NOTEBOOK", str(missing))
+    result = materialize(
+        [daily_statistics],
+        partition_key=SEEDED_DAY.isoformat(),
+        resources={
+            "source_api": SourceApi.from_settings(settings),
+            "target_database": TargetDatabase.from_settings(settings),
+        },
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert str(missing) in message and "does not exist" in message and "ETL_NOTEBOOK" in message
