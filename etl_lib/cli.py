@@ -172,6 +172,27 @@ def backfill(
         raise typer.Exit(code=1)
 
 
+@app.command("report")
+def report_command(
+    runs_dir: Annotated[str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")] = None,
+) -> None:
+    """Summarize every runs/DATE.ipynb (status, rows, quality; failed runs with their error) into
+    runs/summary.ipynb and .html, and export each report to runs/DATE.html without code cells."""
+    from pathlib import Path
+
+    from .runs_summary import build_report, failed_runs, runs_table, summarize_runs
+
+    settings = _settings()
+    folder = Path(runs_dir) if runs_dir else settings.runs_dir
+    output = build_report(settings, folder)
+    summary = summarize_runs(folder)
+    typer.echo(runs_table(summary).to_string())
+    failed = failed_runs(summary)
+    for day, row in failed.iterrows():
+        typer.echo(f"FAILED {day}: {row['error']}", err=True)
+    typer.echo(f"summary: {output} and {output.with_suffix('.html')}")
+
+
 def main() -> None:
     try:
         app()

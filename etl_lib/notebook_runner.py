@@ -49,10 +49,13 @@ def run_notebook(
 ) -> Path:
     """Execute ``notebooks/etl.ipynb`` for the date into ``runs/<date>.ipynb``; return the report's path.
 
-    Raises ``NotebookRunError`` when a cell fails (the report still holds the error).
+    Raises ``NotebookRunError`` when a cell fails (the report still holds the error). Either way
+    the report is also exported without code cells to ``runs/<date>.html``.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from .runs_summary import export_html
 
     settings = settings or get_settings()
     run_date = parse_run_date(run_date)
@@ -67,11 +70,13 @@ def run_notebook(
         papermill.execute_notebook(
             str(settings.notebook_path),
             str(output),
-            parameters={"date": run_date.isoformat(), **(parameters or {})},
+            parameters={"date": run_date.isoformat(), "report_path": str(output), **(parameters or {})},
             kernel_name=ensure_kernel(),
             cwd=str(settings.notebook_path.parent),
             progress_bar=False,
         )
     except PapermillExecutionError as exc:
+        export_html(output)
         raise NotebookRunError(output, exc.ename, exc.evalue) from None
+    export_html(output)
     return output
