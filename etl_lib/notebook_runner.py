@@ -49,13 +49,10 @@ def run_notebook(
 ) -> Path:
     """Execute ``notebooks/etl.ipynb`` for the date into ``runs/<date>.ipynb``; return the report's path.
 
-    Raises ``NotebookRunError`` when a cell fails (the report still holds the error). Either way
-    the report is also exported without code cells to ``runs/<date>.html``.
+    Raises ``NotebookRunError`` when a cell fails (the report still holds the error).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
-
-    from .runs_summary import export_html
 
     settings = settings or get_settings()
     run_date = parse_run_date(run_date)
@@ -76,7 +73,5 @@ def run_notebook(
             progress_bar=False,
         )
     except PapermillExecutionError as exc:
-        export_html(output)
         raise NotebookRunError(output, exc.ename, exc.evalue) from None
-    export_html(output)
     return output
