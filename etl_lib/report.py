@@ -97,7 +97,8 @@ def plot_variable(samples: pd.DataFrame, statistics: pd.DataFrame, variable: str
 
     step_index = day
     fig, ax = plt.subplots(figsize=(11, 3.6), layout="constrained")
-    ax.plot(samples.index, samples[variable], color="0.65", lw=0.7, label="1-minute samples")
+    minutes = samples[variable].asfreq("1min")  # absent minutes become NaN, so gaps stay gaps
+    ax.plot(minutes.index, minutes, color="0.65", lw=0.7, label="1-minute samples")
     ax.fill_between(
         step_index, stepped("min"), stepped("max"), step="post", color="tab:blue", alpha=0.15, label="10-min min–max"
     )
