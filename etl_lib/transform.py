@@ -11,6 +11,7 @@ for a bucket without samples: that is where they matter most.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .quality import SAMPLE_PERIOD, QualityResult
@@ -46,7 +47,20 @@ def bucket_quality(quality: QualityResult, variables: list[str]) -> pd.DataFrame
 
 
 def to_signal_rows(stats: pd.DataFrame) -> pd.DataFrame:
-    """Long table ``timestamp, signal, value`` of the defined values, ordered by signal then time."""
-    long = stats.stack(["variable", "statistic"], future_stack=True).dropna().rename("value").reset_index()
-    long["signal"] = [signal_name(v, s) for v, s in zip(long["variable"], long["statistic"])]
-    return long[["timestamp", "signal", "value"]].sort_values(["signal", "timestamp"], ignore_index=True)
+    """Long table ``timestamp, signal, value`` of the defined values, ordered by signal then time.
+
+    Reshaped with NumPy: ``DataFrame.stack`` on the column MultiIndex took most of a day's transform.
+    """
+    stats = stats.sort_index()
+    names = np.array([signal_name(v, s) for v, s in stats.columns], dtype=object)
+    order = np.argsort(names, kind="stable")
+    values = stats.to_numpy(dtype="float64")[:, order].T.ravel()  # signal by signal, each in time order
+    buckets = len(stats.index)
+    defined = ~np.isnan(values)
+    return pd.DataFrame(
+        {
+            "timestamp": stats.index.take(np.tile(np.arange(buckets), len(names))[defined]).rename(None),
+            "signal": np.repeat(names[order], buckets)[defined],
+            "value": values[defined],
+        }
+    )
