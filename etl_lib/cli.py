@@ -193,6 +193,20 @@ def report_command(
     typer.echo(f"summary: {output} and {output.with_suffix('.html')}")
 
 
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False) -> None:
+    """Check configuration, databases and API for real, and say plainly which part is down (exit 1 if any)."""
+    from .doctor import diagnose, down_parts, report
+
+    checks = diagnose()
+    if as_json:
+        typer.echo(json.dumps({"down": down_parts(checks), "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        typer.echo(report(checks))
+    if down_parts(checks):
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     try:
         app()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -85,5 +85,20 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (``None`` values are ignored)."""
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    """Settings from the environment, with explicit overrides (``None`` values are ignored).
+
+    An invalid value raises ``ConfigurationError`` naming the variable, not a pydantic traceback.
+    """
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        from .errors import ConfigurationError
+
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])} = {str(error.get('input'))[:80]!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(
+            f"The configuration is invalid: {problems}.",
+            "Correct or unset the environment variable(s) named above (see the README's configuration table).",
+        ) from None
