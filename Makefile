@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATE   ?= 2024-10-01
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lock stack-up stack-down status dagster lab bench clean-stack golden
+.PHONY: run test install lock stack-up stack-down status dagster lab bench faults doctor clean-stack golden
 
 install: $(STAMP)
 
@@ -63,6 +63,14 @@ golden: $(STAMP)
 ## Speed figures on a throw-away stack seeded with a year: a table, and benchmarks/results.json.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+## Fault injection on a throw-away stack: each fault, the outcome, and the target checked (a table).
+faults: $(STAMP)
+	$(BIN)/python benchmarks/faults.py --messages
+
+## Which part is down: configuration, database or API.
+doctor: $(STAMP)
+	$(BIN)/etl doctor
 
 ## Re-resolve the dependencies and rewrite the lock (constraints.txt).
 lock:
