@@ -58,8 +58,10 @@ def available_signals(settings: Settings | None = None, *, engine: Engine | None
         return list(conn.execute(select(signal.c.name).order_by(signal.c.name)).scalars())
 
 
-def check_signals(names: list[str], settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
-    """``names`` unchanged if the target defines them all; otherwise an error listing the valid ones."""
+def check_signals(names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
+    """``names`` as a list if the target defines them all; otherwise an error listing the valid ones.
+    One name alone (papermill's ``-p signals power_mean``) is a list of one."""
+    names = [names] if isinstance(names, str) else list(names)
     known = available_signals(settings, engine=engine)
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -67,7 +69,7 @@ def check_signals(names: list[str], settings: Settings | None = None, *, engine:
             f"The target has no signal(s) {', '.join(map(repr, unknown))}.",
             f"Pick from: {', '.join(known) or '(none: run `etl init` and the ETL first)'}.",
         )
-    return list(names)
+    return names
 
 
 def signal_coverage(

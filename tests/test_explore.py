@@ -69,6 +69,7 @@ def test_require_values_names_the_empty_signals_and_the_range(target_engine):
 
 def test_check_signals_names_the_unknown_ones_and_lists_the_valid_ones(target_engine):
     assert check_signals(["power_mean"], engine=target_engine) == ["power_mean"]
+    assert check_signals("power_std", engine=target_engine) == ["power_std"]  # papermill -p signals power_std
     with pytest.raises(QueryError) as error:
         check_signals(["power_mean", "power_avg"], engine=target_engine)
     assert "'power_avg'" in error.value.problem and "'power_mean'" not in error.value.problem
