@@ -23,7 +23,7 @@ def main(show_messages: bool = False) -> None:
     with temporary_stack(export_env=False) as settings:
         outcomes = [faults.run_api_fault(name, settings, DAY) for name in faults.api_scenarios(settings.api_base_url)]
         outcomes.append(faults.run_terminated_load(settings, DAY))
-        outcomes.append(faults.run_concurrent(settings, DAY, runs=8))
+        outcomes.append(faults.run_concurrent(settings, DAY, threads=4, processes=4))
     retry = faults.FAST_RETRY
     print(f"Fault injection on {DAY}: {retry['http_retries']} retries, backoff {retry['http_backoff']} s, "
           f"timeout {retry['http_timeout']} s ({faults.HANG_TIMEOUT} s against the hanging API)\n")  # fmt: skip

@@ -7,6 +7,9 @@ Used by ``tests/test_reliability.py`` (which asserts the outcomes) and ``benchma
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +24,8 @@ from sqlalchemy import Engine, text
 
 from .dates import day_bounds
 from .db import engine_for
-from .errors import EtlError, TargetWriteError
+from .errors import EtlError
+from .load import day_lock_key
 from .pipeline import run_etl
 from .settings import Settings
 from .testing import free_port
@@ -311,28 +315,65 @@ def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
                    str(error) if error else None, None, seconds, target)  # fmt: skip
 
 
-def run_concurrent(settings: Settings, run_date: dt.date, runs: int = 8) -> Outcome:
-    """``runs`` runs of the same date at once; the day must end with exactly one copy of its rows."""
+def _cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for an ``etl`` process that uses the same target and API as ``settings``."""
+    return {**os.environ, "ETL_STACK_DIR": str(settings.stack_dir), "ETL_RUNS_DIR": str(settings.runs_dir),
+            "TARGET_DATABASE_URL": settings.target_url, "ETL_API_URL": settings.api_base_url}  # fmt: skip
+
+
+def _advisory_waiters(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'")
+        ).scalar_one()
+
+
+def run_concurrent(settings: Settings, run_date: dt.date, threads: int = 4, processes: int = 4) -> Outcome:
+    """``threads`` in-process runs and ``processes`` ``etl run --no-report`` processes of one date at once.
+
+    To make them truly overlap, the test holds the date's advisory lock until every run waits on
+    it, then lets go. The day must end with exactly one copy of its rows and no run may fail.
+    """
     engine = engine_for(settings.target_url)
     run_etl(run_date, settings)
     expected = day_rows(engine, run_date)
-    barrier = threading.Barrier(runs)
-
-    def one(_: int) -> tuple[bool, EtlError | None]:
-        barrier.wait()
-        return _run(settings, run_date)
-
+    runs = threads + processes
+    holder = engine.raw_connection()
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", (day_lock_key(run_date),))
+    holder.commit()
     started = time.perf_counter()
-    with ThreadPoolExecutor(runs) as pool:
-        results = list(pool.map(one, range(runs)))
+    command = [os.path.join(os.path.dirname(sys.executable), "etl"), "run", run_date.isoformat(), "--no-report"]
+    children = [
+        subprocess.Popen(command, env=_cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    pool = ThreadPoolExecutor(threads)
+    futures = [pool.submit(_run, settings, run_date) for _ in range(threads)]
+    try:
+        deadline = time.monotonic() + 120
+        while _advisory_waiters(engine) < runs:
+            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                break  # a run finished or failed without waiting: reported below
+            time.sleep(0.05)
+        contended = _advisory_waiters(engine)
+    finally:
+        holder.cursor().execute("SELECT pg_advisory_unlock(%s)", (day_lock_key(run_date),))
+        holder.commit()
+        holder.close()
+    failures = [str(error) for ok, error in (f.result() for f in futures) if not ok]
+    pool.shutdown()
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        if child.returncode != 0:
+            failures.append(err.strip() or f"exit code {child.returncode}")
     seconds = time.perf_counter() - started
-    failures = [error for ok, error in results if not ok]
     after = day_rows(engine, run_date)
     target = "correct" if after == expected else f"WRONG: {len(after)} rows, expected {len(expected)}"
-    first = failures[0] if failures else None
-    return Outcome(f"{runs} concurrent runs of one date", not failures,
-                   f"{len(failures)}/{runs} failed, e.g. {type(first).__name__}" if first else None,
-                   str(first) if first else None, None, seconds, target)  # fmt: skip
+    if contended < runs and not failures:
+        failures.append(f"only {contended} of {runs} runs waited on the lock at once")
+    return Outcome(f"{runs} concurrent runs of one date ({threads} threads, {processes} CLI processes)",
+                   not failures, f"{len(failures)}/{runs} failed" if failures else None,
+                   "\n".join(failures) or None, None, seconds, target)  # fmt: skip
 
 
 @contextmanager

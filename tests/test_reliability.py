@@ -78,8 +78,8 @@ def test_target_connection_killed_mid_load_keeps_the_previous_rows(settings):
     assert "previous rows are intact" in outcome.message
 
 
-def test_eight_concurrent_runs_of_one_date_leave_one_copy_and_no_failure(settings):
-    outcome = faults.run_concurrent(settings, dt.date(2024, 10, 7), runs=8)
+def test_eight_concurrent_runs_threads_and_cli_processes_leave_one_copy_and_no_failure(settings):
+    outcome = faults.run_concurrent(settings, dt.date(2024, 10, 7), threads=4, processes=4)
     assert outcome.succeeded, outcome.message
     assert outcome.target == "correct"
 
