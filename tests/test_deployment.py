@@ -159,7 +159,8 @@ def test_databases_use_official_images_named_volumes_and_health_checks():
         assert service["environment"]["POSTGRES_DB"] == database and database in DATABASES
         data_volume = service["volumes"][0].split(":")
         assert data_volume[1] == "/var/lib/postgresql/data" and data_volume[0] in volumes
-        assert "pg_isready" in " ".join(service["healthcheck"]["test"])
+        # TCP, not the socket: the image's first-start initialisation runs a socket-only server.
+        assert "pg_isready --host 127.0.0.1" in " ".join(service["healthcheck"]["test"])
 
 
 def test_app_services_are_built_from_the_dockerfile():
