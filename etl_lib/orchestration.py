@@ -165,8 +165,9 @@ def materialization_metadata(recorded: dict, report) -> dict:
     partitions_def=daily_partitions,
     group_name="wind_etl",
     kinds={"python", "jupyter", "postgres"},
-    description="10-minute mean, min, max and std of wind_speed and power for one UTC day, written to "
-    "the target by notebooks/etl.ipynb (papermill) with its audit report in runs/<date>.ipynb.",
+    description="One UTC day of the ETL's 10-minute signals (mean, min, max, std, and the samples' count and "
+    "quality per bucket), written to the target by notebooks/etl.ipynb (papermill), whose executed copy "
+    "runs/<date>.ipynb is the day's audit report.",
 )
 def daily_statistics(
     context: AssetExecutionContext, source_api: SourceApi, target_database: TargetDatabase

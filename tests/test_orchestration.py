@@ -56,14 +56,15 @@ def gap_day_samples() -> pd.DataFrame:
     return frame.reset_index()
 
 
+def resources_for(settings) -> dict:
+    return {"source_api": SourceApi.from_settings(settings), "target_database": TargetDatabase.from_settings(settings)}
+
+
 def materialize_day(settings, run_date: dt.date):
     return materialize(
         [daily_statistics, all_buckets_written, quality_above_threshold],
         partition_key=run_date.isoformat(),
-        resources={
-            "source_api": SourceApi.from_settings(settings),
-            "target_database": TargetDatabase.from_settings(settings),
-        },
+        resources=resources_for(settings),
         instance=DagsterInstance.ephemeral(),
     )
 
@@ -253,10 +254,7 @@ def test_a_run_that_cannot_start_the_notebook_fails_with_the_reason_and_the_fix(
     result = materialize(
         [daily_statistics],
         partition_key=SEEDED_DAY.isoformat(),
-        resources={
-            "source_api": SourceApi.from_settings(settings),
-            "target_database": TargetDatabase.from_settings(settings),
-        },
+        resources=resources_for(settings),
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
