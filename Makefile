@@ -39,13 +39,15 @@ status: $(STAMP)
 
 ## Dagster's UI and daemon (`dagster dev -m etl_lib.orchestration`) on http://127.0.0.1:3000, against the
 ## embedded stack (started and seeded if needed), or the services the URLs in the environment point at.
-## Run history lives in DAGSTER_HOME (default .dagster/, git-ignored), at most 2 runs at a time.
+## Run history lives in DAGSTER_HOME (default .dagster/, git-ignored); its dagster.yaml, written once,
+## allows 2 runs at a time and one at a time per day (partition).
 ## DAGSTER_ARGS="--port 3001" passes options on.
 DAGSTER_HOME ?= $(CURDIR)/.dagster
+DAGSTER_YAML := concurrency:\n  runs:\n    max_concurrent_runs: 2\n    tag_concurrency_limits:\n      - key: dagster/partition\n        value: {applyLimitPerUniqueValue: true}\n        limit: 1\n
 dagster: $(STAMP)
 	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "dagster: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up && $(BIN)/etl seed --if-empty; fi
 	mkdir -p $(DAGSTER_HOME)
-	test -f $(DAGSTER_HOME)/dagster.yaml || printf 'concurrency:\n  runs:\n    max_concurrent_runs: 2\n' > $(DAGSTER_HOME)/dagster.yaml
+	test -f $(DAGSTER_HOME)/dagster.yaml || printf '$(DAGSTER_YAML)' > $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m etl_lib.orchestration $(DAGSTER_ARGS)
 
 ## JupyterLab in this environment with the project's kernel (wind-etl), on notebooks/explore.ipynb.
