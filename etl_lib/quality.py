@@ -205,7 +205,7 @@ class QualityResult:
 
     def suspect(self) -> pd.DataFrame:
         """Per variable: True where the sample is missing or any check flagged it."""
-        return self.flags.T.groupby(level="variable", sort=False).any().T
+        return self.flags.T.groupby(level="variable").any().T[self.variables]
 
     def good(self) -> pd.DataFrame:
         """Per variable: True where the sample is present, non-null and passes every check."""
