@@ -105,6 +105,12 @@ def thresholds_from(overrides: dict | QualityThresholds | None) -> QualityThresh
     """Thresholds with ``overrides`` (e.g. the notebook parameter) applied; a clear error for a bad one."""
     if isinstance(overrides, QualityThresholds):
         return overrides
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ConfigurationError(
+            f"Quality threshold overrides must be a mapping of name to number, not {type(overrides).__name__} "
+            f"{overrides!r}.",
+            "Pass e.g. {'frozen_wind_speed': 15} (papermill: -y 'thresholds: {frozen_wind_speed: 15}').",
+        )
     try:
         return QualityThresholds(**(overrides or {}))
     except ValidationError as exc:

@@ -314,3 +314,5 @@ def test_thresholds_are_overridable_and_checked():
     assert thresholds_from(None) == QualityThresholds()
     with pytest.raises(ConfigurationError, match="frozen_power"):
         thresholds_from({"frozen_power": "often"})
+    with pytest.raises(ConfigurationError, match="mapping of name to number"):
+        thresholds_from('{"frozen_power": 3}')  # e.g. papermill -p passes a string
