@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -84,6 +85,9 @@ def plot_daily_quality(summary: pd.DataFrame):
     for day in dates[(summary["status"] != "succeeded").to_numpy()]:
         ax.axvline(day, color="tab:red", alpha=0.4, lw=6)
     ax.set_ylim(min(0.8, float(quality.min().min()) - 0.02) if quality.notna().any().any() else 0.8, 1.005)
+    if len(dates):
+        ax.set_xlim(dates.min() - pd.Timedelta(days=1), dates.max() + pd.Timedelta(days=1))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylabel("share of good samples")
     ax.set_title("Daily data quality (red: failed runs)")
     ax.grid(alpha=0.3)
