@@ -4,6 +4,7 @@ and its errors never show the client a traceback, SQL or a connection string."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import httpx
 import pytest
@@ -210,3 +211,31 @@ def test_unknown_parameters_are_refused_on_every_route(api, path):
     response = api.get(path, params={"debug": "1"})
     assert response.status_code == 422
     assert "Unknown query parameter(s) 'debug'" in response.json()["detail"]
+
+
+def _raw_get(port: int, target: str) -> tuple[int, str]:
+    """A GET sent byte for byte (httpx refuses URLs this long or malformed): status and body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2024-10-01&end=2024-10-02&variables=" + "w" * 200_000,
+        "start=2024-10-01&end=2024-10-02" + "&variables=power" * 5_000,
+        "start=%ZZ&end=2024-10-02&variables=power",
+        "start=2024-10-01%00&end=2024-10-02&variables=power",
+        "start=2024-10-01&end=2024-10-02&variables=%ff%fe",
+    ],
+    ids=["200 kB variable", "5000 repeats", "bad percent-escape", "NUL", "invalid UTF-8"],
+)
+def test_oversized_or_malformed_request_lines_get_a_4xx(settings, query):
+    status, body = _raw_get(settings.api_port, f"/data?{query}")
+    assert 400 <= status < 500, body[:200]
+    assert "Traceback" not in body and "psycopg2" not in body
