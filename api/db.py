@@ -31,9 +31,9 @@ _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00"
 
 
 @lru_cache(maxsize=4)
-def read_only_engine(url: str) -> Engine:
+def read_only_engine(url: str, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> Engine:
     """Every session is read-only and bounded in time, whatever role the URL names."""
-    options = f"-c default_transaction_read_only=on -c statement_timeout={STATEMENT_TIMEOUT_MS} -c TimeZone=UTC"
+    options = f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms} -c TimeZone=UTC"
     return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
 
 

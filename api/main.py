@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = read_only_engine(settings.api_source_url)
+        app.state.engine = read_only_engine(settings.api_source_url, settings.api_statement_timeout_ms)
         yield
         app.state.engine.dispose()
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     runs_dir: Path = Field(PROJECT_ROOT / "runs", validation_alias=_env("ETL_RUNS_DIR"))
     notebook_path: Path = Field(PROJECT_ROOT / "notebooks" / "etl.ipynb", validation_alias=_env("ETL_NOTEBOOK"))
     max_range_days: int = Field(400, validation_alias=_env("ETL_API_MAX_RANGE_DAYS"))
+    api_statement_timeout_ms: int = Field(
+        30_000, gt=0, validation_alias=_env("ETL_API_STATEMENT_TIMEOUT_MS"),
+        description="The API's database statements are cancelled after this long.",
+    )
 
     @property
     def pgdata(self) -> Path:

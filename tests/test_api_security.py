@@ -19,6 +19,7 @@ from etl_lib.faults import serve_api
 from etl_lib.settings import API_READER_ROLE
 
 DAY = {"start": "2024-10-01T00:00:00Z", "end": "2024-10-02T00:00:00Z"}
+VALID_VARIABLES = "wind_speed,power,ambient_temperature"
 # What must never reach a client: internals of the server, the database or its address.
 LEAKS = ("Traceback", "psycopg2", "sqlalchemy", "postgresql", "SELECT ", " FROM ", "File \"", "pgdata", "api_reader")
 
@@ -75,11 +76,32 @@ def test_api_role_has_select_and_nothing_else_on_the_table(source_engine):
 
 def test_api_sessions_are_read_only_and_time_bounded(settings):
     """The API's own engine: read-only transactions and a statement timeout, even for a role that could write."""
+    assert settings.api_statement_timeout_ms == STATEMENT_TIMEOUT_MS
     with read_only_engine(settings.source_url).connect() as conn:  # the superuser URL on purpose
         assert conn.execute(text("SHOW default_transaction_read_only")).scalar_one() == "on"
         assert conn.execute(text("SHOW statement_timeout")).scalar_one() == f"{STATEMENT_TIMEOUT_MS // 1000}s"
         with pytest.raises(DBAPIError, match="read-only transaction"):
             conn.execute(text("UPDATE data SET power = 0"))
+
+
+def test_a_statement_over_the_timeout_is_cancelled(settings):
+    engine = read_only_engine(settings.api_source_url, 200)
+    with engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="canceling statement due to statement timeout"):
+            conn.execute(text("SELECT pg_sleep(5)"))
+
+
+def test_a_cancelled_query_is_a_plain_503_and_the_server_keeps_answering(settings, caplog):
+    """An API whose statements may run 1 ms: reading a week (~10,000 rows, sorted) is cancelled, not held."""
+    week = {"start": "2024-10-01T00:00:00Z", "end": "2024-10-08T00:00:00Z", "variables": VALID_VARIABLES}
+    with serve_api(settings.model_copy(update={"api_statement_timeout_ms": 1})) as url, caplog.at_level("ERROR", "api"):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(3):
+                answer = client.get("/data", params=week)
+                assert answer.status_code == 503
+                assert answer.json() == {"detail": "The source database is unavailable. Try again later."}
+            assert client.get("/variables").status_code == 200
+    assert "canceling statement due to statement timeout" in caplog.text  # the server's log says why
 
 
 # --- bearer token -----------------------------------------------------------------------------
