@@ -80,7 +80,7 @@ def get(
     except RetryError as exc:
         last = exc.last_attempt.exception()
         if isinstance(last, _RetryableStatus):
-            what = f"answered HTTP {last.response.status_code}"
+            what = f"answered HTTP {last.response.status_code} ({_detail(last.response)})"
         else:
             what = f"could not be reached ({type(last).__name__}: {last or 'no detail'})"
         raise SourceUnavailableError(
@@ -89,15 +89,20 @@ def get(
             "or point ETL_API_URL at a running API. Nothing was written.",
         ) from None
     if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text[:500]
         raise SourceRequestError(
-            f"The API refused GET {url} with HTTP {response.status_code}: {detail}",
+            f"The API refused GET {url} with HTTP {response.status_code}: {_detail(response)}",
             "Check ETL_API_TOKEN and the request parameters; this is not retried.",
         )
     return response
+
+
+def _detail(response: httpx.Response) -> str:
+    """The API's own explanation of an error answer (its ``detail``), else the start of the body."""
+    try:
+        detail = orjson.loads(response.content).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = None
+    return str(detail) if detail else (response.text[:300] or "no detail")
 
 
 def parse_json(response: httpx.Response) -> object:

@@ -39,7 +39,7 @@ EXPECTED = {
 }
 MESSAGE = {
     "API not running": "could not be reached (ConnectError",
-    "503 on every request": "answered HTTP 503, 3 attempt(s) in a row",
+    "503 on every request": "answered HTTP 503 (injected failure), 3 attempt(s) in a row",
     faults.HANGS: "could not be reached (ReadTimeout",
     "404 (not worth retrying)": "refused GET",
     "malformed JSON": "returned invalid JSON",
