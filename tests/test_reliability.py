@@ -14,7 +14,8 @@ import sys
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from etl_lib import faults, run_etl
 from etl_lib.errors import EtlError, SourceRequestError, SourceUnavailableError
@@ -154,3 +155,19 @@ def test_each_bad_date_has_its_own_error_and_writes_nothing(settings, target_eng
     assert raised.value.fix  # every one says what to do
     with target_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*), coalesce(sum(value), 0) FROM data")).one() == before
+
+
+def test_dropped_database_connections_are_replaced_not_reported(settings, api):
+    """The API's and the ETL's pooled connections killed between requests: the next ones just work."""
+    day = {"start": "2024-10-02T00:00:00Z", "end": "2024-10-03T00:00:00Z", "variables": "power"}
+    assert api.get("/data", params=day).status_code == 200  # the API's pool now holds a connection
+    run_etl("2024-10-02", settings)  # and so does the ETL's target pool
+    kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+    killer = create_engine(settings.source_url, poolclass=NullPool)  # not a pooled connection of the ETL
+    with killer.connect() as conn:
+        assert conn.execute(text(kill), {"db": "source"}).scalar_one() >= 1
+        assert conn.execute(text(kill), {"db": "target"}).scalar_one() >= 1
+    killer.dispose()
+
+    assert api.get("/data", params=day).status_code == 200
+    assert run_etl("2024-10-02", settings).rows_written > 0
