@@ -261,7 +261,7 @@ def run_api_fault(name: str, settings: Settings, run_date: dt.date) -> Outcome:
                    seconds, target)  # fmt: skip
 
 
-def _waiting_copy_pid(engine: Engine, exclude: int, timeout: float = 15.0) -> int:
+def _waiting_copy_pid(engine: Engine, exclude: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     with engine.connect() as conn:
         while time.monotonic() < deadline:
