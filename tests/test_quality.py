@@ -171,11 +171,9 @@ def test_every_fault_is_reflected_in_quality_and_nothing_else_is(faulty):
         "wind_speed",
         {**gap, "04:00": 0.8, **{f"10:{m}0": 0.0 for m in range(6)}, "19:10": 0.9},
     )
-    stuck_wind_power = {k: v for k, v in target["power_quality"].items() if k.hour == 10 and v < 1}
-    # A frozen anemometer makes power look wrong only where the real wind left the stuck value's regime.
-    assert set(stuck_wind_power) <= set(minutes("10:00", 60))
+    # The stuck anemometer (10:00-10:59) reads a calm wind near cut-in, consistent with the real power there,
+    # so the power curve check has nothing to say about power in that hour.
     power = {**gap, "04:00": 0.9, "06:10": 0.6, "13:00": 0.9, "18:00": 0.0, "18:10": 0.0, "18:20": 0.0}
-    power.update({k.strftime("%H:%M"): v for k, v in stuck_wind_power.items()})
     assert_only_these_buckets_lose_quality(target, "power", power)
 
 
