@@ -1,4 +1,4 @@
-"""One embedded stack for the whole session, started before anything is collected.
+"""One embedded stack for the whole test session (tests/ and nbval of notebooks/), started before collection.
 
 It starts in ``pytest_sessionstart`` (not in a fixture) so that nbval's kernels, which
 inherit the environment when they start, see the test stack too.
