@@ -215,7 +215,8 @@ def all_buckets_written(
     metadata: dict = {"buckets": MetadataValue.json(result.buckets)}
     if result.missing:
         metadata["missing_by_reason"] = MetadataValue.json(result.missing)
-    return AssetCheckResult(passed=result.passed, description=result.describe(), metadata=metadata)
+    severity = AssetCheckSeverity.WARN if result.explained_by_source else AssetCheckSeverity.ERROR
+    return AssetCheckResult(passed=result.passed, severity=severity, description=result.describe(), metadata=metadata)
 
 
 class QualityThreshold(Config):

@@ -47,6 +47,12 @@ class Completeness:
     def passed(self) -> bool:
         return all(n == BUCKETS_PER_DAY for n in self.buckets.values())
 
+    @property
+    def explained_by_source(self) -> bool:
+        """Every missing bucket is accounted for by the source data (an outage, a lone sample):
+        the ETL did its job, so this is worth a warning, not an error."""
+        return not self.passed and self.note is None and bool(self.missing) and UNEXPLAINED not in self.missing
+
     def describe(self) -> str:
         day = self.run_date.isoformat()
         if self.passed:
@@ -99,7 +105,7 @@ def bucket_completeness(
         variable, statistic = _variable_and_statistic(name)
         for bucket in expected.difference(present[name]):
             n = counts.at[bucket, variable]
-            if statistic in STATISTICS and n == 0:
+            if (statistic in STATISTICS and n == 0) or result.samples == 0:  # an empty day writes nothing
                 reason = NO_SAMPLES
             elif statistic == "std" and n == 1:
                 reason = ONE_SAMPLE

@@ -31,7 +31,7 @@ from etl_lib.orchestration import (
     notebook_inputs,
     quality_above_threshold,
 )
-from etl_lib.orchestration_checks import NO_SAMPLES, ONE_SAMPLE, quality_verdict
+from etl_lib.orchestration_checks import NO_SAMPLES, ONE_SAMPLE, UNEXPLAINED, bucket_completeness, quality_verdict
 from etl_lib.target_schema import ETL_VARIABLES, STATISTICS, etl_signal_names
 
 SEEDED_DAY = dt.date(2024, 10, 2)
@@ -151,7 +151,7 @@ def test_gap_partition_matches_the_source_and_says_which_buckets_are_missing_and
 
     evaluation = {e.check_name: e for e in gap_run.get_asset_check_evaluations()}["all_buckets_written"]
     assert not evaluation.passed
-    assert evaluation.severity == AssetCheckSeverity.ERROR
+    assert evaluation.severity == AssetCheckSeverity.WARN  # every missing bucket is explained by the source
     buckets = evaluation.metadata["buckets"].value
     missing = evaluation.metadata["missing_by_reason"].value
     for variable in ETL_VARIABLES:
@@ -197,6 +197,7 @@ def test_checks_of_a_day_never_materialized_say_what_to_do(settings):
     assert not buckets.passed
     assert "nothing is written in the target" in buckets.description
     assert "the source has no samples for it either" in buckets.description
+    assert buckets.severity == AssetCheckSeverity.WARN
     quality = evaluations["quality_above_threshold"]
     assert not quality.passed and quality.severity == AssetCheckSeverity.WARN
     assert str(report_path(day, settings)) in quality.description
@@ -262,3 +263,14 @@ def test_a_run_that_cannot_start_the_notebook_fails_with_the_reason_and_the_fix(
     [failure] = [event for event in result.all_events if event.is_step_failure]
     message = failure.step_failure_data.user_failure_data.description
     assert str(missing) in message and "does not exist" in message and "ETL_NOTEBOOK" in message
+
+
+def test_buckets_missing_although_the_source_has_samples_are_an_error():
+    day = dt.date(2024, 10, 2)
+    stamps = pd.date_range(pd.Timestamp(day, tz="UTC"), periods=1440, freq="1min")
+    samples = pd.DataFrame({v: 1.0 for v in ETL_VARIABLES}, index=pd.DatetimeIndex(stamps, name="timestamp"))
+    written = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "signal": [], "value": []})
+    result = bucket_completeness(day, written, samples)
+    assert not result.passed
+    assert set(result.missing) == {UNEXPLAINED}
+    assert not result.explained_by_source
