@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 
 MIME_TYPE = "application/vnd.wind-etl.run+json"
+
+
+def _cells(notebook: Path | str) -> list:
+    # Imported here: nbformat pulls in jsonschema, whose format checkers cost ~2 s at import,
+    # and the running notebook (which only records) never needs it.
+    import nbformat
+
+    return nbformat.read(str(notebook), as_version=4).cells
 
 
 def record(values: dict) -> None:
@@ -23,7 +30,7 @@ def record(values: dict) -> None:
 def read_recorded(notebook: Path | str) -> dict:
     """Merge every recorded output of an executed notebook, later ones winning; {} if none."""
     values: dict = {}
-    for cell in nbformat.read(str(notebook), as_version=4).cells:
+    for cell in _cells(notebook):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if MIME_TYPE in data:
@@ -33,7 +40,7 @@ def read_recorded(notebook: Path | str) -> dict:
 
 def read_error(notebook: Path | str) -> dict | None:
     """The first error output of an executed notebook (``ename``, ``evalue``), or None."""
-    for cell in nbformat.read(str(notebook), as_version=4).cells:
+    for cell in _cells(notebook):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 return {"ename": output.get("ename"), "evalue": output.get("evalue")}
