@@ -45,3 +45,15 @@ def read_error(notebook: Path | str) -> dict | None:
             if output.get("output_type") == "error":
                 return {"ename": output.get("ename"), "evalue": output.get("evalue")}
     return None
+
+
+def summary_line(values: dict) -> str:
+    """One line a person reads after a run, from the recorded values."""
+    line = (
+        f"{values.get('date', '?')} {values.get('status', '?')}: {values.get('rows_read', '?')} samples read, "
+        f"{values.get('buckets', '?')} buckets, {values.get('rows_written', '?')} rows written"
+    )
+    quality = values.get("quality") or {}
+    if quality:
+        line += "; quality " + ", ".join(f"{variable} {share:.1%}" for variable, share in quality.items())
+    return line

@@ -135,9 +135,11 @@ def run(
     """Run the ETL for one date; by default through the notebook, leaving runs/DATE.ipynb as the audit report."""
     settings = _settings()
     if report:
+        from .audit import read_recorded, summary_line
         from .notebook_runner import run_notebook
 
         path = run_notebook(date, settings)
+        typer.echo(summary_line(read_recorded(path)))
         typer.echo(f"report: {path}")
     else:
         from .pipeline import run_etl

@@ -58,6 +58,8 @@ def test_etl_run_writes_the_report_and_fails_loudly_outside_the_data(settings):
     assert ok.returncode == 0, ok.stderr
     report = settings.runs_dir / "2024-10-04.ipynb"
     assert str(report) in ok.stdout
+    assert "2024-10-04 succeeded:" in ok.stdout and "rows written; quality " in ok.stdout
+    assert "wind_speed 100.0%" in ok.stdout  # a clean day of the seed
     recorded = read_recorded(report)
     assert recorded["status"] == "succeeded"
     assert recorded["rows_read"] > 0
