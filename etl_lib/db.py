@@ -20,7 +20,8 @@ def engine_for(url: str) -> Engine:
     except ArgumentError as exc:
         raise ConfigurationError(
             f"Database URL {redact(url)!r} is not a valid SQLAlchemy URL ({exc}).",
-            "Use the form postgresql+psycopg2://user:password@host:5432/database.",
+            "Check SOURCE_DATABASE_URL, TARGET_DATABASE_URL and API_DATABASE_URL (`etl doctor` names the one): "
+            "use the form postgresql+psycopg2://user:password@host:5432/database.",
         ) from None
 
 
