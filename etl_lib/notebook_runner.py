@@ -71,6 +71,9 @@ def run_notebook(
             kernel_name=ensure_kernel(),
             cwd=str(settings.notebook_path.parent),
             progress_bar=False,
+            # Written once at the end (and with the error when a cell fails), not after every cell:
+            # a report with figures is rewritten ~30 times otherwise, for a run of a few seconds.
+            request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as exc:
         raise NotebookRunError(output, exc.ename, exc.evalue) from None

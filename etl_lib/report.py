@@ -96,7 +96,7 @@ def plot_variable(samples: pd.DataFrame, statistics: pd.DataFrame, variable: str
         return pd.Series([*stats[column], stats[column].iloc[-1]], index=day)
 
     step_index = day
-    fig, ax = plt.subplots(figsize=(11, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(11, 3.6))
     minutes = samples[variable].asfreq("1min")  # absent minutes become NaN, so gaps stay gaps
     ax.plot(minutes.index, minutes, color="0.65", lw=0.7, label="1-minute samples")
     ax.fill_between(
@@ -205,7 +205,7 @@ def plot_flags(result: RunResult, variable: str):
     """The 1-minute series with each check's flagged samples marked; gaps shaded."""
     quality = result.quality
     data = quality.grid[variable]
-    fig, ax = plt.subplots(figsize=(11, 3.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(11, 3.4))
     ax.plot(data.index, data, color="0.55", lw=0.7, label="1-minute samples")
     gaps = quality.flags[(variable, "gap")] | quality.flags[(variable, "null")]
     if gaps.any():
@@ -233,7 +233,7 @@ def plot_flags(result: RunResult, variable: str):
 def plot_quality_strip(result: RunResult):
     """Bucket-by-bucket quality of the day, one row per variable (0 red … 1 green)."""
     table = result.bucket_quality.xs("quality", axis=1, level="statistic")
-    fig, ax = plt.subplots(figsize=(11, 0.5 + 0.45 * len(table.columns)), layout="constrained")
+    fig, ax = plt.subplots(figsize=(11, 0.5 + 0.45 * len(table.columns)))
     start = mdates.date2num(table.index[0])
     end = mdates.date2num(table.index[-1] + pd.Timedelta(minutes=10))
     image = ax.imshow(
@@ -253,7 +253,7 @@ def plot_power_curve(result: RunResult):
     quality = result.quality
     wind, power = quality.grid["wind_speed"], quality.grid["power"]
     suspect = quality.suspect()[["wind_speed", "power"]].any(axis=1)
-    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.5, 5))
     ax.scatter(wind[~suspect], power[~suspect], s=5, color="0.6", alpha=0.6, label="good samples")
     for size, check in zip((44, 30, 20, 12), ("range", "frozen", "spike", "power_curve")):
         flags = quality.flags[("power", check)] | quality.flags[("wind_speed", check)]
