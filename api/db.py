@@ -18,7 +18,6 @@ import numpy as np
 import pyarrow as pa
 from fastapi import Request
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import DBAPIError
 
 from etl_lib.source_schema import source_data
 
@@ -104,9 +103,9 @@ def sample_batches(
         cursor = connection.cursor()
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         first = _read_chunk(cursor, variables, start, min(start + STREAM_CHUNK, end))
-    except engine.dialect.loaded_dbapi.Error as exc:  # the driver's own: the app's handler answers 503
-        connection.invalidate()
-        raise DBAPIError("COPY", None, exc) from exc
+    except engine.dialect.loaded_dbapi.Error:  # the app's handler answers the driver's errors with 503
+        connection.invalidate()  # a broken connection must not go back to the pool
+        raise
     except BaseException:
         connection.close()
         raise

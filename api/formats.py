@@ -13,10 +13,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from etl_lib.source_schema import ARROW_MEDIA_TYPE
+
 from .params import bad_request
 
 JSON_MEDIA_TYPE = "application/json"
-ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 MEDIA_TYPES = {"json": JSON_MEDIA_TYPE, "arrow": ARROW_MEDIA_TYPE}
 FORMATS_BY_MEDIA_TYPE = {media_type: name for name, media_type in MEDIA_TYPES.items()}
 

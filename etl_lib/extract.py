@@ -21,9 +21,9 @@ from tenacity import (
 from .dates import day_bounds
 from .errors import BadSourceDataError, SourceRequestError, SourceUnavailableError
 from .settings import Settings
+from .source_schema import ARROW_MEDIA_TYPE
 
 MAX_WAIT_SECONDS = 5.0
-ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 # Arrow IPC first: a day decodes in about a millisecond; an API without it answers JSON.
 DATA_ACCEPT = f"{ARROW_MEDIA_TYPE}, application/json;q=0.5"
 

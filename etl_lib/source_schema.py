@@ -6,6 +6,8 @@ from sqlalchemy import Column, DateTime, Float, MetaData, Table
 
 SOURCE_VARIABLES: tuple[str, ...] = ("wind_speed", "power", "ambient_temperature")
 SAMPLE_PERIOD_SECONDS = 60
+# The columnar answer of the API's /data (Arrow IPC stream), which the ETL asks for first.
+ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
 metadata = MetaData()
 
