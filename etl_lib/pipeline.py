@@ -50,9 +50,19 @@ class RunResult:
             "buckets": self.buckets,
             "rows_written": self.rows_written,
             "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
-            "quality": {v: round(share, 6) for v, share in self.quality.day_quality().items()} if self.quality else {},
-            "flag_counts": self.quality.flag_counts() if self.quality else {},
+            **quality_summary(self.quality),
         }
+
+
+def quality_summary(quality: QualityResult | None) -> dict:
+    """The day's share of good samples per variable (rounded) and the flag counts, as the run
+    record, the notebook and Dagster keep them."""
+    if quality is None:
+        return {"quality": {}, "flag_counts": {}}
+    return {
+        "quality": {variable: round(share, 6) for variable, share in quality.day_quality().items()},
+        "flag_counts": quality.flag_counts(),
+    }
 
 
 @contextmanager
@@ -141,8 +151,8 @@ def _run_steps(
     with _timed(seconds, "quality"):
         quality = check_day(samples, run_date, thresholds)
         per_bucket = bucket_quality(quality, variables)
-    record.quality = {v: round(share, 6) for v, share in quality.day_quality().items()}
-    record.flag_counts = quality.flag_counts()
+    recorded = quality_summary(quality)
+    record.quality, record.flag_counts = recorded["quality"], recorded["flag_counts"]
     record.thresholds = quality.thresholds.model_dump()
     with _timed(seconds, "transform"):
         statistics = aggregate(samples, variables)
