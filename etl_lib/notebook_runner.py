@@ -51,9 +51,6 @@ def run_notebook(
 
     Raises ``NotebookRunError`` when a cell fails (the report still holds the error).
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     settings = settings or get_settings()
     run_date = parse_run_date(run_date)
     if not settings.notebook_path.exists():
@@ -62,14 +59,24 @@ def run_notebook(
             "Run from a checkout of the project, or set ETL_NOTEBOOK to the notebook's path.",
         )
     output = output or report_path(run_date, settings)
+    parameters = {"date": run_date.isoformat(), "report_path": str(output), **(parameters or {})}
+    return execute(settings.notebook_path, output, parameters)
+
+
+def execute(notebook: Path, output: Path, parameters: dict) -> Path:
+    """Execute ``notebook`` with papermill into ``output`` (in this environment's kernel, from the
+    notebook's folder); raise ``NotebookRunError`` when a cell fails (``output`` shows the error)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            str(settings.notebook_path),
+            str(notebook),
             str(output),
-            parameters={"date": run_date.isoformat(), "report_path": str(output), **(parameters or {})},
+            parameters=parameters,
             kernel_name=ensure_kernel(),
-            cwd=str(settings.notebook_path.parent),
+            cwd=str(notebook.parent),
             progress_bar=False,
             # Written once at the end (and with the error when a cell fails), not after every cell:
             # a report with figures is rewritten ~30 times otherwise, for a run of a few seconds.

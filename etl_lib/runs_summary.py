@@ -123,9 +123,7 @@ def summary_notebook_path(settings: Settings) -> Path:
 def build_report(settings: Settings | None = None, runs_dir: Path | None = None) -> Path:
     """Execute ``notebooks/runs_summary.ipynb`` over ``runs_dir`` into ``<runs_dir>/summary.ipynb``
     and ``summary.html``, after exporting each report's HTML; return the summary notebook's path."""
-    import papermill
-
-    from .notebook_runner import ensure_kernel
+    from .notebook_runner import execute
 
     settings = settings or get_settings()
     runs_dir = Path(runs_dir or settings.runs_dir).resolve()
@@ -141,14 +139,6 @@ def build_report(settings: Settings | None = None, runs_dir: Path | None = None)
             "Run some days first (`etl run 2024-10-01`), or point ETL_RUNS_DIR at the folder that holds them.",
         )
     export_missing_html(runs_dir)
-    output = runs_dir / f"{SUMMARY_NAME}.ipynb"
-    papermill.execute_notebook(
-        str(template),
-        str(output),
-        parameters={"runs_dir": str(runs_dir)},
-        kernel_name=ensure_kernel(),
-        cwd=str(template.parent),
-        progress_bar=False,
-    )
+    output = execute(template, runs_dir / f"{SUMMARY_NAME}.ipynb", {"runs_dir": str(runs_dir)})
     export_html(output)
     return output

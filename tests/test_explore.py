@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from etl_lib import explore
 from etl_lib.errors import QueryError
-from etl_lib.notebook_runner import ensure_kernel
+from etl_lib.notebook_runner import execute
 from etl_lib.query import available_signals, check_signals, read_signals, signal_coverage, time_range
 from etl_lib.settings import PROJECT_ROOT
 from etl_lib.target_schema import etl_signal_names
@@ -152,12 +152,9 @@ def test_notebook_reads_through_etl_lib_and_has_a_parameters_cell_first():
 
 
 def test_notebook_runs_headless_with_papermill_for_the_chosen_signals_and_range(tmp_path, target_engine):
-    import papermill
-
     output = tmp_path / "explore.ipynb"
     parameters = {"signals": ["power_mean", "power_std"], "start": "2024-10-03", "end": "2024-10-05"}
-    papermill.execute_notebook(str(NOTEBOOK), str(output), parameters=parameters, kernel_name=ensure_kernel(),
-                               progress_bar=False, cwd=str(NOTEBOOK.parent))  # fmt: skip
+    execute(NOTEBOOK, output, parameters)
     shown = "".join(
         item.get("text", "") for cell in nbformat.read(output, as_version=4).cells for item in cell.get("outputs", [])
     )
