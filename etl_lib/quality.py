@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .dates import day_bounds
 from .errors import ConfigurationError
-from .generator import POWER_CURVE
+from .generator import POWER_CURVE, PowerCurve
 
 SAMPLE_PERIOD = pd.Timedelta(minutes=1)
 CHECKS: tuple[str, ...] = ("gap", "null", "range", "frozen", "spike", "power_curve")
@@ -166,11 +166,11 @@ def spike_flag(data: pd.Series, window: int, n_mads: float, min_deviation: float
 
 
 def reference_power(wind_speed: pd.Series | np.ndarray, t: QualityThresholds) -> np.ndarray:
-    """The reference power curve (kW) at ``wind_speed`` for the thresholds' turbine."""
-    v = np.asarray(wind_speed, dtype=float)
-    ramp = (v**3 - t.cut_in**3) / (t.rated_speed**3 - t.cut_in**3)
-    producing = (v >= t.cut_in) & (v < t.cut_out)
-    return np.where(producing, t.rated_power * np.clip(ramp, 0.0, 1.0), 0.0)
+    """The reference power curve (kW) at ``wind_speed`` for the thresholds' turbine, 0 when not producing."""
+    curve = PowerCurve(
+        cut_in=t.cut_in, rated_speed=t.rated_speed, cut_out=t.cut_out, rated_power=t.rated_power, standby_power=0.0
+    )
+    return curve.power(wind_speed)
 
 
 def power_curve_flag(wind_speed: pd.Series, power: pd.Series, t: QualityThresholds) -> pd.Series:
