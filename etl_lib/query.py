@@ -14,9 +14,7 @@ from .db import engine_for
 from .errors import QueryError
 from .settings import Settings, get_settings
 from .target_schema import signal, target_data
-
-
-BUCKET = pd.Timedelta(minutes=10)
+from .transform import BUCKET
 
 
 def _as_utc(value: dt.date | dt.datetime | str) -> pd.Timestamp:
