@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 from . import embedded_postgres
 from .db import redact
 from .errors import ConfigurationError
+from .extract import make_client
 from .settings import Settings, get_settings
 
 PARTS = ("configuration", "database", "api")
@@ -117,9 +118,9 @@ def _api(settings: Settings) -> list[Check]:
                       "the API runs but cannot read its database.",
                       "See the database checks above and the API's log (stack folder, api.log).")]  # fmt: skip
     checks = [Check("api", "health", True, f"{base} answers and reads its database")]
-    headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"} if settings.api_token else {}
     try:
-        answer = httpx.get(f"{base}/variables", headers=headers, timeout=TIMEOUT_S)
+        with make_client(settings) as client:  # the ETL's own client: its base URL and token
+            answer = client.get("/variables", timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
         answer = None
         checks.append(Check("api", "authorized", False, f"GET {base}/variables failed ({type(exc).__name__}).",
@@ -130,7 +131,7 @@ def _api(settings: Settings) -> list[Check]:
                             "Set ETL_API_TOKEN to the token the API was started with."))  # fmt: skip
     elif answer is not None:
         ok = answer.status_code == 200
-        checks.append(Check("api", "authorized", ok, "requests are accepted" + (" with the token" if headers else ""),
+        checks.append(Check("api", "authorized", ok, "requests are accepted" + (" with the token" if settings.api_token else ""),
                             None if ok else f"GET /variables answered HTTP {answer.status_code}; look at the API's log."))  # fmt: skip
     return checks
 
