@@ -11,8 +11,6 @@ embedded stack), read once when this module is loaded.
 import datetime as dt
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 from dagster import (
@@ -49,7 +47,7 @@ from .extract import RetryPolicy, fetch_day, make_client
 from .notebook_runner import NotebookRunError, report_path, run_notebook
 from .orchestration_checks import bucket_completeness, quality_verdict
 from .query import read_signals
-from .settings import Settings, get_settings
+from .settings import Settings, environment, get_settings
 from .target_schema import ETL_VARIABLES, etl_signal_names
 
 # Partitioned asset checks (one verdict per day) are a preview feature in Dagster 1.13; the pin in
@@ -114,21 +112,6 @@ def run_settings(source_api: SourceApi, target_database: TargetDatabase) -> Sett
     return target_database.apply_to(source_api.apply_to(get_settings()))
 
 
-@contextmanager
-def _kernel_environment(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the notebook's kernel, which copies this process's environment when it starts."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def notebook_inputs(settings: Settings) -> tuple[dict, dict[str, str]]:
     """Notebook parameters and kernel environment that make the notebook use ``settings``.
 
@@ -176,7 +159,7 @@ def daily_statistics(
     parameters, env = notebook_inputs(settings)
     context.log.info(f"Running the ETL notebook for {context.partition_key} against {settings.api_base_url}")
     try:
-        with _kernel_environment(env):
+        with environment(env):  # the notebook's kernel copies this process's environment
             report = run_notebook(context.partition_key, settings, parameters=parameters)
     except NotebookRunError as exc:
         raise Failure(description=str(exc), metadata={"notebook": MetadataValue.path(str(exc.report))}) from None

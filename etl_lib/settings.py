@@ -6,6 +6,9 @@ CLI, Dagster). A URL left unset points at the embedded stack under ``ETL_STACK_D
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
@@ -106,3 +109,22 @@ def get_settings(**overrides: object) -> Settings:
             f"The configuration is invalid: {problems}.",
             "Correct or unset the environment variable(s) named above (see the README's configuration table).",
         ) from None
+
+
+@contextmanager
+def environment(values: Mapping[str, str], *, unset: Iterable[str] = ()) -> Iterator[None]:
+    """Set ``values`` (and remove ``unset``) in ``os.environ`` for child processes that copy it when
+    they start (notebook kernels, the CLI); the previous values come back afterwards."""
+    unset = tuple(unset)
+    saved = {name: os.environ.get(name) for name in (*values, *unset)}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

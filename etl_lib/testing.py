@@ -6,18 +6,17 @@ It never touches the user's ``.stack``: its own server, its own API port, its ow
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from . import generator
 from .db import engine_for
 from .pipeline import run_etl
-from .settings import Settings
+from .settings import Settings, environment
 from .source_db import seed_source
 from .stack import stack_down, stack_up
 
@@ -44,27 +43,17 @@ def temporary_stack(
         "ETL_API_PORT": str(free_port()),
         "ETL_RUNS_DIR": str(root / "runs"),
     }
-    saved = {name: os.environ.get(name) for name in (*env, *_FOREIGN_ENV)}
-    if export_env:
-        for name in _FOREIGN_ENV:
-            os.environ.pop(name, None)
-        os.environ.update(env)
     settings = Settings(stack_dir=env["ETL_STACK_DIR"], api_port=env["ETL_API_PORT"], runs_dir=env["ETL_RUNS_DIR"])
     try:
-        stack_up(settings)
-        seed_source(engine_for(settings.source_url), days=days)
-        if run_days:
-            for offset in range(days):
-                run_etl(generator.DEFAULT_START + dt.timedelta(days=offset), settings)
-        yield settings
+        with environment(env, unset=_FOREIGN_ENV) if export_env else nullcontext():
+            try:
+                stack_up(settings)
+                seed_source(engine_for(settings.source_url), days=days)
+                if run_days:
+                    for offset in range(days):
+                        run_etl(generator.DEFAULT_START + dt.timedelta(days=offset), settings)
+                yield settings
+            finally:
+                stack_down(settings)
     finally:
-        try:
-            stack_down(settings)
-        finally:
-            if export_env:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
