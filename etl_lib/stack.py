@@ -107,8 +107,8 @@ def start_api(settings: Settings) -> int:
         raise StackError(
             f"Port {settings.api_port} on {settings.api_host} is already in use by another program, "
             "so the API cannot start there.",
-            f"Stop that program, or choose another port: ETL_API_PORT=8766 etl stack up "
-            f"(and use the same ETL_API_PORT for later commands).",
+            "Stop that program, or choose another port: ETL_API_PORT=8766 etl stack up "
+            "(and use the same ETL_API_PORT for later commands).",
         )
     env = {**os.environ, "API_DATABASE_URL": settings.api_source_url, "ETL_STACK_DIR": str(settings.stack_dir)}
     log = api_log_file(settings).open("ab")
