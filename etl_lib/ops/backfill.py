@@ -1,0 +1,263 @@
+"""Backfill: run every date of a range through ``run_etl`` (or ``run_notebook``), in parallel workers.
+
+A failing day is recorded and the others go on; the result lists the failures. With one
+worker the days run in this process on one kept HTTP connection; with more, each worker is its
+own process with its own connections, and the notebook kernels of ``notebooks=True`` run side by side.
+
+Through the notebook, a day has two results that can part ways: its data in the target and its
+report in ``runs/``. A day whose notebook failed is looked up in the target's ``etl_run``, so a day
+whose data was written but whose report was not counts as written (and as failed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config.settings import Settings, get_settings
+from ..core.contract import RunStatus
+from ..core.dates import MAX_RANGE_DAYS, parse_run_date, utc_now
+from ..core.errors import InvalidDateError, NotebookRunError, clean_message
+from .failures import as_etl_error
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """One day: ``ok`` when everything asked for was done; ``data_written`` says whether the day's
+    data reached the target (None: unknown, the target could not be asked), ``report`` the report
+    this run left (also for a failed cell: the report shows the error)."""
+
+    run_date: dt.date
+    seconds: float
+    rows_written: int | None = None
+    report: Path | None = None
+    error: str | None = None
+    data_written: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class BackfillResult:
+    outcomes: list[DayOutcome]
+    seconds: float
+    workers: int
+    notebooks: bool
+    failures: list[DayOutcome] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outcomes.sort(key=lambda outcome: outcome.run_date)
+        self.failures = [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def days_per_second(self) -> float:
+        return len(self.outcomes) / self.seconds if self.seconds else float("inf")
+
+    def summary(self) -> dict:
+        return {
+            "days": len(self.outcomes),
+            "succeeded": len(self.outcomes) - len(self.failures),
+            "failed": len(self.failures),
+            "data_written": sum(outcome.data_written is True for outcome in self.outcomes),
+            "reports_written": sum(outcome.report is not None for outcome in self.outcomes),
+            "workers": self.workers,
+            "notebooks": self.notebooks,
+            "seconds": round(self.seconds, 3),
+            "days_per_second": round(self.days_per_second, 2),
+            "rows_written": sum(outcome.rows_written or 0 for outcome in self.outcomes),
+            "failures": [
+                {"date": f.run_date.isoformat(), "error": f.error, "data_written": f.data_written}
+                for f in self.failures
+            ],
+        }
+
+    def summary_line(self, start: str, end: str) -> str:
+        """The one line ``etl backfill`` prints; through the notebook it says how many days' data and
+        how many reports were written, which differ when a report failed after its data was written."""
+        s = self.summary()
+        line = f"backfill {start} to {end}: {s['succeeded']} of {s['days']} day(s) done, {s['failed']} failed"
+        if self.notebooks:
+            unknown = sum(outcome.data_written is None for outcome in self.outcomes)
+            line += (
+                f"; data written for {s['data_written']} day(s)"
+                + (f" ({unknown} unknown: the target could not be asked)" if unknown else "")
+                + f", reports for {s['reports_written']}"
+            )
+        return (
+            f"{line}, in {s['seconds']:.1f} s ({s['days_per_second']:.1f} days/s, {self.workers} worker(s))"
+        )
+
+
+def date_range(start: dt.date | str, end: dt.date | str, *, force: bool = False) -> list[dt.date]:
+    """Every date from ``start`` to ``end``, both included (the way people name a backfill); at most
+    ``MAX_RANGE_DAYS`` days unless ``force``."""
+    first, last = parse_run_date(start), parse_run_date(end)
+    if first > last:
+        raise InvalidDateError(
+            f"The backfill range {first.isoformat()} to {last.isoformat()} is empty: START is after END.",
+            f"Give the earlier date first, e.g. etl backfill {last.isoformat()} {first.isoformat()}.",
+            value=(start, end),
+        )
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS and not force:
+        raise InvalidDateError(
+            f"The backfill range {first.isoformat()} to {last.isoformat()} is {days:,} days, "
+            f"more than {MAX_RANGE_DAYS:,} (ten years); nothing was run.",
+            "Check the years, or split the range; pass --force (force=True) if you mean it.",
+            value=(start, end),
+        )
+    return [first + dt.timedelta(days=offset) for offset in range(days)]
+
+
+def _process_context(notebooks: bool) -> multiprocessing.context.BaseContext:
+    """A fork server where there is one: it imports the library once, then forks each worker
+    ready to run (60 days on 2 workers here: 3.5 s, against 8.4 s when every worker is spawned and
+    imports pandas itself). Neither start method hands a database connection to a worker."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["etl_lib.pipeline.run", *(["papermill"] if notebooks else [])])
+    return context
+
+
+# The state a worker keeps between days: its settings and one HTTP client.
+_worker: dict = {}
+
+
+def _start_worker(settings: Settings) -> None:
+    _worker.clear()
+    _worker["settings"] = settings
+
+
+def _stop_worker() -> None:
+    client = _worker.pop("client", None)
+    if client is not None:
+        client.close()
+
+
+def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
+    """One day through the same library call as ``etl run``; any failure becomes the outcome's error."""
+    if notebooks:
+        return _run_day_notebook(run_date)
+    settings = _worker["settings"]
+    started = time.perf_counter()
+    try:
+        from ..pipeline.extract import make_client
+        from ..pipeline.run import run_etl
+
+        if "client" not in _worker:
+            _worker["client"] = make_client(settings)
+        result = run_etl(run_date, settings, client=_worker["client"])
+        return DayOutcome(run_date, time.perf_counter() - started, rows_written=result.rows_written, data_written=True)
+    except Exception as exc:  # a bug on one day must not stop the others; the summary shows it
+        return DayOutcome(run_date, time.perf_counter() - started, error=describe(exc), data_written=False)
+
+
+def _run_day_notebook(run_date: dt.date) -> DayOutcome:
+    """One day through the notebook; when it fails, the target says whether the day was written."""
+    from ..reports.notebooks import run_notebook
+    from ..reports.recorded import read_recorded
+
+    settings = _worker["settings"]
+    started, since = time.perf_counter(), utc_now()
+    try:
+        report = run_notebook(run_date, settings)
+    except Exception as exc:
+        rows = _rows_recorded_since(settings, run_date, since)
+        return DayOutcome(
+            run_date,
+            time.perf_counter() - started,
+            rows_written=rows or None,
+            report=exc.report if isinstance(exc, NotebookRunError) else None,
+            error=describe(exc),
+            data_written=None if rows is None else rows > 0,
+        )
+    rows = read_recorded(report).get("rows_written")
+    return DayOutcome(run_date, time.perf_counter() - started, rows_written=rows, report=report, data_written=True)
+
+
+def _rows_recorded_since(settings: Settings, run_date: dt.date, since: dt.datetime) -> int | None:
+    """Rows a succeeded run of ``run_date`` started at or after ``since`` wrote, per the target's
+    ``etl_run``: 0 if there is none, None if the target cannot be asked."""
+    from ..storage.engines import engine_for
+    from ..storage.run_record import read_runs
+
+    try:
+        runs = read_runs(engine_for(settings.target_url), run_date)
+    except Exception:
+        return None
+    done = runs[(runs["status"] == RunStatus.SUCCEEDED.value) & (runs["started_at"] >= since)]
+    return int(done["rows_written"].iloc[-1]) if len(done) else 0
+
+
+def describe(exc: BaseException) -> str:
+    """A day's failure as the CLI would print it: the project's message, without SQL text."""
+    return clean_message(str(as_etl_error(exc, "target")))
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="day", disable=not enabled, dynamic_ncols=True)
+
+
+def run_backfill(
+    dates: Iterable[dt.date],
+    settings: Settings | None = None,
+    *,
+    workers: int = 1,
+    notebooks: bool = False,
+    progress: bool = True,
+    on_day: Callable[[DayOutcome], None] | None = None,
+) -> BackfillResult:
+    """Run every date; return all outcomes (sorted by date) with the failures listed."""
+    settings = settings or get_settings()
+    dates = list(dates)
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, not {workers}")
+    workers = min(workers, max(len(dates), 1))
+    if notebooks and dates:  # a folder that refuses reports fails the backfill before any day runs
+        from ..reports.notebooks import check_writable, report_path
+
+        check_writable(report_path(dates[0], settings))
+    outcomes: list[DayOutcome] = []
+    started = time.perf_counter()
+    with _progress(len(dates), progress) as bar:
+
+        def record(outcome: DayOutcome) -> None:
+            outcomes.append(outcome)
+            bar.update(1)
+            if not outcome.ok:
+                bar.set_postfix(failed=sum(not o.ok for o in outcomes))
+            if on_day:
+                on_day(outcome)
+
+        if workers == 1:
+            _start_worker(settings)
+            try:
+                for run_date in dates:
+                    record(_run_day(run_date, notebooks))
+            finally:
+                _stop_worker()
+        else:
+            context = _process_context(notebooks)
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(settings,)) as pool:
+                futures = {pool.submit(_run_day, run_date, notebooks): run_date for run_date in dates}
+                for future in as_completed(futures):
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # the worker process itself died (killed, out of memory)
+                        outcome = DayOutcome(futures[future], 0.0, error=f"its worker process failed: {exc!r}")
+                    record(outcome)
+    return BackfillResult(outcomes, time.perf_counter() - started, workers, notebooks)

@@ -1,0 +1,312 @@
+"""The ``etl`` command: the embedded stack, seeding, and runs. Thin: every step is an etl_lib call."""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from ..core.contract import DEFAULT_MODELS, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, DEFAULT_SEED, DEFAULT_TURBINES
+from ..core.dates import MAX_RANGE_DAYS
+from ..core.errors import DatabaseError, clean_message
+from .failures import as_etl_error
+
+app = typer.Typer(
+    help="Wind-turbine ETL: embedded stack, source seeding and audited runs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stack_app = typer.Typer(help="The embedded PostgreSQL server and the API process.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+_state = {"verbose": False}
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["verbose"] = verbose
+
+
+def _settings():
+    from ..config.settings import get_settings
+
+    return get_settings()
+
+
+@contextmanager
+def _database(name: str) -> Iterator[None]:
+    """Inside: an error of the database ``name`` ("source" or "target") becomes one that names it."""
+    try:
+        yield
+    except Exception as exc:
+        error = as_etl_error(exc, name)
+        if error is exc or not isinstance(error, DatabaseError):
+            raise
+        raise error from exc
+
+
+def _echo_status(status, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(
+            {
+                "source_database_url": status.source_database_url,
+                "target_database_url": status.target_database_url,
+                "api_url": status.api_url,
+                "database_running": status.database_running,
+                "api_running": status.api_running,
+                "stack_dir": status.stack_dir,
+            },
+            indent=2,
+        ))  # fmt: skip
+        return
+    up = {True: "running", False: "stopped"}
+    typer.echo(f"database : {up[status.database_running]}  ({status.stack_dir})")
+    typer.echo(f"api      : {up[status.api_running]}  {status.api_url}" + (f"  pid {status.api_pid}" if status.api_pid else ""))
+    typer.echo(f"source   : {status.source_database_url}")
+    typer.echo(f"target   : {status.target_database_url}")
+
+
+@stack_app.command("up")
+def stack_up(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False) -> None:
+    """Start the embedded PostgreSQL server and the API (no-op for parts already running)."""
+    from .stack import stack_up as up
+
+    _echo_status(up(_settings()), as_json)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the API and the embedded PostgreSQL server."""
+    from .stack import stack_down as down
+
+    _echo_status(down(_settings()), False)
+
+
+@stack_app.command("status")
+def stack_status(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False) -> None:
+    """Which parts run, and the URLs to reach them (usable as given by SQLAlchemy and httpx)."""
+    from .stack import stack_status as status
+
+    _echo_status(status(_settings()), as_json)
+
+
+@app.command()
+def init() -> None:
+    """Create the source table and the target schema with its signals on the configured databases."""
+    from ..storage.engines import engine_for
+    from ..storage.migrations import current_revision
+    from ..storage.source import prepare_source
+    from ..storage.target import ensure_target_schema
+
+    settings = _settings()
+    source, target = engine_for(settings.source_url), engine_for(settings.target_url)
+    with _database("source"):
+        prepare_source(source)
+    with _database("target"):
+        ensure_target_schema(target)
+    typer.echo(f"source schema at revision {current_revision(source)} and target schema at revision "
+               f"{current_revision(target)}: ready")  # fmt: skip
+
+
+@app.command()
+def seed(
+    start: Annotated[str, typer.Option(help="First UTC day to generate.")] = DEFAULT_PERIOD_START.isoformat(),
+    days: Annotated[int, typer.Option(min=1, max=MAX_RANGE_DAYS, help="How many days to generate.")] = DEFAULT_PERIOD_DAYS,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = DEFAULT_SEED,
+    turbines: Annotated[int, typer.Option(min=1, max=999, help="How many turbines the farm has.")] = DEFAULT_TURBINES,
+    models: Annotated[
+        str,
+        typer.Option(help="Turbine models, comma-separated, in equal groups over the turbines: catalogue names "
+                     "(V90/2000, E-82/2000, MM92/2050, V80/2000, N90/2500) or paths of CSV power curves."),
+    ] = ",".join(DEFAULT_MODELS),  # fmt: skip
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the source has rows.")] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Leave out the documented faults (see README, Data quality).")] = False,
+) -> None:
+    """Make the source a generated farm over a period (COPY): exactly that farm and period, never duplicated.
+
+    Seeding replaces the whole source in one transaction (so `--days 10` after `--days 366`, or
+    `--turbines 4` after `--turbines 20`, shrinks it again). The default data carries a few documented faults (gap, nulls, spikes, stuck sensor, out-of-range
+    burst, curtailment), each on a named turbine, so the quality checks have something to show;
+    --clean makes data without them."""
+    from ..simulation.seed import seed_source
+    from ..storage.engines import engine_for
+
+    try:
+        first_day = dt.date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(f"{start!r} is not a date like 2024-10-01", param_hint="--start") from None
+    chosen = [name.strip() for name in models.split(",") if name.strip()]
+    with _database("source"):
+        result = seed_source(
+            engine_for(_settings().source_url), first_day, days, seed, turbines=turbines, models=chosen,
+            if_empty=if_empty, **({"faults": ()} if clean else {}),
+        )  # fmt: skip
+    if result.skipped:
+        typer.echo("source already has data; left as it is (run `etl seed` without --if-empty to regenerate)")
+    else:
+        typer.echo(
+            f"seeded {result.rows_written} rows: {turbines} turbine(s) of {', '.join(chosen)}, {days} day(s) from "
+            f"{first_day.isoformat()}" + (" (clean: no injected faults)" if clean else "")
+        )
+
+
+@app.command()
+def run(
+    date: Annotated[str, typer.Argument(help="UTC day to process, YYYY-MM-DD.")],
+    report: Annotated[bool, typer.Option(help="Execute the notebook into runs/DATE.ipynb (--no-report: library only).")] = True,
+    turbines: Annotated[
+        str | None, typer.Option(help="Only these turbines, comma-separated (default: the whole farm).")
+    ] = None,
+) -> None:
+    """Run the ETL for one date; by default through the notebook, leaving runs/DATE.ipynb as the audit report.
+
+    Before anything runs, the report's folder must accept the report (else nothing is run); a run that
+    cannot write its report has failed."""
+    settings = _settings()
+    names = None if turbines is None else [name.strip() for name in turbines.split(",")]
+    if report:
+        from ..reports.notebooks import run_notebook
+        from ..reports.recorded import read_recorded, summary_line
+
+        path = run_notebook(date, settings, parameters=None if names is None else {"turbines": names})
+        typer.echo(summary_line(read_recorded(path)))
+        typer.echo(f"report: {path}")
+    else:
+        from ..pipeline.run import run_etl
+
+        with _database("target"):
+            typer.echo(json.dumps(run_etl(date, settings, turbines=names).summary()))
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Days run side by side, each worker its own process.")] = 1,
+    notebooks: Annotated[bool, typer.Option("--notebooks", help="Run each day through the notebook: runs/DATE.ipynb.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    force: Annotated[bool, typer.Option("--force", help=f"Allow a range of more than {MAX_RANGE_DAYS:,} days.")] = False,
+) -> None:
+    """Run every day from START to END; a failed day does not stop the others. Exit 1 if any failed.
+
+    With --notebooks the summary also says for how many days the data and the report were written:
+    a day whose data was written but whose report was not counts as written, and as failed."""
+    from .backfill import date_range, run_backfill
+
+    result = run_backfill(date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks)
+    if as_json:
+        typer.echo(json.dumps(result.summary(), indent=2))
+    else:
+        typer.echo(result.summary_line(start, end))
+        for failure in result.failures:
+            written = " (its data was written to the target)" if failure.data_written else ""
+            typer.echo(f"FAILED {failure.run_date.isoformat()}{written}: {failure.error}", err=True)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("report")
+def report_command(
+    runs_dir: Annotated[str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")] = None,
+) -> None:
+    """Summarize every runs/DATE.ipynb (status, rows, quality; failed runs with their error) into
+    runs/summary.ipynb and .html, and export each report to runs/DATE.html without code cells."""
+    from pathlib import Path
+
+    from ..reports.present import text
+    from ..reports.runs_summary import build_report, failed_runs, runs_table, summarize_runs
+
+    settings = _settings()
+    folder = Path(runs_dir) if runs_dir else settings.runs_dir
+    output = build_report(settings, folder)
+    summary = summarize_runs(folder)
+    typer.echo(text(runs_table(summary)))
+    failed = failed_runs(summary)
+    for day, row in failed.iterrows():
+        typer.echo(f"FAILED {day}: {row['error']}", err=True)
+    typer.echo(f"summary: {output} and {output.with_suffix('.html')}")
+
+
+@app.command("check")
+def check_command(
+    file: Annotated[str, typer.Argument(help="A SCADA export, CSV or Parquet: columns turbine, timestamp, wind_speed, "
+                                        "power and optionally ambient_temperature, one row per turbine and time.")],
+    models: Annotated[str | None, typer.Option(
+        help="Each turbine's model: a catalogue name or a curve table (CSV wind_speed,power) for all, or a CSV file "
+        "turbine,model (a catalogue name or a curve table per turbine; * for the others).")] = None,
+    columns: Annotated[str | None, typer.Option(
+        help="The file's names for our columns, e.g. 'timestamp=Date and time,wind_speed=Wind speed (m/s)'.")] = None,
+    thresholds: Annotated[str | None, typer.Option(
+        help="Threshold overrides, e.g. 'frozen_wind_speed=20,band_fraction=0.2' (README, Data quality).")] = None,
+    period: Annotated[str | None, typer.Option(help="Sample period, e.g. 10min (default: detected).")] = None,
+    out: Annotated[str | None, typer.Option(help="Write every sample's flags to this .parquet or .csv file.")] = None,
+    fit: Annotated[bool, typer.Option(help="Correct each model's curve by the turbine's own history in the file "
+                                      "(method of bins); --no-fit: the models' curves alone.")] = True,
+) -> None:
+    """Check a SCADA export with the ETL's quality checks: a table of flagged samples per turbine and check.
+
+    Exit 0 when the file was checked, whatever it found; non-zero only for input it cannot read."""
+    from ..pipeline.check_file import check_file
+
+    typer.echo(check_file(file, models, columns=columns, thresholds=thresholds, period=period, fit=fit,
+                          out=out).report())  # fmt: skip
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False) -> None:
+    """Check configuration, databases and API for real, and say plainly which part is down (exit 1 if any)."""
+    from .doctor import diagnose, down_parts, report
+
+    checks = diagnose()
+    if as_json:
+        typer.echo(json.dumps({"down": down_parts(checks), "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        typer.echo(report(checks))
+    if down_parts(checks):
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """``etl``: every error a user can cause ends as ``error: <message>`` (problem, then what to do) and
+    a non-zero exit; a traceback only with --verbose. Foreign errors (database, file system, a bug)
+    are mapped to the project's (``failures.as_etl_error``); no SQL text, parameters or passwords."""
+    try:
+        app()
+        code = 0
+    except SystemExit as stop:  # typer ends every command so, with the command's exit code
+        code = stop.code
+    except Exception as exc:
+        error = as_etl_error(exc)
+        if _state["verbose"]:
+            traceback.print_exc()
+        print(f"error: {clean_message(str(error))}", file=sys.stderr)
+        code = error.exit_code
+    _exit(code)
+
+
+def _exit(code: int | str | None) -> None:
+    """End the process as ``sys.exit(code)`` would, without the interpreter's teardown of every module
+    and object (about a tenth of a second after a run that imported pandas and SQLAlchemy): the exit
+    handlers run, the standard streams are flushed, and nothing else of ours needs the teardown (files
+    are written in ``with`` blocks)."""
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code or 0)

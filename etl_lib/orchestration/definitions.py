@@ -1,0 +1,63 @@
+"""Dagster definitions: the asset, its checks, the jobs and the schedule, assembled (nothing more).
+
+``dagster dev -m etl_lib.orchestration`` loads ``defs``; it is built when Dagster loads it, not at
+import: its resources take their values from the project's settings at that moment, and its daily
+partitions follow the source's coverage as the API reports it then (``coverage.source_partitions``;
+the default period, and a note why, when the API cannot say).
+"""
+
+# No `from __future__ import annotations`: Dagster reads the type hints.
+from dagster import (
+    AssetSelection,
+    Definitions,
+    define_asset_job,
+    definitions,
+    in_process_executor,
+)
+
+from ..config.settings import Settings, get_settings
+from .assets import build_daily_statistics
+from .checks import CHECKS_JOB, build_checks
+from .coverage import SourcePartitions, source_partitions
+from .resources import SourceApi, TargetDatabase
+from .schedules import build_daily_schedule
+
+
+def build_defs(settings: Settings | None = None, partitions: SourcePartitions | None = None) -> Definitions:
+    """Everything Dagster shows, for ``settings`` and the source's partitions (asked of the API if not given)."""
+    settings = settings or get_settings()
+    partitions = partitions or source_partitions(settings)
+    daily_statistics = build_daily_statistics(partitions.definition, partitions.note)
+    checks = build_checks(daily_statistics, partitions.definition)
+    daily_etl_job = define_asset_job(
+        "daily_etl_job",
+        selection=AssetSelection.assets(daily_statistics),
+        description="The ETL for one UTC day (a partition) and the day's checks.",
+    )
+    # Checks alone: Dagster 1.13 gives a job without assets no partitions, so a run of it names its
+    # day with the tag Dagster sets on partitioned runs: --tags '{"dagster/partition": "2024-10-02"}'.
+    daily_checks_job = define_asset_job(
+        CHECKS_JOB,
+        selection=AssetSelection.checks_for_assets(daily_statistics),
+        description="Only the checks of one UTC day, against what the target and runs/ hold now. Name the day "
+        'with the run tag {"dagster/partition": "YYYY-MM-DD"}.',
+    )
+    return Definitions(
+        assets=[daily_statistics],
+        asset_checks=checks,
+        jobs=[daily_etl_job, daily_checks_job],
+        schedules=[build_daily_schedule(daily_etl_job, partitions.definition)],
+        # Steps run in the run's own process: a process per step would import Dagster, pandas and
+        # papermill again for the two checks, seconds each on a small machine.
+        executor=in_process_executor,
+        resources={
+            "source_api": SourceApi.from_settings(settings),
+            "target_database": TargetDatabase.from_settings(settings),
+        },
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    """What ``dagster dev -m etl_lib.orchestration`` loads, built from the settings when it loads."""
+    return build_defs()

@@ -1,0 +1,79 @@
+"""Load: replace one UTC day of the scope's turbines in the target, atomically (SQLAlchemy + COPY).
+
+One transaction records the turbines and their models as the source describes them, makes any
+missing signals, deletes the day's rows of those turbines' signals, COPYs the new rows in and
+inserts the run record: all of it commits, or none. Other turbines' rows are not touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+
+import pandas as pd
+import psycopg2
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from ..core.contract import RunStatus
+from ..core.errors import TargetWriteError
+from ..core.scope import RunScope
+from ..storage.copy import copy_rows
+from ..storage.engines import redact
+from ..storage.run_record import RunRecord
+from ..storage.target import ensure_signals, target_data, upsert_farm
+
+
+def day_lock_key(run_date: dt.date) -> int:
+    """A stable advisory-lock key per date, so runs of the same day take turns."""
+    return zlib.crc32(f"wind-etl:{run_date.isoformat()}".encode())
+
+
+def replace_day(
+    engine: Engine, scope: RunScope, turbines: list[dict], rows: pd.DataFrame, signals: list[str], record: RunRecord
+) -> int:
+    """Delete the day's rows of ``signals`` of the ``turbines`` (``name``, ``model``, position), COPY
+    ``rows`` (``turbine, timestamp, signal, value``) in and insert ``record`` as succeeded, in one
+    transaction; return the run record's id.
+
+    Concurrent runs of the same date serialize on an advisory lock; a failure anywhere rolls
+    back, leaving the previous rows of the day intact and no record of success.
+    """
+    try:
+        with engine.begin() as conn:
+            conn.execute(select(func.pg_advisory_xact_lock(day_lock_key(scope.run_date))))
+            ids = ensure_signals(conn, upsert_farm(conn, turbines), signals)
+            conn.execute(
+                text(f'DELETE FROM "{target_data.name}" WHERE signal_id = ANY(:ids) '
+                     'AND "timestamp" >= :start AND "timestamp" < :end'),  # fmt: skip
+                {"ids": list(ids.values()), "start": scope.start, "end": scope.end},
+            )
+            keys = pd.MultiIndex.from_arrays([rows["turbine"], rows["signal"]])
+            signal_id = pd.Series(ids).reindex(keys).to_numpy(dtype="int64")
+            timestamps = pd.DatetimeIndex(rows["timestamp"]).tz_convert("UTC").tz_localize(None).to_numpy()
+            record.rows_written = copy_rows(
+                conn, target_data.name,
+                {"signal_id": signal_id, "timestamp": timestamps, "value": rows["value"].to_numpy(dtype="float64")},
+            )  # fmt: skip
+            return record.insert(conn, RunStatus.SUCCEEDED)
+    except (DBAPIError, psycopg2.Error) as exc:  # COPY runs on the driver's cursor: psycopg2 errors, unwrapped
+        record.rows_written = None
+        target = redact(engine.url.render_as_string(False))
+        raise TargetWriteError(
+            f"Writing {scope.label} to the target {target} failed and was rolled back: {_first_database_error(exc)}",
+            "Nothing of this run was kept; the day's previous rows are intact. Fix the cause and re-run the date.",
+            run_date=scope.run_date,
+            target=target,
+        ) from exc
+
+
+def _first_database_error(exc: BaseException) -> str:
+    """The error that started it: when the connection dies mid-COPY, the rollback's own
+    "connection already closed" hides the real cause in ``__context__``."""
+    first = exc
+    seen = exc.__context__
+    while seen is not None:
+        if isinstance(seen, (DBAPIError, psycopg2.Error)):
+            first = seen
+        seen = seen.__context__
+    return str(getattr(first, "orig", None) or first).strip()

@@ -1,0 +1,545 @@
+"""Quality checks on the samples of a farm, in the style of OpenOA's ``filters.py``.
+
+Each check is a small pure function that returns boolean flags (True = suspect) with its
+thresholds as named arguments; it works on a frame of one variable, one column per turbine, so a
+farm is checked in one vectorised pass. Flags, not deletions: the statistics still use every
+finite non-null sample; the verdict is stored beside them as ``<variable>_count`` and
+``<variable>_quality``.
+
+Thresholds are times, not sample counts, so 1-minute and 10-minute data are judged alike; the
+sample period is given (the ETL's contract: 1 minute) or detected from a file. Where the scope
+holds more than one turbine, each turbine is compared with the farm (the median of the other
+turbines): what the whole farm does at once (a calm, a gust front, a grid event) is weather or the
+grid, not a sensor fault, so the frozen and spike checks consult the farm before they flag, and
+an anemometer reading (near) zero while the farm blows is flagged. A lone turbine is judged alone.
+
+Power is judged against the turbine's expected power (``core.binned_curve``: its model's curve,
+corrected per wind-speed bin by its own history when the caller fitted one) with a band around it.
+All default thresholds live in ``QualityThresholds``; rated power and curve come from the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..core.binned_curve import BinnedCurve
+from ..core.contract import SAMPLE_PERIOD
+from ..core.errors import ConfigurationError
+from ..core.scope import RunScope
+from ..core.turbines import TurbineModel
+
+# The checks that compare power with the wind and the turbine's curve (they flag power).
+POWER_CURVE_CHECKS: tuple[str, ...] = ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
+SENSOR_CHECKS: tuple[str, ...] = ("gap", "null", "non_finite", "range", "frozen", "spike")
+CHECKS: tuple[str, ...] = (*SENSOR_CHECKS, "farm_wind", *POWER_CURVE_CHECKS)
+CHECK_DESCRIPTIONS = {
+    "gap": "expected timestamp absent from the source",
+    "null": "timestamp present, value null",
+    "non_finite": "value is NaN or ±Infinity: not a reading",
+    "range": "value outside the physical range",
+    "frozen": "the same value for a while, unless the farm holds still too (a farm-wide calm)",
+    "spike": "far from the rolling median of its neighbours in time (robust, median/MAD), unless the farm "
+    "jumps too (a gust front, a grid event)",
+    "farm_wind": "the anemometer reads (near) zero while the other turbines' wind blows (dead or stuck), or far "
+    "less for a while (iced, misaligned)",
+    "stopped_in_wind": "no power while the wind is well inside the operating range",
+    "under_performance": "power below the band around the expected power for a while (curtailment, a derating cap)",
+    "over_performance": "power above the band around the expected power for a while (an iced or faulty "
+    "anemometer reading low)",
+    "power_without_wind": "power produced while the wind is below cut-in",
+}
+# MAD of a normal distribution times this is its standard deviation.
+MAD_TO_STD = 1.4826
+MINUTE = dt.timedelta(minutes=1)
+
+
+class QualityThresholds(BaseModel):
+    """Every threshold of the checks, in one place; durations are in minutes, whatever the sample
+    period. The turbine's rated power and power curve come from its model; these are the margins."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wind_speed_min: float = Field(0.0, description="m/s; lower physical limit of the anemometer")
+    wind_speed_max: float = Field(40.0, description="m/s; upper physical limit")
+    power_min: float = Field(-50.0, description="kW; more consumption than this is impossible for an idle turbine")
+    power_max_factor: float = Field(1.1, description="power above this times the model's rated power is impossible")
+    ambient_temperature_min: float = Field(-40.0, description="°C")
+    ambient_temperature_max: float = Field(60.0, description="°C")
+
+    frozen_wind_speed: float = Field(10.0, gt=0, description="minutes of one repeated value")
+    frozen_power: float = Field(10.0, gt=0, description="minutes; idle power (≤ power_near_zero) never counts")
+    frozen_ambient_temperature: float = Field(60.0, gt=0, description="minutes; temperature changes slowly")
+    frozen_min_samples: int = Field(5, ge=2, description="a frozen run also holds at least this many samples "
+                                    "(three equal 10-minute means are no evidence)")  # fmt: skip
+
+    spike_window: float = Field(11.0, gt=0, description="minutes of the centred rolling window")
+    spike_window_min_samples: int = Field(5, ge=3, description="the window holds at least this many samples")
+    spike_mads: float = Field(6.0, gt=0, description="allowed distance from the median, in robust std (1.4826 MAD)")
+    spike_min_wind_speed: float = Field(5.0, ge=0, description="m/s; a smaller deviation is never a spike")
+    spike_min_power: float = Field(400.0, ge=0, description="kW; a smaller deviation is never a spike")
+    spike_min_ambient_temperature: float = Field(3.0, ge=0, description="°C; a smaller deviation is never a spike")
+    spike_storm_margin: float = Field(5.0, ge=0, description="m/s; from cut-out minus this, a jump of power is a "
+                                      "storm stop or restart (gusts inside a 10-minute mean reach cut-out), "
+                                      "not a spike")  # fmt: skip
+    spike_farm_share: float = Field(0.5, gt=0, description="no spike where the farm's median jumps the same way by "
+                                    "at least this share of the turbine's jump ...")  # fmt: skip
+    spike_farm_minutes: float = Field(2.0, ge=0, description="... within this many minutes (a front reaches the "
+                                      "turbines one after another)")  # fmt: skip
+
+    farm_calm_wind_speed: float = Field(2.0, ge=0, description="m/s; the farm's wind at or below this is a calm")
+    farm_wind_dead: float = Field(0.25, gt=0, lt=1, description="an anemometer reading below this share of the "
+                                  "farm's wind while the farm blows is dead or stuck, at once")  # fmt: skip
+    farm_wind_low: float = Field(0.7, gt=0, lt=1, description="... and below this share of it for a while, biased "
+                                 "(iced, misaligned): wakes alone take less")  # fmt: skip
+    farm_wind_minutes: float = Field(30.0, gt=0, description="'for a while': at least half of a centred window of "
+                                     "this many minutes")  # fmt: skip
+
+    below_cut_in_margin: float = Field(1.0, ge=0, description="m/s; 'below cut-in' means below the model's cut-in "
+                                       "minus this")  # fmt: skip
+    operating_margin: float = Field(2.0, ge=0, description="m/s; 'well inside the operating range' keeps this "
+                                    "distance from the model's cut-in and cut-out")  # fmt: skip
+    power_near_zero: float = Field(20.0, description="kW; at or below this the turbine is not producing")
+    band_fraction: float = Field(0.15, ge=0, description="the band around the expected power: this share of it ...")
+    band_power: float = Field(50.0, ge=0, description="... plus this many kW, on either side")
+    performance_minutes: float = Field(30.0, gt=0, description="under- or over-performance holds for at least half "
+                                       "of a centred window of this many minutes")  # fmt: skip
+    curve_bin_width: float = Field(0.5, gt=0, description="m/s; wind-speed bins of the method of bins")
+    curve_min_minutes: float = Field(180.0, gt=0, description="a bin of the turbine's own history corrects the "
+                                     "model's curve when it holds this many minutes of normal operation")  # fmt: skip
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Physical limits per variable; power's upper limit is a factor of each model's rated power."""
+        return {
+            "wind_speed": (self.wind_speed_min, self.wind_speed_max),
+            "power": (self.power_min, self.power_max_factor),
+            "ambient_temperature": (self.ambient_temperature_min, self.ambient_temperature_max),
+        }
+
+    def frozen_minutes(self, variable: str) -> float:
+        return getattr(self, f"frozen_{variable}")
+
+    def spike_min_deviation(self, variable: str) -> float:
+        return getattr(self, f"spike_min_{variable}")
+
+    def describe(self) -> dict[str, str]:
+        """The threshold of each check as one line of text, for the report."""
+        band = f"({self.band_fraction:g} × expected + {self.band_power:g} kW)"
+        held = f"for at least half of a centred {self.performance_minutes:g}-minute window"
+        return {
+            "gap": "every timestamp of the UTC day at the sample period is expected",
+            "null": "any null value",
+            "non_finite": "any NaN, +Infinity or −Infinity",
+            "range": f"wind speed outside [{self.wind_speed_min:g}, {self.wind_speed_max:g}] m/s; power outside "
+            f"[{self.power_min:g} kW, {self.power_max_factor:g} × rated]; ambient temperature outside "
+            f"[{self.ambient_temperature_min:g}, {self.ambient_temperature_max:g}] °C",
+            "frozen": f"one value for ≥ {self.frozen_wind_speed:g} min (wind), {self.frozen_power:g} min (power, not "
+            f"idle), {self.frozen_ambient_temperature:g} min (temperature), and ≥ {self.frozen_min_samples} samples; "
+            f"not where the farm's median holds still too, nor wind where it and the farm's are ≤ "
+            f"{self.farm_calm_wind_speed:g} m/s",
+            "spike": f"|x − median| over {self.spike_window:g} min (≥ {self.spike_window_min_samples} samples) > "
+            f"max({self.spike_mads:g}·1.4826·MAD, {self.spike_min_wind_speed:g} m/s | {self.spike_min_power:g} kW | "
+            f"{self.spike_min_ambient_temperature:g} °C); not where the farm's median jumps the same way by ≥ "
+            f"{self.spike_farm_share:g} of it within ±{self.spike_farm_minutes:g} min; power: not a stop (idle), "
+            f"not from cut-out − {self.spike_storm_margin:g} m/s on, nor a jump the wind explains",
+            "farm_wind": f"while the farm's median wind is > {self.farm_calm_wind_speed:g} m/s: wind < "
+            f"{self.farm_wind_dead:g} × it, or < {self.farm_wind_low:g} × it for at least half of a centred "
+            f"{self.farm_wind_minutes:g}-minute window",
+            "stopped_in_wind": f"≤ {self.power_near_zero:g} kW between cut-in + {self.operating_margin:g} and "
+            f"cut-out − {self.operating_margin:g} m/s",
+            "under_performance": f"> {self.power_near_zero:g} kW but below expected − {band} between cut-in + "
+            f"{self.operating_margin:g} and cut-out − {self.operating_margin:g} m/s, {held}",
+            "over_performance": f"above expected + {band} from cut-in − {self.below_cut_in_margin:g} m/s to cut-out, "
+            f"{held}",
+            "power_without_wind": f"> {self.power_near_zero:g} kW below cut-in − {self.below_cut_in_margin:g} m/s",
+        }
+
+
+def thresholds_from(overrides: dict | QualityThresholds | None) -> QualityThresholds:
+    """Thresholds with ``overrides`` (e.g. the notebook parameter) applied; a clear error for a bad one."""
+    if isinstance(overrides, QualityThresholds):
+        return overrides
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ConfigurationError(
+            f"Quality threshold overrides must be a mapping of name to number, not {type(overrides).__name__} "
+            f"{overrides!r}.",
+            "Pass e.g. {'frozen_wind_speed': 15} (papermill: -y 'thresholds: {frozen_wind_speed: 15}').",
+            setting="thresholds",
+        )
+    try:
+        return QualityThresholds(**(overrides or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'thresholds'}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(
+            f"Quality threshold override(s) {overrides!r} are invalid: {problems}.",
+            f"Use only these names with numbers: {', '.join(QualityThresholds.model_fields)}.",
+            setting="thresholds",
+        ) from None
+
+
+def checks_of(variable: str) -> tuple[str, ...]:
+    """The checks that can flag ``variable`` (in ``CHECKS`` order): every variable has the sensor checks;
+    wind speed is compared with the farm's, power with the wind and the turbine's curve."""
+    return (*SENSOR_CHECKS, *{"wind_speed": ("farm_wind",), "power": POWER_CURVE_CHECKS}.get(variable, ()))
+
+
+def samples_for(minutes: float, period: dt.timedelta, *, at_least: int = 1) -> int:
+    """How many samples of ``period`` span ``minutes`` (rounded up), and at least ``at_least``."""
+    return max(at_least, math.ceil(minutes / (period / MINUTE) - 1e-9))
+
+
+# --- the checks: pure functions, one flag per sample, one column per turbine -----------------------
+
+
+def gap_flag(present: pd.DataFrame) -> pd.DataFrame:
+    """True at each expected timestamp a turbine's row is absent from (``present`` is False)."""
+    return ~present
+
+
+def null_flag(data: pd.DataFrame, present: pd.DataFrame, non_finite: pd.DataFrame) -> pd.DataFrame:
+    """True where the row is present but the value is null (absent rows are gaps, non-finite numbers
+    have their own check)."""
+    return data.isna() & present & ~non_finite
+
+
+def range_flag(data: pd.DataFrame, lower, upper) -> pd.DataFrame:
+    """True where the value lies outside ``[lower, upper]`` (scalars, or one bound per turbine column);
+    nulls are not flagged."""
+    return data.lt(lower) | data.gt(upper)
+
+
+def farm_reference(data: pd.DataFrame) -> pd.DataFrame:
+    """Per turbine, the median of the other turbines' values at each time: what the farm does. NaN
+    where no other turbine has a value, so everywhere for a lone turbine.
+
+    One sort per row instead of a median per turbine: the others' sorted values are the row's sorted
+    values without the turbine's own, so their middle is read off at a shifted position.
+    """
+    values = data.to_numpy(dtype="float64")
+    rows, columns = values.shape
+    finite = np.isfinite(values)
+    keyed = np.where(finite, values, np.inf)  # missing values sort last
+    order = np.argsort(keyed, axis=1, kind="stable")
+    ordered = np.take_along_axis(keyed, order, axis=1)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(columns), (rows, columns)), axis=1)
+    others = finite.sum(axis=1, keepdims=True) - finite  # finite values of the other turbines
+
+    def other(position: np.ndarray) -> np.ndarray:  # the others' sorted value at ``position``
+        skip_own = finite & (position >= rank)
+        return np.take_along_axis(ordered, np.clip(position + skip_own, 0, columns - 1), axis=1)
+
+    with np.errstate(invalid="ignore"):
+        median = (other((others - 1) // 2) + other(others // 2)) / 2
+    median[others < 1] = np.nan
+    return pd.DataFrame(median, index=data.index, columns=data.columns)
+
+
+def _run_lengths(data: pd.DataFrame) -> np.ndarray:
+    """Per sample, how many samples its run of consecutive equal non-null values holds (0 for nulls)."""
+    values = data.to_numpy(dtype="float64")
+    rows, columns = values.shape
+    same = np.zeros_like(values, dtype=bool)
+    same[1:] = values[1:] == values[:-1]  # NaN never equals NaN: a null ends a run
+    run = np.cumsum(~same, axis=0) + np.arange(columns) * (rows + 1)  # run ids unique across columns
+    return np.where(np.isnan(values), 0, np.bincount(run.ravel())[run])
+
+
+def frozen_flag(
+    data: pd.DataFrame, min_samples: int, exempt: pd.DataFrame | None = None, farm: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """True on every sample of a run of ``min_samples`` or more consecutive equal non-null values.
+
+    ``data`` must be on the regular time grid (gaps as nulls), so a gap ends a run. Samples where
+    ``exempt`` is True (e.g. idle power, a farm-wide calm) never count; nor do those where ``farm``
+    (the farm's reference, e.g. ``farm_reference``) is frozen as long too: the whole farm holding
+    still is weather or a shared value, not one stuck sensor.
+    """
+    flag = pd.DataFrame(_run_lengths(data) >= min_samples, index=data.index, columns=data.columns)
+    if farm is not None:
+        flag &= ~(_run_lengths(farm) >= min_samples)
+    return flag & ~exempt if exempt is not None else flag
+
+
+def spike_flag(
+    data: pd.DataFrame,
+    window: int,
+    n_mads: float,
+    min_deviation: float,
+    farm: pd.DataFrame | None = None,
+    farm_share: float = 0.5,
+    farm_window: int = 1,
+) -> pd.DataFrame:
+    """True where a sample is further from the median of the centred ``window`` (samples) than
+    ``max(n_mads * 1.4826 * MAD, min_deviation)``; MAD is the rolling median absolute deviation.
+
+    ``min_deviation`` keeps a very steady signal (MAD near 0) from flagging ordinary noise. With
+    ``farm`` (the farm's reference), a jump is no spike where the farm's own deviation from its
+    rolling median goes the same way by at least ``farm_share`` of it within the centred
+    ``farm_window`` samples: a gust front or a grid event reaches every turbine.
+    """
+    rolling = dict(window=window, center=True, min_periods=window // 2 + 1)
+    deviation = data - data.rolling(**rolling).median()
+    mad = deviation.abs().rolling(**rolling).median()
+    flag = deviation.abs() > np.maximum(n_mads * MAD_TO_STD * mad, min_deviation)
+    if farm is None:
+        return flag
+    farm_deviation = farm - farm.rolling(**rolling).median()
+    near = dict(window=farm_window, center=True, min_periods=1)
+    up, down = farm_deviation.rolling(**near).max(), farm_deviation.rolling(**near).min()
+    shared = (deviation.gt(0) & up.ge(farm_share * deviation)) | (deviation.lt(0) & down.le(farm_share * deviation))
+    return flag & ~shared
+
+
+def farm_wind_flag(
+    wind_speed: pd.DataFrame, farm_wind: pd.DataFrame, calm: float, dead: float, low: float, window: int
+) -> pd.DataFrame:
+    """True where the farm blows (its reference wind above ``calm``) and the turbine's anemometer reads
+    less than ``dead`` times that (dead or stuck), or less than ``low`` times that for at least half of
+    the centred ``window`` samples (biased: iced, misaligned). False where the farm's wind is unknown
+    (a lone turbine)."""
+    blowing = farm_wind.gt(calm)
+    return blowing & (wind_speed.lt(dead * farm_wind) | held(wind_speed.lt(low * farm_wind), window))
+
+
+def expected_power(
+    wind_speed: pd.DataFrame, models: Mapping[str, TurbineModel], curves: Mapping[str, BinnedCurve] | None = None
+) -> pd.DataFrame:
+    """Each turbine's expected power at its measured wind speed (kW; 0 when not producing): its fitted
+    curve from ``curves`` when given, else its model's curve."""
+    curves = curves or {}
+    return pd.DataFrame(
+        {turbine: (curves.get(turbine) or models[turbine]).power(wind_speed[turbine].to_numpy())
+         for turbine in wind_speed.columns},
+        index=wind_speed.index,
+    )  # fmt: skip
+
+
+def held(flag: pd.DataFrame, window: int, share: float = 0.5) -> pd.DataFrame:
+    """``flag`` where it is True on at least ``share`` of the samples of the centred ``window``: a
+    state held for a while, not a passing fluctuation."""
+    return flag & flag.astype("float64").rolling(window=window, center=True, min_periods=1).mean().ge(share)
+
+
+def power_curve_flags(
+    wind_speed: pd.DataFrame,
+    power: pd.DataFrame,
+    expected: pd.DataFrame,
+    models: Mapping[str, TurbineModel],
+    t: QualityThresholds,
+    window: int,
+) -> dict[str, pd.DataFrame]:
+    """The power-curve checks (``POWER_CURVE_CHECKS``) by name: power judged against the wind and the
+    ``expected`` power with the band ``± (band_fraction x expected + band_power)``; under- and
+    over-performance must hold for at least half of the centred ``window`` (samples). A sample with
+    either value null is not judged."""
+    turbines = list(wind_speed.columns)
+    cut_in = pd.Series({n: models[n].cut_in for n in turbines})
+    cut_out = pd.Series({n: models[n].cut_out for n in turbines})
+    below_cut_in = wind_speed.lt(cut_in - t.below_cut_in_margin)
+    operating = wind_speed.ge(cut_in + t.operating_margin) & wind_speed.le(cut_out - t.operating_margin)
+    producing = power.gt(t.power_near_zero)
+    band = t.band_fraction * expected + t.band_power
+    low = operating & producing & power.lt(expected - band)
+    high = ~below_cut_in & wind_speed.lt(cut_out) & power.gt(expected + band)
+    return {
+        "stopped_in_wind": operating & power.le(t.power_near_zero),
+        "under_performance": held(low, window),
+        "over_performance": held(high, window),
+        "power_without_wind": below_cut_in & producing,
+    }
+
+
+# --- all checks over one day of a farm ----------------------------------------------------------------
+
+
+def expected_timestamps(
+    scope: RunScope, period: dt.timedelta = SAMPLE_PERIOD, offset: dt.timedelta = dt.timedelta(0)
+) -> pd.DatetimeIndex:
+    """Every timestamp of the UTC day at ``period`` from midnight plus ``offset``: what a complete
+    source delivers."""
+    return pd.date_range(scope.start + offset, scope.end, freq=period, inclusive="left", name="timestamp")
+
+
+def grid_offset(timestamps: pd.Index, start: dt.datetime, period: dt.timedelta) -> dt.timedelta:
+    """The most common offset of ``timestamps`` from the ``period`` grid that starts at ``start``
+    (0 for an empty index): a 10-minute export stamped at :05, :15, ... has offset 5 minutes."""
+    if not len(timestamps):
+        return dt.timedelta(0)
+    offsets = (pd.DatetimeIndex(timestamps) - pd.Timestamp(start)) % pd.Timedelta(period)
+    return offsets.value_counts().index[0].to_pytimedelta()
+
+
+@dataclass
+class QualityResult:
+    """The flags of one day: ``flags`` has columns ``(turbine, variable, check)`` on the time grid;
+    ``grid`` the samples on that grid, columns ``(turbine, variable)`` (absent rows and unusable values
+    as NaN); ``present`` whether each turbine's row was in the source; ``farm`` the farm's reference
+    (median of the other turbines) per ``(turbine, variable)``, NaN for a lone turbine; ``expected``
+    each turbine's expected power; ``period`` the sample period."""
+
+    thresholds: QualityThresholds
+    grid: pd.DataFrame
+    present: pd.DataFrame  # columns: turbines
+    flags: pd.DataFrame
+    period: dt.timedelta = SAMPLE_PERIOD
+    farm: pd.DataFrame | None = field(default=None, repr=False)
+    expected: pd.DataFrame | None = field(default=None, repr=False)
+    curves: Mapping[str, BinnedCurve] = field(default_factory=dict, repr=False)
+
+    @property
+    def turbines(self) -> list[str]:
+        return list(self.present.columns)
+
+    @property
+    def variables(self) -> list[str]:
+        return list(dict.fromkeys(self.grid.columns.get_level_values("variable")))
+
+    def suspect(self, checks: Iterable[str] | None = None) -> pd.DataFrame:
+        """Per (turbine, variable): True where the sample is missing or any check (of ``checks``, default
+        all) flagged it."""
+        flags = self.flags
+        if checks is not None:
+            flags = flags.loc[:, flags.columns.isin(list(checks), level="check")]
+        return flags.T.groupby(level=["turbine", "variable"], sort=False).any().T.reindex(
+            columns=self.grid.columns, fill_value=False)  # fmt: skip
+
+    def good(self) -> pd.DataFrame:
+        """Per (turbine, variable): True where the sample is present, usable and passes every check."""
+        return ~self.suspect()
+
+    def flag_counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """``{turbine: {check: {variable: samples flagged}}}`` for every check and variable (zeros included)."""
+        counts = self.flags.sum()
+        return {
+            turbine: {c: {v: int(counts.get((turbine, v, c), 0)) for v in self.variables} for c in CHECKS}
+            for turbine in self.turbines
+        }
+
+    def day_quality(self) -> dict[str, dict[str, float]]:
+        """``{turbine: {variable: share of the day's expected samples that are good}}``."""
+        shares = self.good().mean()
+        return {turbine: {v: float(shares[(turbine, v)]) for v in self.variables} for turbine in self.turbines}
+
+
+def check_day(
+    samples: pd.DataFrame,
+    non_finite: pd.DataFrame,
+    scope: RunScope,
+    models: Mapping[str, TurbineModel],
+    thresholds: QualityThresholds | dict | None = None,
+    *,
+    period: dt.timedelta = SAMPLE_PERIOD,
+    curves: Mapping[str, BinnedCurve] | None = None,
+) -> QualityResult:
+    """Run every check over the day's samples of the scope's turbines.
+
+    ``samples``: index ``(turbine, timestamp)``, one float column per variable (NaN where null or not a
+    finite number); ``non_finite``: the same shape, True where the source sent NaN or ±Infinity;
+    ``period``: the sample period (the ETL's 1 minute, or a file's); ``curves``: expected power per
+    turbine fitted on its history (``fit_curves``), else each model's curve.
+    """
+    t = thresholds_from(thresholds)
+    turbines = list(scope.turbines or samples.index.get_level_values("turbine").unique())
+    stamps = samples.index.get_level_values("timestamp").unique()
+    expected_times = expected_timestamps(scope, period, grid_offset(stamps, scope.start, period))
+    times = expected_times.union(stamps)
+    columns = pd.MultiIndex.from_product([turbines, samples.columns], names=["turbine", "variable"])
+    grid = samples.unstack("turbine").swaplevel(axis=1).reindex(index=times, columns=columns)
+    grid.index.name = "timestamp"
+    bad = non_finite.unstack("turbine").swaplevel(axis=1).reindex(index=times, columns=columns)
+    bad = bad.fillna(False).astype(bool)
+    present = (
+        pd.Series(True, index=samples.index).unstack("turbine").reindex(index=times, columns=turbines)
+    ).notna()  # fmt: skip
+    present.columns.name = "turbine"
+    rated = pd.Series({n: models[n].rated_power for n in turbines})
+    limits = t.ranges()
+    limits["power"] = (t.power_min, rated * t.power_max_factor)
+    spike_window = samples_for(t.spike_window, period, at_least=t.spike_window_min_samples) | 1
+    farm_window = 2 * int(t.spike_farm_minutes // (period / MINUTE)) + 1
+    performance_window = samples_for(t.performance_minutes, period) | 1
+
+    data_of = {v: grid.xs(v, axis=1, level="variable") for v in samples.columns}
+    in_range = {v: range_flag(d, *limits.get(v, (-np.inf, np.inf))) for v, d in data_of.items()}
+    farm_of = {v: farm_reference(d.mask(in_range[v])) for v, d in data_of.items()}
+    wind = data_of.get("wind_speed")
+    expected = expected_power(wind, models, curves) if wind is not None else None
+    nothing = pd.DataFrame(False, index=times, columns=present.columns)
+
+    flags: dict[tuple[str, str, str], pd.Series] = {}
+    for variable, data in data_of.items():
+        farm = farm_of[variable]
+        exempt = None
+        if variable == "power":
+            exempt = data.le(t.power_near_zero)  # idle: neither frozen nor a spike (a stop)
+        elif variable == "wind_speed":
+            exempt = data.le(t.farm_calm_wind_speed) & farm.le(t.farm_calm_wind_speed)  # a farm-wide calm
+        frozen = samples_for(t.frozen_minutes(variable), period, at_least=t.frozen_min_samples)
+        spike = dict(window=spike_window, n_mads=t.spike_mads, min_deviation=t.spike_min_deviation(variable))
+        checks = {
+            "gap": gap_flag(present),
+            "null": null_flag(data, present, bad.xs(variable, axis=1, level="variable")),
+            "non_finite": bad.xs(variable, axis=1, level="variable"),
+            "range": in_range[variable],
+            "frozen": frozen_flag(data, frozen, exempt=exempt, farm=farm),
+            "spike": spike_flag(data, **spike, farm=farm, farm_share=t.spike_farm_share, farm_window=farm_window),
+        }
+        if variable == "wind_speed":
+            checks["farm_wind"] = farm_wind_flag(data, farm, t.farm_calm_wind_speed, t.farm_wind_dead, t.farm_wind_low,
+                                                 samples_for(t.farm_wind_minutes, period) | 1)  # fmt: skip
+        if variable == "power" and wind is not None:
+            # A jump of power that the wind explains (a gust on the steep part of the curve, a cut-out)
+            # is no spike: it must also stand out from the turbine's expected power. A stop is no
+            # spike, nor a drop in a storm (a cut-out inside a 10-minute mean).
+            storm = wind.ge(pd.Series({n: models[n].cut_out - t.spike_storm_margin for n in turbines}))
+            checks["spike"] &= spike_flag(data - expected, **spike) & ~exempt & ~storm
+            checks.update(power_curve_flags(wind, data, expected, models, t, performance_window))
+        for check in CHECKS:
+            frame = checks.get(check, nothing)
+            for turbine in turbines:
+                flags[(turbine, variable, check)] = frame[turbine]
+    frame = pd.DataFrame(flags).astype(bool)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["turbine", "variable", "check"])
+    farm_grid = pd.concat(farm_of, axis=1, names=["variable", "turbine"]).swaplevel(axis=1)[columns]
+    return QualityResult(thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid,
+                         expected=expected, curves=dict(curves or {}))  # fmt: skip
+
+
+def fit_curves(
+    results: Iterable[QualityResult],
+    models: Mapping[str, TurbineModel],
+    thresholds: QualityThresholds | dict | None = None,
+) -> dict[str, BinnedCurve]:
+    """Each turbine's expected power fitted by the method of bins on its normal operation in ``results``
+    (days checked with the models' curves): samples whose wind and power pass every check but the
+    power-curve ones, producing (> ``power_near_zero``) between the model's cut-in and cut-out. A
+    bin with less than ``curve_min_minutes`` of them keeps the model's curve. The median per bin
+    shrugs off a minority of curtailed or derated samples."""
+    t = thresholds_from(thresholds)
+    sensor_checks = [c for c in CHECKS if c not in POWER_CURVE_CHECKS]  # farm_wind included
+    pairs: dict[str, list[pd.DataFrame]] = {}
+    period = SAMPLE_PERIOD
+    for result in results:
+        period = result.period
+        good = ~result.suspect(sensor_checks)
+        for turbine in result.turbines:
+            if (turbine, "power") not in result.grid.columns or (turbine, "wind_speed") not in result.grid.columns:
+                continue
+            model = models[turbine]
+            wind, power = result.grid[(turbine, "wind_speed")], result.grid[(turbine, "power")]
+            normal = (good[(turbine, "wind_speed")] & good[(turbine, "power")] & power.gt(t.power_near_zero)
+                      & wind.ge(model.cut_in) & wind.lt(model.cut_out))  # fmt: skip
+            pairs.setdefault(turbine, []).append(pd.DataFrame({"wind": wind[normal], "power": power[normal]}))
+    curves = {}
+    for turbine, parts in pairs.items():
+        both = pd.concat(parts)
+        curves[turbine] = BinnedCurve.fit(models[turbine], both["wind"], both["power"], period / MINUTE,
+                                          bin_width=t.curve_bin_width, min_minutes=t.curve_min_minutes)  # fmt: skip
+    return curves

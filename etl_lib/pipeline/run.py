@@ -1,0 +1,174 @@
+"""run_etl: extract, check, transform and load one UTC day of a farm; the one place the stages are wired.
+
+The notebook, the CLI, Dagster and the tests call this. One run is one day of the whole farm (or
+of the turbines given): one request to the API, checks and statistics vectorised across turbines,
+one transaction that replaces that day for those turbines and records the run. Every execution
+with a valid date leaves one ``etl_run`` row in the target, failed ones too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import pandas as pd
+from sqlalchemy import Engine
+
+from ..config.settings import Settings, get_settings
+from ..core.contract import ETL_VARIABLES, SOURCE_VARIABLES, RunStatus, etl_signal_names
+from ..core.errors import EtlError, NoSourceDataError
+from ..core.scope import RunScope
+from ..storage.engines import engine_for
+from ..storage.run_record import RunRecord
+from ..storage.target import ensure_target_schema
+from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_farm, make_client, select_turbines
+from .load import replace_day
+from .quality import QualityResult, QualityThresholds, check_day, thresholds_from
+from .transform import aggregate, bucket_quality, to_signal_rows
+
+
+@dataclass
+class RunResult:
+    scope: RunScope  # the day and the turbines the run covered
+    turbines: list[Turbine]
+    rows_read: int
+    buckets: int  # (turbine, bucket) pairs with statistics
+    rows_written: int
+    seconds: dict[str, float]
+    samples: Samples = field(repr=False)
+    statistics: pd.DataFrame = field(repr=False)  # (turbine, variable, statistic) per bucket
+    quality: QualityResult = field(repr=False)  # flags per sample, turbine, variable and check
+    bucket_quality: pd.DataFrame = field(repr=False)  # (turbine, variable, count|quality) per bucket
+    overflowed: int = 0  # statistics not written because they are not finite
+    run_id: int | None = None  # the etl_run row
+
+    @property
+    def run_date(self) -> dt.date:
+        return self.scope.run_date
+
+    def summary(self) -> dict:
+        """The small, JSON-friendly part of the result."""
+        return {
+            "date": self.run_date.isoformat(),
+            "turbines": list(self.scope.turbines),
+            "rows_read": self.rows_read,
+            "buckets": self.buckets,
+            "rows_written": self.rows_written,
+            "overflowed_statistics": self.overflowed,
+            "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
+            **quality_summary(self.quality),
+        }
+
+
+def quality_summary(quality: QualityResult) -> dict:
+    """Per turbine, the day's share of good samples per variable (rounded) and the flag counts, as the run
+    record, the notebook and Dagster keep them."""
+    return {
+        "quality": {
+            turbine: {variable: round(share, 6) for variable, share in shares.items()}
+            for turbine, shares in quality.day_quality().items()
+        },
+        "flag_counts": quality.flag_counts(),
+    }
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], step: str):
+    started = time.perf_counter()
+    yield
+    seconds[step] = time.perf_counter() - started
+
+
+def run_etl(
+    run_date: dt.date | str,
+    settings: Settings | None = None,
+    *,
+    turbines: list[str] | str | None = None,
+    client: httpx.Client | None = None,
+    engine: Engine | None = None,
+    thresholds: QualityThresholds | dict | None = None,
+    report: str | None = None,
+) -> RunResult:
+    """Run the day for the farm, or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
+    ``report`` is the audit notebook's path (kept in the run record)."""
+    settings = settings or get_settings()
+    scope = RunScope.day(run_date, turbines)
+    engine = engine or engine_for(settings.target_url)
+    record = RunRecord(scope.run_date, turbines=None if scope.turbines is None else list(scope.turbines),
+                       report=None if report is None else str(report))  # fmt: skip
+    try:
+        return _run_steps(scope, settings, client, engine, thresholds, record)
+    except Exception as exc:
+        _record_failure(engine, record, exc)
+        raise
+
+
+def _record_failure(engine: Engine, record: RunRecord, exc: BaseException) -> None:
+    """Keep the failed run in etl_run; if even that fails, say so on the original error."""
+    error = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
+    try:
+        ensure_target_schema(engine)
+        record.write(engine, RunStatus.FAILED, error)
+    except Exception as record_exc:  # the target itself may be what failed
+        exc.add_note(f"The failed run could not be recorded in etl_run either: {record_exc}")
+
+
+def _run_steps(
+    scope: RunScope,
+    settings: Settings,
+    client: httpx.Client | None,
+    engine: Engine,
+    thresholds: QualityThresholds | dict | None,
+    record: RunRecord,
+) -> RunResult:
+    seconds: dict[str, float] = {}
+    thresholds = thresholds_from(thresholds)  # a bad override fails before any work
+    retry = RetryPolicy.from_settings(settings)
+
+    with _timed(seconds, "extract"):
+        owns_client = client is None
+        client = client or make_client(settings)
+        try:
+            farm = select_turbines(fetch_farm(client, retry=retry), scope)
+            scope = scope.covering([turbine.name for turbine in farm])
+            record.turbines = list(scope.turbines)
+            # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
+            samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
+        finally:
+            if owns_client:
+                client.close()
+    if not len(samples):
+        raise NoSourceDataError(scope.run_date, scope.start, scope.end)
+    record.rows_read = len(samples)
+    with _timed(seconds, "quality"):
+        models = {turbine.name: turbine.model for turbine in farm}
+        quality = check_day(samples.values, samples.non_finite, scope, models, thresholds)
+        usable = quality.grid.notna()
+        statistic_columns = usable.columns.get_level_values("variable").isin(ETL_VARIABLES)
+        per_bucket = bucket_quality(usable.loc[:, statistic_columns], quality.good().loc[:, statistic_columns])
+    recorded = quality_summary(quality)
+    record.quality, record.flag_counts = recorded["quality"], recorded["flag_counts"]
+    record.thresholds = quality.thresholds.model_dump()
+    with _timed(seconds, "transform"):
+        statistics, overflowed = aggregate(quality.grid, list(ETL_VARIABLES))
+        rows = to_signal_rows(pd.concat([statistics, per_bucket], axis=1, sort=True))
+    with _timed(seconds, "load"):
+        ensure_target_schema(engine)
+        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, etl_signal_names(), record)
+    return RunResult(
+        scope=scope,
+        turbines=farm,
+        rows_read=len(samples),
+        buckets=int(statistics.notna().T.groupby(level="turbine").any().T.to_numpy().sum()),
+        rows_written=record.rows_written,
+        seconds=seconds,
+        samples=samples,
+        statistics=statistics,
+        quality=quality,
+        bucket_quality=per_bucket,
+        overflowed=overflowed,
+        run_id=run_id,
+    )

@@ -1,0 +1,556 @@
+"""The audit report of one run (``notebooks/etl.ipynb``): a farm's day as tables and figures.
+
+One contract: every helper takes the ``RunResult`` of ``run_etl`` and returns a DataFrame, a
+matplotlib ``Figure`` or a ``present.Sections`` (one part per turbine); the notebook displays them.
+The farm comes first (per turbine: energy, availability, quality, findings; small multiples of the
+day; the farm's power curves against their models), then a section per turbine with findings; a
+turbine without any is named in one line. How it reads (percentages, highlighted faults, legends
+beside the plots) follows ``present``. Only the header, shown before the run, takes the notebook's
+parameters instead.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from ..config.settings import PROJECT_ROOT, Settings
+from ..core.contract import BUCKET, BUCKETS_PER_DAY, ETL_VARIABLES, UNITS, etl_signal_names
+from ..core.turbines import TurbineModel
+from ..pipeline.quality import CHECK_DESCRIPTIONS, CHECKS, QualityThresholds, expected_timestamps
+from ..pipeline.run import RunResult
+from ..storage.query import signal_coverage
+from . import present
+
+DECIMALS = 4
+# A color per check, in CHECKS order after gap and null (shaded, not marked).
+CHECK_COLORS = {
+    "gap": "tab:gray",
+    "null": "black",
+    "non_finite": "tab:brown",
+    "range": "tab:red",
+    "frozen": "tab:purple",
+    "spike": "tab:orange",
+    "farm_wind": "tab:cyan",
+    "stopped_in_wind": "tab:olive",
+    "under_performance": "tab:green",
+    "over_performance": "tab:pink",
+    "power_without_wind": "tab:blue",
+}
+SHADED_CHECKS = ("gap", "null")
+FLAG_ZORDER = 4
+SMALL_MULTIPLES = 12  # turbines drawn one panel each in the overview; more: the ones with the lowest quality
+NOTEBOOK = "notebooks/etl.ipynb"
+HOURS_PER_DAY = 24
+
+
+def _marked_checks() -> dict[str, float]:
+    """The checks drawn as markers, sizes from large to small so that overlapping flags stay visible."""
+    marked = [check for check in CHECKS if check not in SHADED_CHECKS]
+    return {check: 70 - 60 * i / max(len(marked) - 1, 1) for i, check in enumerate(marked)}
+
+
+# --- before the run: what ran, and where it reads and writes -------------------------------------------
+
+
+def command(date, thresholds: dict | None = None, api_url: str | None = None,
+            target_database_url: str | None = None, report_path: str | None = None,
+            turbines: list[str] | str | None = None) -> str:  # fmt: skip
+    """The papermill command, from the project's root, that runs this notebook with these parameters
+    (a target URL's password hidden)."""
+    output = Path(report_path) if report_path else Path("runs") / f"{date}.ipynb"
+    if output.is_absolute() and output.is_relative_to(PROJECT_ROOT):
+        output = output.relative_to(PROJECT_ROOT)
+    parts = ["papermill", NOTEBOOK, str(output), "-p", "date", str(date)]
+    if turbines:
+        names = [turbines] if isinstance(turbines, str) else list(turbines)
+        parts += ["-y", f"turbines: [{', '.join(names)}]"]
+    if api_url:
+        parts += ["-p", "api_url", api_url]
+    if target_database_url:
+        parts += ["-p", "target_database_url", present.shown_url(target_database_url)]
+    if thresholds:
+        overrides = ", ".join(f"{name}: {value!r}" for name, value in thresholds.items())
+        parts += ["-y", f"thresholds: {{{overrides}}}"]
+    return shlex.join(parts)
+
+
+def header(date, thresholds: dict | None = None, api_url: str | None = None,
+           target_database_url: str | None = None, report_path: str | None = None,
+           turbines: list[str] | str | None = None) -> present.Markdown:  # fmt: skip
+    """The day, and the command that ran this report (shown before the run, so a failed run has it too)."""
+    ran = command(date, thresholds, api_url, target_database_url, report_path, turbines)
+    which = "the whole farm" if not turbines else "the turbines " + ", ".join([turbines] if isinstance(turbines, str) else turbines)
+    lines = [f"## {date} (UTC), {which}", "", "This report is the executed notebook of (from the project's root folder):",
+             "", "```", ran, "```"]  # fmt: skip
+    if not (thresholds or api_url or target_database_url or turbines):
+        lines += ["", f"`etl run {date}` runs the same. Run it again to replace the day; nothing is duplicated."]
+    return present.Markdown("\n".join(lines))
+
+
+def endpoints(settings: Settings) -> pd.DataFrame:
+    """Where the run reads and writes: the API and the target (password hidden)."""
+    where = {"API": settings.api_base_url, "target": present.shown_url(settings.target_url)}
+    return present.table(pd.DataFrame({"where": where}))
+
+
+# --- one turbine's share of the result ----------------------------------------------------------------
+
+
+@dataclass
+class TurbineDay:
+    """One turbine's part of a run: its samples on the day's grid (a column per variable), its flags
+    (``(variable, check)``), its statistics and bucket quality (``(variable, statistic)``) and model."""
+
+    name: str
+    model: TurbineModel
+    grid: pd.DataFrame
+    present: pd.Series
+    flags: pd.DataFrame
+    statistics: pd.DataFrame
+    bucket_quality: pd.DataFrame
+    expected: pd.Series | None
+    thresholds: QualityThresholds
+
+    def flag(self, variable: str, check: str) -> pd.Series:
+        if (variable, check) in self.flags.columns:
+            return self.flags[(variable, check)]
+        return pd.Series(False, index=self.grid.index)
+
+    def counts(self) -> pd.Series:
+        """Samples flagged, per ``(variable, check)``, the ones with any."""
+        counts = self.flags.sum()
+        return counts[counts > 0]
+
+    def good(self) -> pd.DataFrame:
+        return ~self.flags.T.groupby(level="variable", sort=False).any().T.reindex(columns=self.grid.columns,
+                                                                                    fill_value=False)  # fmt: skip
+
+
+def turbine_day(result: RunResult, name: str) -> TurbineDay:
+    quality = result.quality
+    model = {t.name: t.model for t in result.turbines}[name]
+    own = quality.flags.xs(name, axis=1, level="turbine")
+    statistics = result.statistics[name] if name in result.statistics.columns.get_level_values(0) else pd.DataFrame()
+    expected = quality.expected[name] if quality.expected is not None and name in quality.expected else None
+    return TurbineDay(
+        name=name,
+        model=model,
+        grid=quality.grid[name],
+        present=quality.present[name],
+        flags=own,
+        statistics=statistics,
+        bucket_quality=result.bucket_quality[name],
+        expected=expected,
+        thresholds=quality.thresholds,
+    )
+
+
+def findings(day: TurbineDay) -> str:
+    """What the checks found, in a line: ``spike 1 (power); gap 35``."""
+    counts = day.counts()
+    parts = []
+    for check in CHECKS:
+        found = {variable: int(n) for (variable, c), n in counts.items() if c == check}
+        if not found:
+            continue
+        if check == "gap":  # a missing row is missing for every variable
+            parts.append(f"gap {max(found.values())}")
+        else:
+            parts.append(f"{check} " + ", ".join(f"{n} ({v.replace('_', ' ')})" for v, n in found.items()))
+    return "; ".join(parts)
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def run_summary(result: RunResult) -> pd.DataFrame:
+    """What the run did, without wall-clock values (those are in ``timings``)."""
+    values = {
+        "date (UTC)": result.run_date.isoformat(),
+        "turbines": f"{len(result.scope.turbines)}: {', '.join(result.scope.turbines)}",
+        "samples read": result.rows_read,
+        "10-minute buckets with statistics (all turbines)": result.buckets,
+        "rows written": result.rows_written,
+    }
+    if result.overflowed:
+        values["statistics not written: not finite (overflow)"] = result.overflowed
+    return present.table(pd.DataFrame({"value": pd.Series(values, dtype=object)}))
+
+
+def timings(result: RunResult) -> pd.DataFrame:
+    return pd.DataFrame({"seconds": result.seconds}).round(4)
+
+
+def fetched_table(result: RunResult) -> pd.DataFrame:
+    """Per turbine: how many samples arrived, their span, and the nulls and non-finite values per variable."""
+    values, bad = result.samples.values, result.samples.non_finite
+    rows = {}
+    for name in result.scope.turbines:
+        own = values.xs(name, level="turbine") if name in values.index.get_level_values("turbine") else values.iloc[:0]
+        stamps = own.index
+        row = {
+            "samples": len(own),
+            "first": stamps.min().strftime("%H:%M") if len(own) else "",
+            "last": stamps.max().strftime("%H:%M") if len(own) else "",
+        }
+        bad_own = bad.xs(name, level="turbine") if len(own) else bad.iloc[:0]
+        for variable in values.columns:
+            row[f"nulls {variable}"] = int(own[variable].isna().sum() - bad_own[variable].sum()) if len(own) else 0
+        row["not finite"] = int(bad_own.to_numpy().sum()) if len(own) else 0
+        rows[name] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine")
+    counts = [c for c in frame.columns if c.startswith("nulls ") or c == "not finite"]
+    return present.table(frame, warn_above=dict.fromkeys(counts, 0), warn_below={"samples": len(expected_timestamps(result.scope))})
+
+
+# --- the farm -----------------------------------------------------------------------------------------
+
+
+def farm_table(result: RunResult) -> pd.DataFrame:
+    """Per turbine: its model, availability (the day's rows present), energy from the 10-minute mean
+    power, capacity factor, the share of good samples per variable, and what the checks found."""
+    expected_rows = len(expected_timestamps(result.scope))
+    day_quality = result.quality.day_quality()
+    rows = {}
+    for name in result.scope.turbines:
+        day = turbine_day(result, name)
+        energy = 0.0
+        if ("power", "mean") in day.statistics.columns:
+            energy = float(day.statistics[("power", "mean")].sum()) * (BUCKET / pd.Timedelta(hours=1)) / 1000
+        row = {
+            "model": day.model.name,
+            "availability": float(day.present.sum()) / expected_rows,
+            "energy (MWh)": round(energy, 3),
+            "capacity factor": energy * 1000 / (day.model.rated_power * HOURS_PER_DAY),
+            **{f"quality {variable}": day_quality[name][variable] for variable in result.quality.variables},
+            "findings": findings(day) or "none",
+        }
+        rows[name] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine")
+    shares = ["availability", "capacity factor", *(c for c in frame.columns if c.startswith("quality "))]
+    return present.table(frame, percent=shares, warn_below=dict.fromkeys([c for c in shares if c != "capacity factor"], 1.0),
+                         decimals={"energy (MWh)": 3},
+                         caption="The farm: availability is the share of the day's minutes with a row, energy is from the "
+                                 "10-minute mean power")  # fmt: skip
+
+
+def bucket_edges(result: RunResult) -> pd.DatetimeIndex:
+    """The edges of the day's 10-minute buckets, from the first start to the day's end."""
+    return pd.date_range(result.scope.start, result.scope.end, freq=BUCKET)
+
+
+def _by_quality(result: RunResult) -> list[str]:
+    """The turbines, lowest day quality (of any variable) first."""
+    lowest = {name: min(shares.values()) for name, shares in result.quality.day_quality().items()}
+    return sorted(result.scope.turbines, key=lambda name: (lowest[name], name))
+
+
+def farm_figure(result: RunResult) -> Figure:
+    """Small multiples of the day, a panel per turbine (at most ``SMALL_MULTIPLES``, the lowest quality
+    first when the farm has more): its 1-minute power, the 10-minute mean, the samples any check
+    flagged, and its rated power."""
+    shown = result.scope.turbines if len(result.scope.turbines) <= SMALL_MULTIPLES else _by_quality(result)[:SMALL_MULTIPLES]
+    fig, axes = present.figure(len(shown), row_height=1.15, sharex=True)
+    edges = bucket_edges(result)
+    times = present.instants(result.quality.grid.index)
+    for ax, name in zip(axes, shown):
+        day = turbine_day(result, name)
+        power = day.grid["power"]
+        ax.plot(times, power.to_numpy(), color="0.65", lw=0.6, label="1-minute power", zorder=2)
+        if ("power", "mean") in day.statistics.columns:
+            mean = day.statistics[("power", "mean")].reindex(edges[:-1]).to_numpy(dtype=float)
+            ax.step(present.instants(edges), np.append(mean, mean[-1]), where="post", color="tab:blue", lw=1.1,
+                    label="10-minute mean", zorder=3)  # fmt: skip
+        suspect = day.flags.loc[:, day.flags.columns.get_level_values("check").isin([c for c in CHECKS if c not in SHADED_CHECKS])]
+        flagged = suspect.any(axis=1).to_numpy()
+        if flagged.any():
+            ax.plot(times[flagged], power.to_numpy()[flagged], "o", ms=2.5, color="tab:red", label="flagged",
+                    zorder=FLAG_ZORDER)  # fmt: skip
+        missing = ~day.present.to_numpy()
+        if missing.any():
+            ax.fill_between(times, 0, 1, where=missing, transform=ax.get_xaxis_transform(), color="tab:gray",
+                            alpha=0.25, lw=0, step="mid", label="no row (gap)")  # fmt: skip
+        ax.axhline(day.model.rated_power, **present.LEVEL_STYLES["rated"], label="rated power")
+        share = min(result.quality.day_quality()[name].values())
+        present.title(ax, f"{name} ({day.model.name}): quality {share:.1%}")
+        ax.set_ylabel("kW", fontsize="small")
+    present.one_legend(axes)
+    axes[-1].set_xlim(present.instants([result.scope.start, result.scope.end]))
+    present.time_axis(axes[-1])
+    present.same_x(axes)
+    return fig
+
+
+def quality_heatmap_figure(result: RunResult) -> Figure:
+    """Bucket by bucket, each turbine's quality (the lowest of the ETL's variables; 0 red … 1 green)."""
+    import matplotlib.dates as mdates
+
+    quality = result.bucket_quality.xs("quality", axis=1, level="statistic")
+    lowest = quality.T.groupby(level="turbine", sort=False).min().T[list(result.scope.turbines)]
+    fig, (ax,) = present.figure(1, row_height=0.3 + 0.22 * len(lowest.columns))
+    start = mdates.date2num(lowest.index[0])
+    end = mdates.date2num(lowest.index[-1] + BUCKET)
+    image = ax.imshow(
+        lowest.T.to_numpy(), aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, interpolation="nearest",
+        extent=(start, end, len(lowest.columns) - 0.5, -0.5),
+    )  # fmt: skip
+    ax.grid(False)
+    ax.set_yticks(range(len(lowest.columns)), list(lowest.columns), fontsize="x-small")
+    ax.xaxis_date(tz=present.UTC)
+    present.time_axis(ax)
+    present.title(ax, "10-minute quality per turbine (share of the 10 samples that are good; the lower variable)")
+    colorbar = fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03, format=PercentFormatter(1.0))
+    colorbar.ax.tick_params(labelsize="x-small")
+    return fig
+
+
+def farm_power_curve_figure(result: RunResult) -> Figure:
+    """Wind speed against power, every turbine: the good samples of each model, the flagged ones by
+    check over them, and each model's power curve."""
+    quality = result.quality
+    fig, (ax,) = present.figure(1, width=9.8, row_height=4.4)
+    models = {t.model.name: t.model for t in result.turbines}
+    by_model = {name: [t.name for t in result.turbines if t.model.name == name] for name in models}
+    colors = ["0.55", "tab:olive", "tab:brown", "tab:gray", "tab:cyan"]
+    top = 0.0
+    for (name, turbines), color in zip(by_model.items(), colors * 3):
+        wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy().ravel()
+        power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
+        good = quality.good().loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
+        ax.plot(wind[good], power[good], ".", ms=1.5, color=color, alpha=0.5, rasterized=True,
+                label=f"good samples, {name}")  # fmt: skip
+        top = max(top, float(np.nanmax(wind)) if np.isfinite(wind).any() else 0.0)
+    for check, size in _marked_checks().items():
+        columns = [c for c in quality.flags.columns if c[2] == check]
+        if not columns:
+            continue
+        flagged = quality.flags[columns].T.groupby(level="turbine").any().T
+        if not flagged.to_numpy().any():
+            continue
+        turbines = list(flagged.columns)
+        wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy()[flagged.to_numpy()]
+        power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy()[flagged.to_numpy()]
+        ax.plot(wind, power, "o", ms=np.sqrt(size) * 0.8, color=CHECK_COLORS.get(check, "black"), zorder=FLAG_ZORDER,
+                label=f"{check} ({int(flagged.to_numpy().sum())})")  # fmt: skip
+    top = max([top, *(m.cut_out for m in models.values())]) + 1
+    speeds = np.linspace(0, top, 400)
+    for (name, model), style in zip(models.items(), ["-", "--", "-.", ":"] * 3):
+        ax.plot(speeds, model.power(speeds), color="tab:blue", lw=1.4, ls=style, label=f"curve {name}", zorder=3)
+    ax.set_xlim(0, top)
+    ax.set_xlabel(f"wind speed ({UNITS['wind_speed']})")
+    ax.set_ylabel(f"power ({UNITS['power']})")
+    present.title(ax, "The farm's power curves (1-minute samples) against their models")
+    present.legend_outside(ax)
+    return fig
+
+
+def checks_table(result: RunResult) -> pd.DataFrame:
+    """Per check: what it looks for, its threshold, the samples it flagged in the farm per variable, and
+    the turbines it flagged."""
+    quality = result.quality
+    counts = quality.flags.sum()
+    described = quality.thresholds.describe()
+    rows = {}
+    for check in CHECKS:
+        row = {"looks for": CHECK_DESCRIPTIONS[check], "threshold": described.get(check, "")}
+        for variable in quality.variables:
+            row[variable] = int(sum(n for (t, v, c), n in counts.items() if v == variable and c == check))
+        flagged = sorted({t for (t, v, c), n in counts.items() if c == check and n > 0})
+        row["turbines"] = ", ".join(flagged[:6]) + (f" and {len(flagged) - 6} more" if len(flagged) > 6 else "")
+        rows[check] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("check")
+    return present.table(table, warn_above=dict.fromkeys(quality.variables, 0))
+
+
+# --- a section per turbine with findings ----------------------------------------------------------------
+
+
+def flagged_stretches(day: TurbineDay) -> pd.DataFrame:
+    """Every stretch of consecutive samples one check flagged: variable, check, from, to, samples."""
+    rows = []
+    for (variable, check), flags in day.flags.items():
+        if not flags.any():
+            continue
+        stretch = flags.ne(flags.shift()).cumsum()[flags]
+        for _, members in stretch.groupby(stretch):
+            rows.append({"variable": variable, "check": check, "from": members.index[0].strftime("%H:%M"),
+                         "to": members.index[-1].strftime("%H:%M"), "samples": len(members)})  # fmt: skip
+    columns = ["variable", "check", "from", "to", "samples"]
+    table = pd.DataFrame(rows, columns=columns).sort_values(["from", "variable", "check"], ignore_index=True)
+    return present.table(table.astype({"samples": int}), index=False, empty="No check flagged any sample.",
+                         caption="Where the flags are (UTC)")  # fmt: skip
+
+
+PERFECT_DAY = "Every bucket of the day has quality 1: all ten samples present and good, for each variable."
+
+
+def imperfect_buckets(day: TurbineDay) -> pd.Index:
+    quality = day.bucket_quality.xs("quality", axis=1, level="statistic")
+    return quality.index[(quality < 1).any(axis=1)]
+
+
+def statistics_table(day: TurbineDay) -> pd.DataFrame:
+    """The 10-minute statistics of the turbine's buckets below quality 1, each variable with its count and
+    quality: where the statistics deserve a second look."""
+    joined = day.statistics.join(day.bucket_quality, how="outer") if not day.statistics.empty else day.bucket_quality
+    joined = joined[[c for variable in ETL_VARIABLES for c in joined.columns if c[0] == variable]]
+    frame = joined.reindex(imperfect_buckets(day)).round(DECIMALS)
+    frame.index = frame.index.strftime("%H:%M")
+    frame.index.name = "bucket (UTC)"
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["variable", "statistic"])
+    frame = frame.astype({c: "Int64" for c in frame.columns if c[1] == "count"})
+    shares = [c for c in frame.columns if c[1] == "quality"]
+    return present.table(frame, percent=shares, warn_below=dict.fromkeys(shares, 1.0), empty=PERFECT_DAY,
+                         caption="The buckets below quality 1: statistics, samples (count) and quality")  # fmt: skip
+
+
+def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
+    """The turbine's measured power curve in wind-speed bins: samples, good samples, the mean power of all
+    of them and of the good ones, its model's curve at their wind speeds, and the samples a power-curve
+    check flagged."""
+    wind, power = day.grid["wind_speed"], day.grid["power"]
+    good = day.good()["power"] & day.good()["wind_speed"]
+    expected = pd.Series(day.model.power(wind.to_numpy()), index=wind.index).where(wind.notna())
+    power_checks = [c for c in ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
+                    if ("power", c) in day.flags.columns]  # fmt: skip
+    flagged = day.flags.loc[:, [("power", c) for c in power_checks]].any(axis=1) if power_checks else good & False
+    edges = np.arange(0.0, max(float(wind.max()) if wind.notna().any() else 0.0, 0.0) + bin_width, bin_width)
+    groups = pd.cut(wind, edges, right=False)
+
+    def per_bin(series: pd.Series, how: str) -> pd.Series:
+        return getattr(series.groupby(groups, observed=False), how)()
+
+    table = pd.DataFrame(
+        {
+            "samples": per_bin(power, "count"),
+            "good": per_bin(good, "sum").astype(int),
+            "mean power (all)": per_bin(power, "mean"),
+            "mean power (good)": per_bin(power.where(good), "mean"),
+            f"curve {day.model.name}": per_bin(expected, "mean"),
+            "flagged by a power-curve check": per_bin(flagged, "sum").astype(int),
+        }
+    )
+    table.index = [f"{interval.left:g}–{interval.right:g}" for interval in table.index]
+    table.index.name = "wind (m/s)"
+    table = table[table["samples"] > 0].round(1)
+    return present.table(table, decimals={c: 1 for c in table.columns if "power" in c or "curve" in c},
+                         warn_above={"flagged by a power-curve check": 0}, caption="Measured power curve")  # fmt: skip
+
+
+def _levels(variable: str, day: TurbineDay) -> dict[str, tuple[str, list[float]]]:
+    """The reference levels of a plot of ``variable``: rated power, the range check's limits."""
+    unit = UNITS.get(variable, "")
+    levels = {}
+    if variable == "power":
+        levels[f"rated power ({day.model.rated_power:g} {unit})"] = ("rated", [day.model.rated_power])
+    ranges = day.thresholds.ranges()
+    if variable in ranges:
+        lower, upper = ranges[variable]
+        if variable == "power":
+            upper *= day.model.rated_power  # a factor of the rated power
+        levels[f"range check: {lower:g} to {upper:g} {unit}"] = ("limit", [lower, upper])
+    return levels
+
+
+def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
+    """The turbine's day, a panel per variable with findings (or power and wind speed when it has none):
+    the 1-minute samples, for the ETL's variables the 10-minute mean with its min–max band, every check's
+    flagged samples over them, gaps and nulls shaded, rated power and the range limits near the data."""
+    flagged = list(dict.fromkeys(v for v, _ in day.counts().index))
+    variables = [v for v in day.grid.columns if v in flagged] or [v for v in ETL_VARIABLES if v in day.grid.columns]
+    fig, axes = present.figure(len(variables), row_height=2.0, sharex=True)
+    times = present.instants(day.grid.index)
+    for ax, variable in zip(axes, variables):
+        data = day.grid[variable]
+        ax.plot(times, data.to_numpy(), color="0.6", lw=0.7, label="1-minute samples", zorder=2)
+        if variable in day.statistics.columns.get_level_values(0):
+            stats = day.statistics[variable].reindex(edges[:-1])
+            stepped = {s: np.append(stats[s].to_numpy(dtype=float), stats[s].to_numpy(dtype=float)[-1]) for s in
+                       ("mean", "min", "max")}  # fmt: skip
+            x = present.instants(edges)
+            ax.fill_between(x, stepped["min"], stepped["max"], step="post", color="tab:blue", alpha=0.15, lw=0,
+                            label="10-min min–max", zorder=1)  # fmt: skip
+            ax.step(x, stepped["mean"], where="post", color="tab:blue", lw=1.2, label="10-min mean", zorder=3)
+        gaps = (day.flag(variable, "gap") | day.flag(variable, "null")).to_numpy()
+        if gaps.any():
+            ax.fill_between(times, 0, 1, where=gaps, transform=ax.get_xaxis_transform(), color=CHECK_COLORS["gap"],
+                            alpha=0.25, step="mid", lw=0, label=f"gap / null ({int(gaps.sum())})")  # fmt: skip
+        for check, size in _marked_checks().items():
+            flags = day.flag(variable, check).to_numpy()
+            if flags.any():
+                ax.plot(times[flags], data.to_numpy()[flags], "o", ms=np.sqrt(size) * 0.8, color=CHECK_COLORS[check],
+                        zorder=FLAG_ZORDER, label=f"{check} ({int(flags.sum())})")  # fmt: skip
+        levels = _levels(variable, day)
+        crossed = [label for label, (style, _) in levels.items() if style == "limit" and day.flag(variable, "range").any()]
+        present.limit_lines(ax, levels, data, always=crossed)
+        present.title(ax, f"{day.name} {variable.replace('_', ' ')}")
+        ax.set_ylabel(UNITS.get(variable, ""))
+        present.legend_outside(ax)
+    axes[-1].set_xlim(present.instants([edges[0], edges[-1]]))
+    present.time_axis(axes[-1])
+    present.same_x(axes)
+    return fig
+
+
+def turbine_sections(result: RunResult) -> present.Sections:
+    """A section per turbine with findings, the lowest quality first (the first one open, the others
+    folded): what the checks found, where, its day (drawn for the first ``SMALL_MULTIPLES``), its buckets
+    below quality 1 and its power curve against its model. The turbines without findings are named in
+    one last line."""
+    edges = bucket_edges(result)
+    sections, clean = [], []
+    for name in _by_quality(result):
+        day = turbine_day(result, name)
+        found = findings(day)
+        if not found:
+            clean.append(name)
+            continue
+        shares = ", ".join(f"{v.replace('_', ' ')} {s:.1%}" for v, s in result.quality.day_quality()[name].items())
+        if len(sections) < SMALL_MULTIPLES:
+            drawn = day_figure(day, edges)
+        else:  # a report stays readable and small with hundreds of turbines
+            drawn = present.Markdown(f"(Its day is drawn for the {SMALL_MULTIPLES} turbines of lowest quality only: "
+                                     f"`etl run {result.run_date} --turbines {name}` draws it.)")  # fmt: skip
+        items = [flagged_stretches(day), drawn, statistics_table(day), power_curve_table(day)]
+        sections.append(present.Section(f"{name} ({day.model.name})", f"quality {shares}; {found}", items,
+                                        folded=bool(sections)))  # fmt: skip
+    if clean:
+        sections.append(present.Section("Without findings", f"{', '.join(clean)}: every sample present and good",
+                                        folded=False))  # fmt: skip
+    return present.Sections(sections, empty="No turbine.")
+
+
+# --- what the target holds ----------------------------------------------------------------------------
+
+
+def written_table(result: RunResult, settings: Settings) -> pd.DataFrame:
+    """Per turbine, what the target holds for the run's day now, counted by the target: signals with
+    values, rows, first and last bucket, and the day's mean of its mean wind speed and power."""
+    coverage = signal_coverage(result.scope.start, result.scope.end, settings, turbines=list(result.scope.turbines))
+    coverage = coverage[coverage.index.get_level_values("signal").isin(etl_signal_names())]
+    rows = {}
+    for name, own in coverage.groupby(level="turbine"):
+        own = own.droplevel("turbine")
+        rows[name] = {
+            "signals": int((own["rows"] > 0).sum()),
+            "rows": int(own["rows"].sum()),
+            "first": _clock(own["first"].min()),
+            "last": _clock(own["last"].max()),
+            "mean wind_speed_mean": own["mean"].get("wind_speed_mean"),
+            "mean power_mean": own["mean"].get("power_mean"),
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine").round(DECIMALS)
+    expected_rows = BUCKETS_PER_DAY * len(etl_signal_names())
+    return present.table(frame.astype({"signals": int, "rows": int}), warn_below={"rows": expected_rows},
+                         caption=f"The target now (a complete day: {expected_rows} rows per turbine)")  # fmt: skip
+
+
+def _clock(stamp: pd.Timestamp) -> str:
+    return "" if pd.isna(stamp) else stamp.strftime("%H:%M")

@@ -1,0 +1,88 @@
+"""The values a run records inside its executed notebook, and reading them back.
+
+``record_run(result)`` is the one call that writes them (the audit notebook's last cell); Dagster,
+``etl run`` and the runs summary read them back with ``read_recorded``, so a summary needs
+neither the database nor a re-run. The notebook displays them under a MIME type of our own, which
+Jupyter keeps in the ``.ipynb``; beside it only an empty HTML form, so a reader sees nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.contract import SOURCE_VARIABLES, RunStatus
+
+MIME_TYPE = "application/vnd.wind-etl.run+json"
+
+
+class Recorded:
+    """Values to keep in the notebook: displaying this object records them, and shows nothing."""
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        # An empty HTML form rather than none: a viewer that finds no form it can show says so instead.
+        return {MIME_TYPE: self.values, "text/html": ""}
+
+
+def record(values: dict) -> Recorded:
+    """Any JSON-serialisable values, recorded when the notebook displays the result."""
+    return Recorded(values)
+
+
+def record_run(result) -> Recorded:
+    """What a succeeded run recorded (``status``, date, rows, buckets, seconds, quality, flag counts):
+    the contract Dagster and the runs summary read back. ``result`` is ``run_etl``'s ``RunResult``."""
+    return Recorded({"status": RunStatus.SUCCEEDED.value, **result.summary()})
+
+
+def _cells(notebook: Path | str) -> list:
+    # Imported here: nbformat pulls in jsonschema, whose format checkers cost ~2 s at import,
+    # and the running notebook (which only records) never needs it.
+    import nbformat
+
+    return nbformat.read(str(notebook), as_version=4).cells
+
+
+def read_recorded(notebook: Path | str) -> dict:
+    """Merge every recorded output of an executed notebook, later ones winning; {} if none."""
+    values: dict = {}
+    for cell in _cells(notebook):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if MIME_TYPE in data:
+                values.update(data[MIME_TYPE])
+    return values
+
+
+def succeeded(recorded: dict) -> bool:
+    return recorded.get("status") == RunStatus.SUCCEEDED
+
+
+def read_error(notebook: Path | str) -> dict | None:
+    """The first error output of an executed notebook (``ename``, ``evalue``), or None."""
+    for cell in _cells(notebook):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return {"ename": output.get("ename"), "evalue": output.get("evalue")}
+    return None
+
+
+def summary_line(values: dict) -> str:
+    """One line a person reads after a run, from the recorded values."""
+    turbines = values.get("turbines") or []
+    line = (
+        f"{values.get('date', '?')} {values.get('status', '?')}: {len(turbines)} turbine(s), "
+        f"{values.get('rows_read', '?')} samples read, {values.get('buckets', '?')} buckets, "
+        f"{values.get('rows_written', '?')} rows written"
+    )
+    quality = values.get("quality") or {}  # {turbine: {variable: share}}
+    found = {v for shares in quality.values() for v in shares}
+    variables = [v for v in SOURCE_VARIABLES if v in found] + sorted(found - set(SOURCE_VARIABLES))
+    if variables:
+        worst = {v: min(quality, key=lambda turbine: quality[turbine].get(v, 1.0)) for v in variables}
+        shown = [f"{v} {quality[worst[v]][v]:.1%}" + (f" ({worst[v]})" if quality[worst[v]][v] < 1 else "")
+                 for v in variables]  # fmt: skip
+        line += "; lowest quality " + ", ".join(shown)
+    return line

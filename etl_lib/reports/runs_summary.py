@@ -1,0 +1,234 @@
+"""The overview across all audit reports ``runs/<date>.ipynb``, and their HTML exports.
+
+Everything is read back from the executed notebooks (``recorded.read_recorded`` / ``read_error``),
+so the summary needs no database and shows failed runs with their error. ``build_report``
+executes ``notebooks/runs_summary.ipynb`` with papermill (what ``etl report`` does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..config.settings import Settings, get_settings
+from ..core.contract import MIN_GOOD_SHARE, SOURCE_VARIABLES, RunStatus
+from ..core.errors import FIX_SEPARATOR, ConfigurationError
+from . import present
+from .recorded import read_error, read_recorded
+
+SUMMARY_NAME = "summary"
+
+
+def report_files(runs_dir: Path) -> list[Path]:
+    """The audit reports in ``runs_dir``: files named ``<YYYY-MM-DD>.ipynb``, by date."""
+    reports = []
+    for path in Path(runs_dir).glob("*.ipynb"):
+        try:
+            dt.date.fromisoformat(path.stem)
+        except ValueError:
+            continue
+        reports.append(path)
+    return sorted(reports)
+
+
+def lowest_quality(quality: dict | None) -> dict[str, float]:
+    """Per variable, the lowest share of good samples of the day's turbines (``{turbine: {variable:
+    share}}``, as a farm's run records it); a report from before the farm (``{variable: share}``) as it is."""
+    quality = quality or {}
+    if not all(isinstance(shares, dict) for shares in quality.values()):
+        return dict(quality)
+    lowest: dict[str, float] = {}
+    for shares in quality.values():
+        for variable, share in shares.items():
+            lowest[variable] = min(lowest.get(variable, 1.0), share)
+    return lowest
+
+
+def summarize_runs(runs_dir: Path | str | None = None) -> pd.DataFrame:
+    """One row per report in ``runs_dir`` (default: the settings' runs folder): date, status, turbines,
+    rows read and written, per variable the lowest quality of the day's turbines, error."""
+    runs_dir = runs_dir or get_settings().runs_dir
+    rows = []
+    for path in report_files(Path(runs_dir)):
+        recorded = read_recorded(path)
+        error = read_error(path)
+        rows.append(
+            {
+                "date": path.stem,
+                # A report without error and without a recorded status stopped early (e.g. killed).
+                "status": RunStatus.FAILED.value if error else recorded.get("status", "unfinished"),
+                "turbines": len(recorded["turbines"]) if recorded.get("turbines") else None,
+                "rows_read": recorded.get("rows_read"),
+                "rows_written": recorded.get("rows_written"),
+                **{f"quality {v}": share for v, share in lowest_quality(recorded.get("quality")).items()},
+                "error": f"{error['ename']}: {error['evalue']}" if error else "",
+                "report": path.name,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=None if rows else ["date", "status", "turbines", "rows_read", "rows_written"])
+    quality = [c for c in frame.columns if c.startswith("quality ")]
+    known = [f"quality {variable}" for variable in SOURCE_VARIABLES]  # the variables in their usual order
+    quality = [c for c in known if c in quality] + [c for c in quality if c not in known]
+    frame = frame.reindex(columns=["date", "status", "turbines", "rows_read", "rows_written", *quality, "error", "report"])
+    return frame.astype({"turbines": "Int64", "rows_read": "Int64", "rows_written": "Int64"}).set_index("date")
+
+
+def overview(summary: pd.DataFrame) -> pd.DataFrame:
+    """How many runs there are, and how many succeeded and failed (or stopped unfinished)."""
+    succeeded = int((summary["status"] == RunStatus.SUCCEEDED).sum())
+    return pd.DataFrame({"runs": {"reports": len(summary), "succeeded": succeeded,
+                                  "failed or unfinished": len(summary) - succeeded}})  # fmt: skip
+
+
+def records(summary: pd.DataFrame) -> list[dict]:
+    """The summary as JSON-friendly rows (missing values as None), for ``recorded.record``."""
+    frame = summary.reset_index().astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+def _quality_columns(summary: pd.DataFrame) -> list[str]:
+    return [column for column in summary.columns if column.startswith("quality ")]
+
+
+def runs_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary as shown: each date linked to its report's HTML (``<date>.html`` beside the summary),
+    quality in %, days below ``MIN_GOOD_SHARE`` highlighted; the error text is listed apart."""
+    table = summary.drop(columns=["error", "report"])
+    shares = _quality_columns(table)
+    return present.table(table, percent=shares, warn_below=dict.fromkeys(shares, MIN_GOOD_SHARE),
+                         links={"date": "{}.html"}, empty="There are no reports yet.",
+                         caption="Quality: per variable, the lowest share of good samples of the day's turbines")  # fmt: skip
+
+
+def failed_runs(summary: pd.DataFrame) -> pd.DataFrame:
+    """The failed runs with the first line of their error, each date linked to its report's HTML."""
+    failed = summary[summary["status"] != RunStatus.SUCCEEDED]
+    first_lines = failed["error"].fillna("").astype(str).str.split("\n").str[0]
+    table = failed[["status", "error", "report"]].assign(error=first_lines)
+    return present.table(table, links={"date": "{}.html"}, empty="No run failed.")
+
+
+def daily_quality_figure(summary: pd.DataFrame) -> Figure:
+    """Daily quality per variable (share of good samples), one marker per run, on a % axis that shows the
+    difference, with the quality check's threshold; failed days marked in red."""
+    shares = summary[_quality_columns(summary)].rename(columns=lambda c: c.removeprefix("quality "))
+    fig, ax = present.daily_shares_figure(shares, "Daily data quality (red: failed runs)")
+    failed = pd.to_datetime(summary.index[(summary["status"] != RunStatus.SUCCEEDED).to_numpy()]).tz_localize("UTC")
+    for i, day in enumerate(failed):
+        ax.axvspan(day, day + pd.Timedelta(days=1), color="tab:red", alpha=0.2, lw=0,
+                   label="failed run" if i == 0 else None)  # fmt: skip
+    present.legend_outside(ax)
+    return fig
+
+
+def export_html(notebook: Path) -> Path:
+    """``<notebook>.html`` beside it, without code cells (``nbconvert --no-input``), for readers without
+    Jupyter; a failed run's report as ``for_readers`` makes it."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(for_readers(nbformat.read(str(notebook), as_version=4)))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # papermill's banner and anchor cells of a failed run
+HEADER_TAG = "report-header"  # the cell that shows which day and command a report is about
+
+
+def for_readers(notebook):
+    """A failed run's report as a reader needs it: the project's message (what went wrong, what to do)
+    right after the report's header, the sections that ran before the failure, and nothing of the
+    sections that could not run, nor papermill's banner and traceback. A report without error is
+    returned as it is."""
+    cells = [cell for cell in notebook.cells if PAPERMILL_ERROR_TAG not in cell.metadata.get("tags", [])]
+    failed = next((i for i, cell in enumerate(cells) if _error_of(cell)), None)
+    if failed is None:
+        notebook.cells = cells
+        return notebook
+    import nbformat
+
+    message = nbformat.v4.new_markdown_cell(failure_markdown(_error_of(cells[failed])))
+    start = failed
+    while start > 0 and cells[start - 1].cell_type == "markdown":  # the failed section's heading and text
+        start -= 1
+    kept = cells[:start]
+    header = next((i for i, cell in enumerate(kept) if HEADER_TAG in cell.metadata.get("tags", [])), -1)
+    notebook.cells = [*kept[: header + 1], message, *kept[header + 1 :]]
+    return notebook
+
+
+def _error_of(cell) -> dict | None:
+    return next((output for output in cell.get("outputs", []) if output.get("output_type") == "error"), None)
+
+
+def _plain(text: str) -> str:
+    """``text`` shown as it is inside Markdown: HTML and Markdown's special characters escaped."""
+    text = html.escape(text, quote=False)
+    return "".join(f"\\{char}" if char in "\\*_[]#|" else char for char in text)
+
+
+def failure_markdown(error: dict) -> str:
+    """The failure as the first thing a reader sees: the error's name, what went wrong, what to do."""
+    problem, _, fix = str(error.get("evalue", "")).partition(FIX_SEPARATOR)
+    if not fix:
+        fix = ("This error was not expected by the ETL: the notebook itself (runs/<date>.ipynb, opened in "
+               "Jupyter) holds the full traceback; run the day again once it is corrected.")  # fmt: skip
+    lines = [
+        '<div style="border-left: 6px solid #c0392b; background: #fdecea; padding: 0.5em 1em; margin: 0.5em 0;">',
+        "",
+        f"**This run failed** ({error.get('ename', 'error')}): {_plain(problem.strip())}",
+        "",
+        f"**What to do:** {_plain(fix.strip())}",
+        "",
+        "The sections that could not run are left out.",
+        "",
+        "</div>",
+    ]
+    return "\n".join(lines)
+
+
+def export_missing_html(runs_dir: Path) -> list[Path]:
+    """Export every report whose HTML is missing or older than the notebook."""
+    exported = []
+    for path in report_files(runs_dir):
+        html = path.with_suffix(".html")
+        if not html.exists() or html.stat().st_mtime < path.stat().st_mtime:
+            exported.append(export_html(path))
+    return exported
+
+
+def summary_notebook_path(settings: Settings) -> Path:
+    return settings.notebook_path.parent / "runs_summary.ipynb"
+
+
+def build_report(settings: Settings | None = None, runs_dir: Path | None = None) -> Path:
+    """Execute ``notebooks/runs_summary.ipynb`` over ``runs_dir`` into ``<runs_dir>/summary.ipynb``
+    and ``summary.html``, after exporting each report's HTML; return the summary notebook's path."""
+    from .notebooks import execute
+
+    settings = settings or get_settings()
+    runs_dir = Path(runs_dir or settings.runs_dir).resolve()
+    template = summary_notebook_path(settings)
+    if not template.exists():
+        raise ConfigurationError(
+            f"The summary notebook {template} does not exist.",
+            "Run from a checkout of the project, or set ETL_NOTEBOOK to the ETL notebook beside it.",
+            setting="ETL_NOTEBOOK",
+        )
+    if not report_files(runs_dir):
+        raise ConfigurationError(
+            f"There are no audit reports (<date>.ipynb) in {runs_dir}.",
+            "Run some days first (`etl run 2024-10-01`), or point ETL_RUNS_DIR at the folder that holds them.",
+            setting="ETL_RUNS_DIR",
+        )
+    export_missing_html(runs_dir)
+    output = execute(template, runs_dir / f"{SUMMARY_NAME}.ipynb", {"runs_dir": str(runs_dir)})
+    export_html(output)
+    return output

@@ -1,0 +1,202 @@
+"""Seeded, realistic synthetic 1-minute samples of a wind farm.
+
+One weather for the farm: a wind speed that is an autocorrelated Gaussian process mapped onto a
+Weibull distribution (Gaussian copula), a slowly veering wind direction and a daily cycle of
+ambient temperature. Each turbine sees that wind with turbulence of its own, a slow local
+deviation, and the wake of any turbine upwind of it (by direction and distance); its power
+follows its own model's power curve (``core.turbines``) with noise and a small standby draw
+when idle. Every component draws from its own random stream (per turbine where it is the
+turbine's own), so the first N days are the same whatever the length of the period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..core.contract import (
+    DEFAULT_MODELS,
+    DEFAULT_PERIOD_DAYS,
+    DEFAULT_PERIOD_START,
+    DEFAULT_SEED,
+    DEFAULT_TURBINES,
+    SAMPLE_PERIOD,
+)
+from ..core.errors import ConfigurationError
+from ..core.turbines import TurbineModel, resolve_model
+
+DEFAULT_START = DEFAULT_PERIOD_START
+DEFAULT_DAYS = DEFAULT_PERIOD_DAYS
+SAMPLES_PER_DAY = dt.timedelta(days=1) // SAMPLE_PERIOD
+STANDBY_POWER = -4.0  # kW drawn by an idle turbine
+FARM_ORIGIN = (54.43, 8.93)  # latitude, longitude of the first turbine (a North Sea coast site)
+PER_ROW = 5  # turbines per row, west to east; rows go north
+METRES_PER_DEGREE = 111_320.0
+
+
+@dataclass(frozen=True)
+class WindClimate:
+    weibull_k: float = 2.0
+    mean_speed: float = 7.0  # m/s
+    correlation_minutes: float = 240.0  # time scale of the weather
+    turbulence_intensity: float = 0.08  # minute-to-minute gusts, relative to speed
+    local_deviation: float = 0.03  # slow differences between the turbines' sites, relative
+    prevailing_direction: float = 240.0  # degrees the wind comes from (clockwise from north)
+    direction_spread: float = 60.0  # degrees, standard deviation of the veering
+    wake_strength: float = 0.35  # speed deficit right behind a rotor, before it spreads (Jensen)
+    wake_decay: float = 0.05  # how fast a wake widens with distance, per rotor diameter
+    wake_width: float = 12.0  # degrees: how far off the line between two turbines a wake reaches
+
+
+@dataclass(frozen=True)
+class FarmTurbine:
+    name: str
+    model: TurbineModel
+    east: float  # m from the farm's origin
+    north: float  # m from the farm's origin
+
+    @property
+    def latitude(self) -> float:
+        return FARM_ORIGIN[0] + self.north / METRES_PER_DEGREE
+
+    @property
+    def longitude(self) -> float:
+        return FARM_ORIGIN[1] + self.east / (METRES_PER_DEGREE * math.cos(math.radians(FARM_ORIGIN[0])))
+
+
+def turbine_names(count: int) -> list[str]:
+    width = max(2, len(str(count)))
+    return [f"WT{number:0{width}d}" for number in range(1, count + 1)]
+
+
+def build_farm(turbines: int = DEFAULT_TURBINES, models: Sequence[str | TurbineModel] = DEFAULT_MODELS) -> list[FarmTurbine]:
+    """``turbines`` turbines in rows of five, west to east, 5 rotor diameters apart (rows 7 apart);
+    the models (catalogue names, CSV paths or TurbineModels) in equal consecutive groups."""
+    if turbines < 1:
+        raise ConfigurationError(f"A farm needs at least one turbine, not {turbines}.", "Give --turbines 1 or more.",
+                                 setting="turbines")  # fmt: skip
+    resolved = [m if isinstance(m, TurbineModel) else resolve_model(m) for m in models]
+    if not resolved:
+        raise ConfigurationError("No turbine model was given.", "Name one or more models.", setting="models")
+    spacing = max(m.rotor_diameter or 90.0 for m in resolved)
+    farm = []
+    for index, name in enumerate(turbine_names(turbines)):
+        row, column = divmod(index, PER_ROW)
+        model = resolved[index * len(resolved) // turbines]
+        farm.append(FarmTurbine(name, model, east=5 * spacing * column, north=7 * spacing * row))
+    return farm
+
+
+def _stream(seed: int, *component: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *component])
+
+
+def _ar1(rng: np.random.Generator, n: int, correlation_minutes: float) -> np.ndarray:
+    """A unit-variance AR(1) series with the given correlation time, vectorised through ewm."""
+    alpha = 1.0 - math.exp(-1.0 / correlation_minutes)
+    stationary_std = math.sqrt(alpha / (2.0 - alpha))
+    noise = rng.standard_normal(n)
+    noise[0] *= stationary_std  # start in the stationary distribution, not at a spike
+    smoothed = pd.Series(noise).ewm(alpha=alpha, adjust=False).mean().to_numpy()
+    return smoothed / stationary_std
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+
+
+@dataclass(frozen=True)
+class Weather:
+    """The farm's shared weather, one value per minute."""
+
+    timestamps: pd.DatetimeIndex
+    wind_speed: np.ndarray  # m/s, free stream
+    direction: np.ndarray  # degrees the wind comes from
+    temperature: np.ndarray  # °C
+
+
+def weather(start: dt.date, days: int, seed: int, climate: WindClimate = WindClimate()) -> Weather:
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    n = days * SAMPLES_PER_DAY
+    timestamps = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=n, freq=SAMPLE_PERIOD)
+    u = np.clip(_normal_cdf(_ar1(_stream(seed, 1), n, climate.correlation_minutes)), 1e-9, 1 - 1e-9)
+    scale = climate.mean_speed / math.gamma(1.0 + 1.0 / climate.weibull_k)
+    speed = scale * (-np.log1p(-u)) ** (1.0 / climate.weibull_k)
+    direction = (climate.prevailing_direction + climate.direction_spread * _ar1(_stream(seed, 6), n, 720.0)) % 360.0
+    hours = (timestamps.hour + timestamps.minute / 60.0).to_numpy()
+    drift = _ar1(_stream(seed, 4), n, 720.0)
+    temperature = 12.0 + 4.5 * np.sin(2 * math.pi * (hours - 9.0) / 24.0) + 2.0 * drift
+    return Weather(timestamps, speed, direction, temperature)
+
+
+def _wake_factor(farm: list[FarmTurbine], index: int, sky: Weather, climate: WindClimate) -> np.ndarray:
+    """The share of the free wind that reaches turbine ``index`` behind the others (1: no wake)."""
+    me = farm[index]
+    squared = np.zeros(len(sky.direction))
+    for other in farm:
+        if other is me:
+            continue
+        east, north = other.east - me.east, other.north - me.north
+        distance = math.hypot(east, north)
+        diameter = other.model.rotor_diameter or 90.0
+        if distance > 20 * diameter:
+            continue
+        bearing = math.degrees(math.atan2(east, north)) % 360.0  # wind from here puts `other` upwind of me
+        off_line = (sky.direction - bearing + 180.0) % 360.0 - 180.0
+        strength = climate.wake_strength / (1.0 + 2.0 * climate.wake_decay * distance / diameter) ** 2
+        turning = (sky.wind_speed >= other.model.cut_in) & (sky.wind_speed < other.model.cut_out)
+        squared += (strength * np.exp(-0.5 * (off_line / climate.wake_width) ** 2) * turning) ** 2
+    return 1.0 - np.sqrt(squared)
+
+
+def turbine_samples(
+    farm: list[FarmTurbine], index: int, sky: Weather, seed: int, climate: WindClimate = WindClimate()
+) -> pd.DataFrame:
+    """Turbine ``index``'s 1-minute rows ``timestamp, wind_speed, power, ambient_temperature``."""
+    turbine, n = farm[index], len(sky.timestamps)
+    number = index + 1  # the turbine's own streams: the same whatever the size of the farm
+    gusts = _ar1(_stream(seed, 2, number), n, 3.0) * climate.turbulence_intensity
+    local = _ar1(_stream(seed, 7, number), n, 60.0) * climate.local_deviation
+    wind_speed = np.clip(sky.wind_speed * _wake_factor(farm, index, sky, climate) * (1.0 + local + gusts), 0.0, None)
+    wind_speed = np.round(wind_speed, 2)  # as the anemometer records it; the power follows this value
+
+    # Power: the model's curve, with relative noise that vanishes when idle, capped a little above its top.
+    model = turbine.model
+    noise = _stream(seed, 3, number).standard_normal(n)
+    in_range = (wind_speed >= model.cut_in) & (wind_speed < model.cut_out)
+    ideal = np.where(in_range, model.power(wind_speed), 0.0)
+    producing = ideal > 0
+    top = max(model.powers) * 1.02
+    power = np.where(producing, np.clip(ideal * (1.0 + 0.03 * noise) + 8.0 * noise, 0.0, top),
+                     STANDBY_POWER + 0.5 * noise)  # fmt: skip
+
+    temperature = sky.temperature + 0.05 * _stream(seed, 5, number).standard_normal(n)
+    return pd.DataFrame(
+        {
+            "timestamp": sky.timestamps,
+            "wind_speed": wind_speed,
+            "power": np.round(power, 1),
+            "ambient_temperature": np.round(temperature, 2),
+        }
+    )
+
+
+def generate(
+    farm: list[FarmTurbine] | None = None,
+    start: dt.date = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+    seed: int = DEFAULT_SEED,
+    climate: WindClimate = WindClimate(),
+) -> Iterator[tuple[FarmTurbine, pd.DataFrame]]:
+    """Each turbine of ``farm`` (default: ``build_farm()``) with its samples over ``days`` UTC days,
+    one turbine at a time (a year of a large farm never sits in memory at once)."""
+    farm = farm or build_farm()
+    sky = weather(start, days, seed, climate)
+    for index, turbine in enumerate(farm):
+        yield turbine, turbine_samples(farm, index, sky, seed, climate)

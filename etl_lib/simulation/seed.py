@@ -1,0 +1,66 @@
+"""Seeding the source database with a generated farm: its models, its turbines and their samples.
+
+Seeding makes the source exactly that farm over exactly that period, in one transaction, loaded
+with binary COPY one turbine at a time; seeding twice leaves the same rows, never duplicates, and
+a smaller farm or a shorter period replaces a larger one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, text
+
+from ..core.contract import DEFAULT_MODELS, DEFAULT_SEED, DEFAULT_TURBINES
+from ..core.turbines import TurbineModel
+from ..storage.copy import copy_frame
+from ..storage.fleet import model_row
+from ..storage.source import prepare_source, source_data, source_row_count, turbine, turbine_model
+from . import generator
+from .faults import DEFAULT_FAULTS, Fault, apply_faults
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    start: dt.date
+    days: int
+    turbines: int
+    rows_written: int
+    skipped: bool
+
+
+def seed_source(
+    engine: Engine,
+    start: dt.date = generator.DEFAULT_START,
+    days: int = generator.DEFAULT_DAYS,
+    seed: int = DEFAULT_SEED,
+    *,
+    turbines: int = DEFAULT_TURBINES,
+    models: Sequence[str | TurbineModel] = DEFAULT_MODELS,
+    if_empty: bool = False,
+    faults: Sequence[Fault] = DEFAULT_FAULTS,
+) -> SeedResult:
+    """Replace the source with a generated farm of ``turbines`` turbines of ``models`` over ``days``
+    UTC days from ``start``. With ``if_empty`` a source that has samples is left as it is.
+    ``faults`` inside the period are injected (default: the documented ``DEFAULT_FAULTS``; ``()``
+    for clean data)."""
+    prepare_source(engine)
+    if if_empty and source_row_count(engine) > 0:
+        return SeedResult(start, days, turbines, 0, skipped=True)
+    farm = generator.build_farm(turbines, models)
+    written = 0
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {source_data.name}, {turbine.name}, {turbine_model.name}"))
+        conn.execute(insert(turbine_model), [model_row(m) for m in {t.model.name: t.model for t in farm}.values()])
+        conn.execute(insert(turbine), [
+            {"id": number, "name": t.name, "model": t.model.name, "latitude": t.latitude, "longitude": t.longitude}
+            for number, t in enumerate(farm, start=1)
+        ])  # fmt: skip
+        for number, (member, frame) in enumerate(generator.generate(farm, start, days, seed), start=1):
+            frame = apply_faults(frame, faults, seed, turbine=member.name)
+            written += copy_frame(conn, source_data.name, frame.assign(turbine_id=number))
+    with engine.begin() as conn:
+        conn.execute(text(f"ANALYZE {source_data.name}"))
+    return SeedResult(start, days, turbines, written, skipped=False)

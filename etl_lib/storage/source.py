@@ -1,0 +1,66 @@
+"""The source database: the farm (turbine models, turbines) and their 1-minute samples, readable by
+the API's role only. The schema is made by the migrations in ``storage/migrations/source``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    func,
+    select,
+    text,
+)
+
+from ..config.settings import API_READER_ROLE
+from ..core.contract import SOURCE_TABLE, SOURCE_VARIABLES, TURBINE_TABLE
+from .fleet import fleet_tables, model_from_row
+
+metadata = MetaData()
+turbine_model, turbine = fleet_tables(metadata, model_required=True)
+
+source_data = Table(
+    SOURCE_TABLE,
+    metadata,
+    Column("turbine_id", Integer, ForeignKey(f"{TURBINE_TABLE}.id"), nullable=False),
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    *(Column(name, Float(precision=53)) for name in SOURCE_VARIABLES),
+    # Leading with the turbine makes "one turbine over a time range" an index range scan.
+    PrimaryKeyConstraint("turbine_id", "timestamp", name="data_pkey"),
+)
+
+
+def prepare_source(engine: Engine, reader_role: str = API_READER_ROLE) -> None:
+    """Bring the schema to the current version (migrations) and let the API's role read it, nothing
+    more: SELECT on the tables, and no temporary tables in the database (PostgreSQL grants TEMPORARY
+    to every role through PUBLIC; revoked here, the database's owner keeps it)."""
+    from .migrations import upgrade
+
+    upgrade(engine, "source")
+    with engine.begin() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC'))
+        if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": reader_role}).first():
+            conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM "{reader_role}"'))
+            for table in metadata.sorted_tables:
+                conn.execute(text(f'REVOKE ALL ON TABLE "{table.name}" FROM "{reader_role}"'))
+                conn.execute(text(f'GRANT SELECT ON TABLE "{table.name}" TO "{reader_role}"'))
+
+
+def source_row_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(source_data)).scalar_one()
+
+
+def read_farm(conn: Connection) -> list[dict]:
+    """The turbines in name order: ``id``, ``name``, ``latitude``, ``longitude`` and ``model`` (a TurbineModel)."""
+    models = {row["name"]: model_from_row(row) for row in conn.execute(select(turbine_model)).mappings()}
+    rows = conn.execute(select(turbine).order_by(turbine.c.name)).mappings()
+    return [{**row, "model": models[row["model"]]} for row in rows]

@@ -1,0 +1,122 @@
+"""The target database: the farm (turbine models, turbines), a signal per turbine and name, their
+10-minute values and the run record. The schema is made by the migrations in
+``storage/migrations/target`` (``ensure_target_schema``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+
+from ..core.contract import TURBINE_TABLE, RunStatus
+from ..core.turbines import TurbineModel
+from .fleet import fleet_tables, model_from_row, model_row
+
+metadata = MetaData()
+turbine_model, turbine = fleet_tables(metadata, model_required=False)
+
+signal = Table(
+    "signal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("turbine_id", Integer, ForeignKey(f"{TURBINE_TABLE}.id", ondelete="RESTRICT"), nullable=False),
+    UniqueConstraint("turbine_id", "name", name="signal_turbine_id_name_key"),
+    CheckConstraint("name <> ''", name="signal_name_not_empty"),
+)
+
+target_data = Table(
+    "data",
+    metadata,
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("signal_id", Integer, ForeignKey("signal.id", ondelete="RESTRICT"), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    # Leading with signal_id makes "one signal over a time range" an index range scan.
+    PrimaryKeyConstraint("signal_id", "timestamp", name="data_pkey"),
+)
+
+# One row per execution of run_etl, failed ones included (status, error).
+etl_run = Table(
+    "etl_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_date", Date, nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("turbines", JSONB, comment="the turbines the run covered (names)"),
+    Column("rows_read", Integer),
+    Column("rows_written", Integer),
+    Column("quality", JSONB, comment="{turbine: {variable: share of the day's expected samples that are good}}"),
+    Column("flag_counts", JSONB, comment="{turbine: {check: {variable: samples flagged}}}"),
+    Column("thresholds", JSONB, comment="the quality thresholds the run used"),
+    Column("report", Text, comment="path of the audit notebook, when run through it"),
+    Column("error", Text),
+    CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
+)
+
+_prepared: set[str] = set()
+
+
+def ensure_target_schema(engine: Engine) -> None:
+    """The schema at the current version (the migrations, serialized by an advisory lock), once per
+    process and URL."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _prepared:
+        from .migrations import at_head, upgrade
+
+        if not at_head(engine, "target"):
+            upgrade(engine, "target")
+        _prepared.add(key)
+
+
+def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
+    """Record the turbines (``name``, ``model``: a TurbineModel, ``latitude``, ``longitude``) and their
+    models as the source describes them now; return their ids by name."""
+    models: dict[str, TurbineModel] = {t["model"].name: t["model"] for t in turbines if t.get("model")}
+    if models:
+        rows = [model_row(model) for model in models.values()]
+        statement = insert(turbine_model).values(rows)
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=["name"], set_={c: statement.excluded[c] for c in rows[0] if c != "name"}))  # fmt: skip
+    rows = [{"name": t["name"], "model": t["model"].name if t.get("model") else None,
+             "latitude": t.get("latitude"), "longitude": t.get("longitude")} for t in turbines]  # fmt: skip
+    statement = insert(turbine).values(rows)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=["name"], set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude")}))  # fmt: skip
+    names = [t["name"] for t in turbines]
+    return dict(conn.execute(select(turbine.c.name, turbine.c.id).where(turbine.c.name.in_(names))).all())
+
+
+def ensure_signals(conn: Connection, turbine_ids: dict[str, int], names: list[str]) -> dict[tuple[str, str], int]:
+    """The ids of every ``(turbine, signal name)``, created where missing."""
+    rows = [{"turbine_id": tid, "name": name} for tid in turbine_ids.values() for name in names]
+    conn.execute(insert(signal).values(rows).on_conflict_do_nothing(index_elements=["turbine_id", "name"]))
+    by_id = {tid: name for name, tid in turbine_ids.items()}
+    found = conn.execute(
+        select(signal.c.turbine_id, signal.c.name, signal.c.id).where(
+            signal.c.turbine_id.in_(list(turbine_ids.values())), signal.c.name.in_(names)
+        )
+    )
+    return {(by_id[tid], name): sid for tid, name, sid in found}
+
+
+def read_models(conn: Connection) -> dict[str, TurbineModel]:
+    """The models the target knows, by name."""
+    return {row["name"]: model_from_row(row) for row in conn.execute(select(turbine_model)).mappings()}
