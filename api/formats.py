@@ -1,7 +1,15 @@
 """Response formats of /data: choosing one (``format`` parameter or ``Accept``) and streaming it.
 
-Both encoders consume the same Arrow record batches (``api.db.sample_batches``) and
-yield bytes as they go, so a year costs the memory of one batch.
+Both encoders consume the same Arrow record batches (``api.samples.sample_batches``) and
+yield bytes as they go, so a year costs the memory of one batch. Both end by stating how many rows
+they sent (``count``), so a reader can tell a whole answer from one that was cut short:
+
+- JSON: ``count`` is the document's last member, after ``data``;
+- Arrow: the stream's last record batch is empty and carries ``count`` in its custom metadata,
+  followed by the end-of-stream marker.
+
+Non-finite samples keep their meaning in both: Arrow carries NaN and ±Infinity as float64, JSON
+(which has no such numbers) as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 """
 
 from __future__ import annotations
@@ -13,11 +21,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from etl_lib.source_schema import ARROW_MEDIA_TYPE
+from etl_lib.core.contract import ARROW_MEDIA_TYPE, COUNT_METADATA_KEY, JSON_MEDIA_TYPE, NON_FINITE_JSON
 
 from .params import bad_request
 
-JSON_MEDIA_TYPE = "application/json"
+JSON_ROWS = 4096
 MEDIA_TYPES = {"json": JSON_MEDIA_TYPE, "arrow": ARROW_MEDIA_TYPE}
 FORMATS_BY_MEDIA_TYPE = {media_type: name for name, media_type in MEDIA_TYPES.items()}
 
@@ -58,8 +66,19 @@ def _values(array: pa.Array, dtype: str) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * itemsize)
 
 
-def _floats(array: pa.Array) -> list[float | None]:
-    values = _values(array, "<f8").tolist()
+_NON_FINITE_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+assert set(_NON_FINITE_TEXT.values()) == set(NON_FINITE_JSON)  # what the ETL reads
+
+
+def _floats(array: pa.Array) -> list[float | str | None]:
+    """Floats as Python values: null as None, NaN and ±Infinity as the strings the contract names
+    (orjson would write them as null, indistinguishable from a missing value)."""
+    numbers = _values(array, "<f8")
+    values = numbers.tolist()
+    non_finite = ~np.isfinite(numbers)
+    if non_finite.any():
+        for i in np.flatnonzero(non_finite).tolist():
+            values[i] = _NON_FINITE_TEXT[repr(values[i])]
     if array.null_count:
         bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
         for i in np.flatnonzero(bits[array.offset : array.offset + len(array)] == 0).tolist():
@@ -78,27 +97,37 @@ def _iso_utc(timestamps: pa.Array) -> list[str]:
     return [f"{value}+00:00" for value in text.tolist()]
 
 
-def _rows(batch: pa.RecordBatch) -> list[dict]:
+def _names(column: pa.DictionaryArray, names: np.ndarray) -> list[str]:
+    return names[_values(column.indices, "<i4")].tolist()
+
+
+def _rows(batch: pa.RecordBatch, turbines: np.ndarray) -> list[dict]:
     keys = batch.schema.names
-    columns = [_iso_utc(batch.column(0)), *(_floats(column) for column in batch.columns[1:])]
+    columns = [
+        _iso_utc(column) if name == "timestamp" else _names(column, turbines) if name == "turbine" else _floats(column)
+        for name, column in zip(keys, batch.columns)
+    ]
     return [dict(zip(keys, values)) for values in zip(*columns)]
 
 
 def json_stream(
-    batches: Iterable[pa.RecordBatch], start: dt.datetime, end: dt.datetime, variables: list[str]
+    batches: Iterable[pa.RecordBatch], start: dt.datetime, end: dt.datetime, variables: list[str], turbines: list[str]
 ) -> Iterator[bytes]:
-    """The documented JSON document, written row batch by row batch.
+    """The documented JSON document, written ``JSON_ROWS`` rows at a time (a row is a Python dict
+    on the way, about 0.5 kB).
 
-    ``count`` comes after ``data`` because it is known only at the end; as a JSON object
-    the answer is the same as before streaming. NaN and infinities become null (orjson).
+    ``count`` comes after ``data`` because it is known only at the end: it is the answer's trailer,
+    and as a JSON object the answer is the same as before streaming.
     """
-    head = {"start": start, "end": end, "variables": variables}
+    names = np.array(turbines, dtype=object)
+    head = {"start": start, "end": end, "turbines": turbines, "variables": variables}
     yield orjson.dumps(head)[:-1] + b',"data":['
     count = 0
     for batch in batches:
-        if batch.num_rows:
-            yield (b"," if count else b"") + orjson.dumps(_rows(batch))[1:-1]
-            count += batch.num_rows
+        for offset in range(0, batch.num_rows, JSON_ROWS):
+            piece = batch.slice(offset, JSON_ROWS)
+            yield (b"," if count else b"") + orjson.dumps(_rows(piece, names))[1:-1]
+            count += piece.num_rows
     yield b'],"count":%d}' % count
 
 
@@ -125,11 +154,25 @@ class _Chunks:
 def arrow_stream(
     batches: Iterable[pa.RecordBatch], schema: pa.Schema, start: dt.datetime, end: dt.datetime
 ) -> Iterator[bytes]:
-    """An Arrow IPC stream; the interval travels in the schema's metadata."""
+    """An Arrow IPC stream; the interval travels in the schema's metadata, the row count in the
+    custom metadata of a last, empty batch (the trailer), then the end-of-stream marker.
+
+    Should ``batches`` fail, neither the trailer nor the marker is sent."""
     schema = schema.with_metadata({"start": start.isoformat(), "end": end.isoformat()})
     sink = _Chunks()
-    with pa.ipc.new_stream(sink, schema) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
-            yield sink.take()
+    count, last = 0, None
+    writer = pa.ipc.new_stream(sink, schema)
+    for batch in batches:
+        writer.write_batch(batch)
+        count, last = count + batch.num_rows, batch
+        yield sink.take()
+    # An empty slice of the last batch keeps its dictionary: no new dictionary message.
+    trailer = last.slice(0, 0) if last is not None else empty_batch(schema)
+    writer.write_batch(trailer, custom_metadata={COUNT_METADATA_KEY: str(count)})
+    writer.close()
     yield sink.take()
+
+
+def empty_batch(schema: pa.Schema) -> pa.RecordBatch:
+    """A record batch of ``schema`` without rows (``pa.nulls``: no pandas import, unlike ``pa.array``)."""
+    return pa.RecordBatch.from_arrays([pa.nulls(0, field.type) for field in schema], schema=schema)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,19 +29,62 @@ class Health(BaseModel):
     database: str = Field(examples=["ok"])
 
 
+# A sample's value in JSON: a number, null when missing, or one of the strings NaN, Infinity and
+# -Infinity (JSON has no such numbers; Arrow carries them as float64).
+SampleValue = float | Literal["NaN", "Infinity", "-Infinity"] | None
+
+
 class DataRow(BaseModel):
-    """One 1-minute sample; only the requested variables are present."""
+    """One 1-minute sample; only the requested variables are present (each a number, null when missing,
+    or "NaN", "Infinity" or "-Infinity"), and ``turbine`` when the answer can hold more than one turbine."""
 
     model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, SampleValue] = Field(init=False)
     timestamp: dt.datetime
+    turbine: str | None = Field(None, examples=["WT01"])
 
 
 class DataResponse(BaseModel):
     start: dt.datetime = Field(description="Inclusive start of the interval, UTC.")
     end: dt.datetime = Field(description="Exclusive end of the interval, UTC.")
+    turbines: list[str] = Field(description="The turbines asked for, in the farm's order.")
     variables: list[str]
-    count: int
-    data: list[DataRow] = Field(description="Rows ordered by timestamp; a missing value is null.")
+    data: list[DataRow] = Field(
+        description="Rows ordered by timestamp, then turbine. A value is a number, null when missing, or the "
+        'string "NaN", "Infinity" or "-Infinity" for a sample that is not a finite number.'
+    )
+    count: int = Field(
+        description="The rows in 'data': the answer's last member, written after them. An answer without it, "
+        "or whose rows differ from it, is incomplete."
+    )
+
+
+class PowerCurve(BaseModel):
+    wind_speed: list[float] = Field(description="m/s, ascending")
+    power: list[float] = Field(description="kW at each wind speed; interpolated linearly between the points")
+
+
+class TurbineModel(BaseModel):
+    name: str = Field(examples=["V90/2000"])
+    manufacturer: str | None
+    rated_power: float = Field(description="kW")
+    cut_in: float = Field(description="m/s")
+    cut_out: float = Field(description="m/s")
+    hub_height: float | None = Field(description="m")
+    rotor_diameter: float | None = Field(description="m")
+    source: str | None = Field(description="Where the power curve comes from.")
+    curve: PowerCurve
+
+
+class Turbine(BaseModel):
+    name: str = Field(examples=["WT01"])
+    latitude: float | None
+    longitude: float | None
+    model: TurbineModel
+
+
+class TurbinesResponse(BaseModel):
+    turbines: list[Turbine]
 
 
 class ErrorResponse(BaseModel):

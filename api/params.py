@@ -1,14 +1,81 @@
-"""Parsing and checking query parameters, with messages that say what to send instead."""
+"""Query parameters as pydantic models (``extra="forbid"``: an unknown parameter is a 422), and the
+parsing that turns them into an interval and a list of variables, with messages that say what to
+send instead."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the annotations of ``query``'s dependency.
 import datetime as dt
+from typing import Annotated, get_args, get_origin
 
-from fastapi import HTTPException
+from fastapi import Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from etl_lib.source_schema import SOURCE_VARIABLES
+from etl_lib.core.contract import ARROW_MEDIA_TYPE, SOURCE_VARIABLES
 
 VALID = ", ".join(SOURCE_VARIABLES)
+
+
+class NoParameters(BaseModel):
+    """A route that takes no query parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataParameters(BaseModel):
+    """The parameters of ``/data``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(
+        description="Inclusive start, ISO-8601 (e.g. 2024-10-01T00:00:00Z). "
+        "An instant without a UTC offset is taken as UTC.",
+        examples=["2024-10-01T00:00:00Z"],
+    )
+    end: str = Field(
+        description="Exclusive end, ISO-8601, after start. An instant without offset is taken as UTC.",
+        examples=["2024-10-02T00:00:00Z"],
+    )
+    variables: list[str] = Field(
+        description=f"Variables to return, repeated (variables=a&variables=b) or comma-separated. One of: {VALID}.",
+        examples=[["wind_speed", "power"]],
+    )
+    turbines: list[str] | None = Field(
+        None,
+        description="Turbines to return (names, see /turbines), repeated or comma-separated; default: every "
+        "turbine. The answer has a 'turbine' column whenever it can hold more than one turbine.",
+        examples=[["WT01", "WT02"]],
+    )
+    format: str | None = Field(
+        None,
+        description="Response format, json or arrow; overrides the Accept header. "
+        f"Default: JSON, unless Accept asks for Arrow ({ARROW_MEDIA_TYPE}).",
+        examples=["arrow"],
+    )
+
+
+def _repeatable(model: type[BaseModel], name: str) -> bool:
+    """A list parameter (also an optional one) may repeat."""
+    annotation = model.model_fields[name].annotation
+    return any(get_origin(kind) is list for kind in (annotation, *get_args(annotation)))
+
+
+def query(model: type[BaseModel]):
+    """A dependency reading ``model`` from the query string; a parameter that is not a list must
+    come once (``start=a&start=b`` is refused rather than silently taking one of them)."""
+
+    async def parameters(request: Request, values: Annotated[model, Query()]) -> BaseModel:  # no I/O: no thread
+        repeated = sorted(
+            name for name in model.model_fields
+            if not _repeatable(model, name) and len(request.query_params.getlist(name)) > 1
+        )  # fmt: skip
+        if repeated:
+            may_repeat = [name for name in model.model_fields if _repeatable(model, name)]
+            raise bad_request(
+                f"Parameter(s) {', '.join(repr(r) for r in repeated)} given more than once. Give each once"
+                + (f"; only {', '.join(may_repeat)} may repeat." if may_repeat else ".")
+            )
+        return values
+
+    return Depends(parameters)
 
 
 def bad_request(message: str) -> HTTPException:
@@ -26,7 +93,13 @@ def parse_instant(name: str, value: str) -> dt.datetime:
         ) from None
     if instant.tzinfo is None:
         return instant.replace(tzinfo=dt.timezone.utc)
-    return instant.astimezone(dt.timezone.utc)
+    try:
+        return instant.astimezone(dt.timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in the year 0 in UTC
+        raise bad_request(
+            f"Parameter '{name}' = {value[:64]!r} lies outside the years 1 to 9999 once converted to UTC. "
+            "Use an instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z."
+        ) from None
 
 
 def parse_interval(start: str, end: str, max_days: int) -> tuple[dt.datetime, dt.datetime]:
@@ -44,14 +117,19 @@ def parse_interval(start: str, end: str, max_days: int) -> tuple[dt.datetime, dt
     return begin, finish
 
 
-def parse_variables(values: list[str]) -> list[str]:
-    """Accept repeated and comma-separated names; keep the caller's order, drop repeats."""
+def _names(values: list[str]) -> list[str]:
+    """Repeated and comma-separated names, in the caller's order, without repeats."""
     names: list[str] = []
     for value in values:
         for name in value.split(","):
             name = name.strip()
             if name and name not in names:
                 names.append(name)
+    return names
+
+
+def parse_variables(values: list[str]) -> list[str]:
+    names = _names(values)
     if not names:
         raise bad_request(f"No variable selected. Choose one or more of: {VALID}.")
     unknown = [name for name in names if name not in SOURCE_VARIABLES]
@@ -59,3 +137,18 @@ def parse_variables(values: list[str]) -> list[str]:
         shown = ", ".join(repr(name[:64]) for name in unknown[:5])
         raise bad_request(f"Unknown variable(s) {shown}. Valid variables: {VALID}.")
     return names
+
+
+def parse_turbines(values: list[str] | None, farm: dict[str, int]) -> dict[str, int]:
+    """The selected turbines' ids by name, in the farm's order (default: every turbine)."""
+    if values is None:
+        return farm
+    names = _names(values)
+    valid = ", ".join(list(farm)[:20]) + (", …" if len(farm) > 20 else "")
+    if not names:
+        raise bad_request(f"No turbine selected. Leave 'turbines' out for every turbine, or name some of: {valid}.")
+    unknown = [name for name in names if name not in farm]
+    if unknown:
+        shown = ", ".join(repr(name[:64]) for name in unknown[:5])
+        raise bad_request(f"Unknown turbine(s) {shown}. Valid turbines: {valid} (GET /turbines lists them).")
+    return {name: farm[name] for name in farm if name in names}

@@ -1,106 +1,114 @@
 """The API's routes: data, variables, coverage and health. Nothing here writes."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the route signatures.
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
-from sqlalchemy import Engine, func, select, text
+import anyio
+from fastapi import APIRouter, Header, Request
+from sqlalchemy import Engine, text
 
-from etl_lib.source_schema import source_data
+from etl_lib.core.contract import ARROW_MEDIA_TYPE, DESCRIPTIONS, JSON_MEDIA_TYPE, SOURCE_TABLE, SOURCE_VARIABLES, UNITS
 
-from .db import arrow_schema, get_engine, sample_batches
-from .formats import ARROW_MEDIA_TYPE, JSON_MEDIA_TYPE, MEDIA_TYPES, arrow_stream, choose_format, json_stream
-from .models import Coverage, DataResponse, ErrorResponse, Health, Variable, VariablesResponse
-from .params import VALID, parse_interval, parse_variables
+from .binary_copy import arrow_schema
+from .deps import Authorized, EngineDep, SettingsDep
+from .farm import turbine_ids, turbines_with_models
+from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
+from .models import Coverage, DataResponse, ErrorResponse, Health, TurbinesResponse, Variable, VariablesResponse
+from .params import DataParameters, NoParameters, parse_interval, parse_turbines, parse_variables, query
+from .samples import Selection, is_long, sample_batches
+from .streaming import WholeOrBroken
 
-router = APIRouter()
+VARIABLES = [Variable(name=name, unit=UNITS[name], description=DESCRIPTIONS[name]) for name in SOURCE_VARIABLES]
+UNAVAILABLE = {
+    "model": ErrorResponse,
+    "description": "The API is busy (every answer slot or database connection in use) or the source "
+    "database is unavailable; ask again after Retry-After seconds.",
+    "headers": {"Retry-After": {"description": "Seconds to wait before asking again.", "schema": {"type": "integer"}}},
+}
+ERRORS = {
+    401: {"model": ErrorResponse, "description": "ETL_API_TOKEN is set and the bearer token is missing or wrong."},
+    422: {"model": ErrorResponse, "description": "A parameter is missing, malformed or not allowed."},
+    503: UNAVAILABLE,
+}
 
-VARIABLES = [
-    Variable(name="wind_speed", unit="m/s", description="Nacelle wind speed, 1-minute mean."),
-    Variable(name="power", unit="kW", description="Active power at the turbine terminals, 1-minute mean."),
-    Variable(name="ambient_temperature", unit="degC", description="Ambient air temperature, 1-minute mean."),
-]
-
-ERRORS = {422: {"model": ErrorResponse, "description": "A parameter is missing, malformed or not allowed."}}
+router = APIRouter(dependencies=[Authorized], responses=ERRORS)
+open_router = APIRouter()  # no token needed: liveness
 
 
 @router.get(
     "/data",
     response_model=DataResponse,
     responses={
-        **ERRORS,
         200: {
             "description": "JSON by default; an Arrow IPC stream with format=arrow or "
-            f"'Accept: {ARROW_MEDIA_TYPE}' (columns timestamp, then the variables as float64).",
+            f"'Accept: {ARROW_MEDIA_TYPE}' (columns timestamp, turbine when the answer can hold more than one "
+            "(dictionary-encoded names), then the variables as float64). Both end by stating the rows sent: "
+            "JSON's last member 'count'; in Arrow, the custom metadata 'count' of a last, empty record batch, "
+            "then the end-of-stream marker. An answer that fails after its first byte ends without HTTP's last "
+            "chunk (an incomplete read for the client), never with a clean end. NaN and ±Infinity: float64 "
+            "in Arrow, the strings \"NaN\", \"Infinity\", \"-Infinity\" in JSON; null is a missing value.",
             "content": {JSON_MEDIA_TYPE: {}, ARROW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         },
     },
-    summary="1-minute samples of chosen variables over a half-open interval",
+    summary="1-minute samples of chosen turbines and variables over a half-open interval",
 )
 def get_data(
-    engine: Annotated[Engine, Depends(get_engine)],
     request: Request,
-    start: Annotated[
-        str,
-        Query(
-            description="Inclusive start, ISO-8601 (e.g. 2024-10-01T00:00:00Z). "
-            "An instant without a UTC offset is taken as UTC.",
-            examples=["2024-10-01T00:00:00Z"],
-        ),
-    ],
-    end: Annotated[
-        str,
-        Query(
-            description="Exclusive end, ISO-8601, after start. An instant without offset is taken as UTC.",
-            examples=["2024-10-02T00:00:00Z"],
-        ),
-    ],
-    variables: Annotated[
-        list[str],
-        Query(
-            description=f"Variables to return, repeated (variables=a&variables=b) or comma-separated. One of: {VALID}.",
-            examples=[["wind_speed", "power"]],
-        ),
-    ],
-    format: Annotated[
-        str | None,
-        Query(
-            description=f"Response format, {' or '.join(MEDIA_TYPES)}; overrides the Accept header. "
-            "Default: JSON, unless Accept asks for Arrow.",
-            examples=["arrow"],
-        ),
-    ] = None,
+    engine: EngineDep,
+    settings: SettingsDep,
+    parameters: Annotated[DataParameters, query(DataParameters)],
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> StreamingResponse:
-    """Streamed whatever the range: the server holds one chunk of rows at a time."""
-    begin, finish = parse_interval(start, end, request.app.state.settings.max_range_days)
-    names = parse_variables(variables)
-    chosen = choose_format(format, accept)
-    batches = sample_batches(engine, names, begin, finish)
+) -> WholeOrBroken:
+    """Streamed whatever the range: the server holds one chunk of rows at a time, and reads the
+    database at its own pace, not the client's."""
+    begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
+    names = parse_variables(parameters.variables)
+    chosen = choose_format(parameters.format, accept)
+    with engine.connect() as conn:
+        farm = turbine_ids(conn)
+    selected = parse_turbines(parameters.turbines, farm)
+    selection = Selection(selected, with_turbine=len(selected) > 1)
+    give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
+    try:
+        batches = sample_batches(engine, selection, names, begin, finish)
+    except BaseException:
+        give_back()
+        raise
     if chosen == "arrow":
-        body = arrow_stream(batches, arrow_schema(names), begin, finish)
+        body = arrow_stream(batches, arrow_schema(names, selection.with_turbine), begin, finish)
     else:
-        body = json_stream(batches, begin, finish, names)
-    return StreamingResponse(body, media_type=MEDIA_TYPES[chosen])
+        body = json_stream(batches, begin, finish, names, list(selected))
+    return WholeOrBroken(body, media_type=MEDIA_TYPES[chosen], on_close=give_back)
+
+
+@router.get("/turbines", response_model=TurbinesResponse, summary="The farm's turbines with their models")
+def get_turbines(engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]) -> TurbinesResponse:
+    with engine.connect() as conn:
+        return TurbinesResponse(turbines=turbines_with_models(conn))
 
 
 @router.get("/variables", response_model=VariablesResponse, summary="The variables /data can return")
-def get_variables() -> VariablesResponse:
+def get_variables(parameters: Annotated[NoParameters, query(NoParameters)]) -> VariablesResponse:
     return VariablesResponse(variables=VARIABLES)
 
 
 @router.get("/coverage", response_model=Coverage, summary="First and last timestamp and row count of the source")
-def get_coverage(engine: Annotated[Engine, Depends(get_engine)]) -> Coverage:
-    ts = source_data.c.timestamp
+def get_coverage(engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]) -> Coverage:
     with engine.connect() as conn:
-        first, last, rows = conn.execute(select(func.min(ts), func.max(ts), func.count())).one()
+        first, last, rows = conn.execute(
+            text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
+        ).one()
     return Coverage(first=first, last=last, rows=rows)
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": ErrorResponse}}, summary="Liveness")
-def get_health(engine: Annotated[Engine, Depends(get_engine)]) -> Health:
+def _check_database(engine: Engine) -> None:
     with engine.connect() as conn:
-        conn.execute(text("SELECT 1 FROM data LIMIT 1"))
+        conn.execute(text(f'SELECT 1 FROM "{SOURCE_TABLE}" LIMIT 1'))
+
+
+@open_router.get("/health", response_model=Health, responses={503: UNAVAILABLE}, summary="Liveness")
+async def get_health(request: Request, parameters: Annotated[NoParameters, query(NoParameters)]) -> Health:
+    """With connections and threads of its own, so it answers (within about a second) while /data is saturated."""
+    state = request.app.state
+    await anyio.to_thread.run_sync(_check_database, state.health_engine, limiter=state.health_threads)
     return Health(status="ok", database="ok")
