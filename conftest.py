@@ -9,9 +9,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from etl_lib.db import engine_for
-from etl_lib.settings import Settings
-from etl_lib.testing import temporary_stack
+from etl_lib.config.settings import Settings
+from etl_lib.storage.engines import engine_for
+from tests.support.stack import temporary_stack
 
 _stack = {}
 

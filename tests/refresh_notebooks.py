@@ -1,7 +1,10 @@
 """Re-execute the committed notebooks in place against a fresh temporary stack.
 
 Their stored outputs are what nbval compares on every `make test`; run this (`make golden`)
-after a change that is meant to change what a notebook shows, and review the diff.
+after a change that is meant to change what a notebook shows, and review the diff. The outputs
+nbval does not compare (cells tagged ``nbval-ignore-output``: URLs, ports, wall-clock times, the
+machine's runs) are not kept, so the committed notebooks hold nothing of the machine that made them
+and running this twice leaves no diff (``tests/test_golden_notebooks.py`` checks the first).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from etl_lib.notebook_runner import ensure_kernel
-from etl_lib.testing import temporary_stack
+from etl_lib.reports.notebooks import ensure_kernel
+from tests.support.stack import temporary_stack
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+IGNORED = "nbval-ignore-output"
 
 
 def refresh(paths: list[Path]) -> None:
@@ -26,6 +30,9 @@ def refresh(paths: list[Path]) -> None:
             NotebookClient(
                 notebook, kernel_name=kernel, record_timing=False, resources={"metadata": {"path": str(path.parent)}}
             ).execute()
+            for cell in notebook.cells:
+                if IGNORED in cell.metadata.get("tags", []):
+                    cell.outputs = []
             nbformat.write(notebook, path)
             print(f"refreshed {path}")
 

@@ -12,38 +12,41 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import text
 
-ARROW = "application/vnd.apache.arrow.stream"
+from etl_lib.core.contract import ARROW_MEDIA_TYPE as ARROW
+from etl_lib.core.scope import RunScope
+
 ALL_VARIABLES = ["wind_speed", "power", "ambient_temperature"]
+TURBINES = ["WT01", "WT02", "WT03", "WT04"]
 UTC = dt.timezone.utc
 
 
 def source_rows(source_engine, start: dt.datetime, end: dt.datetime, variables: list[str]) -> list[tuple]:
-    columns = ", ".join(["timestamp", *variables])
+    """``(timestamp, turbine, *variables)`` rows, by time then turbine, as the API orders them."""
+    columns = ", ".join(["d.timestamp", "t.name", *(f"d.{v}" for v in variables)])
     with source_engine.connect() as conn:
         return [
             tuple(row)
             for row in conn.execute(
-                text(f"SELECT {columns} FROM data WHERE timestamp >= :s AND timestamp < :e ORDER BY timestamp"),
+                text(f"SELECT {columns} FROM data d JOIN turbine t ON t.id = d.turbine_id "
+                     "WHERE d.timestamp >= :s AND d.timestamp < :e ORDER BY d.timestamp, d.turbine_id"),
                 {"s": start, "e": end},
             )
-        ]
+        ]  # fmt: skip
+
+
+def _params(start: dt.datetime, end: dt.datetime, variables: list[str], **kwargs) -> dict:
+    return {"start": start.isoformat(), "end": end.isoformat(), "variables": ",".join(variables), **kwargs}
 
 
 def get_arrow(api, start: dt.datetime, end: dt.datetime, variables: list[str], **kwargs) -> pa.Table:
-    response = api.get(
-        "/data",
-        params={"start": start.isoformat(), "end": end.isoformat(), "variables": ",".join(variables), **kwargs},
-        headers={"Accept": ARROW},
-    )
+    response = api.get("/data", params=_params(start, end, variables, **kwargs), headers={"Accept": ARROW})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == ARROW
     return pa.ipc.open_stream(response.content).read_all()
 
 
-def get_json(api, start: dt.datetime, end: dt.datetime, variables: list[str]) -> dict:
-    response = api.get(
-        "/data", params={"start": start.isoformat(), "end": end.isoformat(), "variables": ",".join(variables)}
-    )
+def get_json(api, start: dt.datetime, end: dt.datetime, variables: list[str], **kwargs) -> dict:
+    response = api.get("/data", params=_params(start, end, variables, **kwargs))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
     return orjson.loads(response.content)
@@ -54,26 +57,48 @@ def bits(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).view(np.uint64)
 
 
-def test_json_and_arrow_equal_the_source_bit_for_bit_for_a_day(api, source_engine):
+def test_json_and_arrow_equal_the_source_bit_for_bit_for_a_farm_day(api, source_engine):
     start = dt.datetime(2024, 10, 4, tzinfo=UTC)
     end = start + dt.timedelta(days=1)
     expected = source_rows(source_engine, start, end, ALL_VARIABLES)
-    assert len(expected) == 1440
+    assert len(expected) == 4 * 1440
 
     table = get_arrow(api, start, end, ALL_VARIABLES)
-    assert table.schema.names == ["timestamp", *ALL_VARIABLES]
+    assert table.schema.names == ["timestamp", "turbine", *ALL_VARIABLES]
     assert table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("turbine").type == pa.dictionary(pa.int32(), pa.string())
     assert table.column("timestamp").to_pylist() == [row[0] for row in expected]
-    for i, name in enumerate(ALL_VARIABLES, start=1):
+    assert table.column("turbine").to_pylist() == [row[1] for row in expected]
+    for i, name in enumerate(ALL_VARIABLES, start=2):
         assert table.column(name).null_count == 0
         np.testing.assert_array_equal(bits(table.column(name).to_numpy()), bits([row[i] for row in expected]))
 
     payload = get_json(api, start, end, ALL_VARIABLES)
+    assert payload["turbines"] == TURBINES
     assert [dt.datetime.fromisoformat(row["timestamp"]) for row in payload["data"]] == [row[0] for row in expected]
-    for i, name in enumerate(ALL_VARIABLES, start=1):
+    assert [row["turbine"] for row in payload["data"]] == [row[1] for row in expected]
+    for i, name in enumerate(ALL_VARIABLES, start=2):
         np.testing.assert_array_equal(
             bits([row[name] for row in payload["data"]]), bits([row[i] for row in expected])
         )
+
+
+@pytest.mark.parametrize("turbines", [["WT03"], ["WT04", "WT02"], "WT02,WT04"])
+def test_a_selection_of_turbines_in_both_formats(api, source_engine, turbines):
+    """One turbine: no turbine column (today's single-turbine answer); several: the column, in the farm's order."""
+    start = dt.datetime(2024, 10, 5, 6, tzinfo=UTC)
+    end = start + dt.timedelta(hours=2)
+    names = turbines.split(",") if isinstance(turbines, str) else turbines
+    expected = [row for row in source_rows(source_engine, start, end, ["power"]) if row[1] in names]
+    many = len(names) > 1
+    table = get_arrow(api, start, end, ["power"], turbines=turbines)
+    payload = get_json(api, start, end, ["power"], turbines=turbines)
+    assert table.schema.names == ["timestamp", *(["turbine"] if many else []), "power"]
+    assert payload["turbines"] == sorted(names)
+    assert [set(row) for row in payload["data"]] == [{"timestamp", *(["turbine"] if many else []), "power"}] * len(expected)
+    assert table.column("power").to_pylist() == [row["power"] for row in payload["data"]] == [r[2] for r in expected]
+    if many:
+        assert table.column("turbine").to_pylist() == [row["turbine"] for row in payload["data"]] == [r[1] for r in expected]
 
 
 @pytest.fixture
@@ -94,8 +119,8 @@ def special_values_day(source_engine):
     with source_engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO data (timestamp, wind_speed, power, ambient_temperature) "
-                "VALUES (:t, CAST(:w AS float8), CAST(:p AS float8), CAST(:a AS float8))"
+                "INSERT INTO data (turbine_id, timestamp, wind_speed, power, ambient_temperature) "
+                "VALUES (1, :t, CAST(:w AS float8), CAST(:p AS float8), CAST(:a AS float8))"
             ),
             rows,
         )
@@ -109,11 +134,11 @@ def special_values_day(source_engine):
             )
 
 
-def test_special_values_survive_arrow_exactly_and_json_as_null(api, special_values_day):
+def test_special_values_survive_arrow_exactly_and_json_as_strings(api, special_values_day):
     day, values = special_values_day
     end = day + dt.timedelta(days=1)
 
-    table = get_arrow(api, day, end, ALL_VARIABLES)
+    table = get_arrow(api, day, end, ALL_VARIABLES, turbines="WT01")
     assert table.num_rows == len(values)
     for i, name in enumerate(ALL_VARIABLES):
         column = table.column(name)
@@ -123,7 +148,7 @@ def test_special_values_survive_arrow_exactly_and_json_as_null(api, special_valu
         want = [0.0 if v is None else v for v in sent]
         np.testing.assert_array_equal(bits(got), bits(want), err_msg=name)
 
-    payload = get_json(api, day, end, ALL_VARIABLES)
+    payload = get_json(api, day, end, ALL_VARIABLES, turbines="WT01")
     assert payload["count"] == len(values)
     # Timestamps as orjson writes datetimes: a fraction of a second only where there is one.
     assert [row["timestamp"] for row in payload["data"]] == [
@@ -135,18 +160,20 @@ def test_special_values_survive_arrow_exactly_and_json_as_null(api, special_valu
     assert table.column("timestamp").to_pylist() == [day + dt.timedelta(minutes=i, microseconds=250_001 * i) for i in range(4)]
     for row, sent in zip(payload["data"], values):
         for name, value in zip(ALL_VARIABLES, sent):
-            if value is None or not math.isfinite(value):
-                assert row[name] is None  # JSON has no NaN or infinity
+            if value is None:
+                assert row[name] is None
+            elif not math.isfinite(value):  # JSON has no NaN or infinity: the strings the contract names
+                assert row[name] == {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(value)]
             else:
                 assert bits([row[name]]) == bits([value])
 
 
 @pytest.mark.parametrize("fmt", ["json", "arrow"])
 def test_a_long_range_streams_every_row_in_order(api, source_engine, settings, fmt):
-    # 9 days and a bit, not aligned to days: crosses the API's 7-day read chunk.
+    # 9 days and a bit of the farm, not aligned to days: crosses the API's read chunks many times.
     start = dt.datetime(2024, 10, 1, 12, 34, 30, tzinfo=UTC)
     end = dt.datetime(2024, 10, 10, 1, 0, tzinfo=UTC)
-    expected = [row[0] for row in source_rows(source_engine, start, end, [])]
+    expected = [row[:2] for row in source_rows(source_engine, start, end, [])]
     params = {"start": start.isoformat(), "end": end.isoformat(), "variables": "power", "format": fmt}
     with api.stream("GET", "/data", params=params) as response:
         assert response.status_code == 200
@@ -154,14 +181,15 @@ def test_a_long_range_streams_every_row_in_order(api, source_engine, settings, f
         pieces = list(response.iter_raw())
     body = b"".join(pieces)
     if fmt == "arrow":
-        timestamps = pa.ipc.open_stream(body).read_all().column("timestamp").to_pylist()
+        table = pa.ipc.open_stream(body).read_all()
+        keys = list(zip(table.column("timestamp").to_pylist(), table.column("turbine").to_pylist()))
     else:
         payload = orjson.loads(body)
         assert payload["count"] == len(payload["data"])
-        timestamps = [dt.datetime.fromisoformat(row["timestamp"]) for row in payload["data"]]
-    assert len(expected) > 12_000
-    assert timestamps == expected
-    assert all(a < b for a, b in zip(timestamps, timestamps[1:]))
+        keys = [(dt.datetime.fromisoformat(row["timestamp"]), row["turbine"]) for row in payload["data"]]
+    assert len(expected) > 4 * 12_000
+    assert keys == expected
+    assert all(a < b for a, b in zip(keys, keys[1:]))
 
 
 def test_json_keeps_its_documented_shape(api):
@@ -172,13 +200,16 @@ def test_json_keeps_its_documented_shape(api):
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     payload = response.json()
-    assert set(payload) == {"start", "end", "variables", "count", "data"}
+    assert set(payload) == {"start", "end", "turbines", "variables", "count", "data"}
     assert payload["start"] == "2024-10-01T00:00:30+00:00"
     assert payload["end"] == "2024-10-01T00:03:00+00:00"
+    assert payload["turbines"] == TURBINES
     assert payload["variables"] == ["power", "wind_speed"]
-    assert payload["count"] == 2
-    assert [set(row) for row in payload["data"]] == [{"timestamp", "power", "wind_speed"}] * 2
-    assert [row["timestamp"] for row in payload["data"]] == ["2024-10-01T00:01:00+00:00", "2024-10-01T00:02:00+00:00"]
+    assert payload["count"] == 8
+    assert [set(row) for row in payload["data"]] == [{"timestamp", "turbine", "power", "wind_speed"}] * 8
+    assert [row["timestamp"] for row in payload["data"]] == ["2024-10-01T00:01:00+00:00"] * 4 + [
+        "2024-10-01T00:02:00+00:00"] * 4  # fmt: skip
+    assert [row["turbine"] for row in payload["data"]] == TURBINES * 2
     assert all(isinstance(row["power"], float) for row in payload["data"])
 
 
@@ -188,7 +219,7 @@ def test_an_empty_range_is_a_valid_empty_answer_in_both_formats(api):
     payload = get_json(api, start, end, ["power"])
     assert payload["count"] == 0 and payload["data"] == []
     table = get_arrow(api, start, end, ["power"])
-    assert table.num_rows == 0 and table.schema.names == ["timestamp", "power"]
+    assert table.num_rows == 0 and table.schema.names == ["timestamp", "turbine", "power"]
 
 
 @pytest.mark.parametrize(
@@ -205,7 +236,7 @@ def test_an_empty_range_is_a_valid_empty_answer_in_both_formats(api):
     ],
 )
 def test_format_is_chosen_by_parameter_then_accept(api, accept, fmt, expected):
-    params = {"start": "2024-10-02T00:00:00Z", "end": "2024-10-02T01:00:00Z", "variables": "power"}
+    params = {"start": "2024-10-02T00:00:00Z", "end": "2024-10-02T01:00:00Z", "variables": "power", "turbines": "WT01"}
     if fmt:
         params["format"] = fmt
     response = api.get("/data", params=params, headers={"Accept": accept} if accept else {})
@@ -228,81 +259,189 @@ def test_an_unknown_format_is_refused_with_the_choices(api):
 
 
 def test_the_etl_reads_arrow_and_gets_the_same_frame_as_from_json(settings):
-    from etl_lib.dates import day_bounds
-    from etl_lib.extract import fetch_day, get, make_client, parse_json, validate_samples
+    from etl_lib.pipeline.extract import RetryPolicy, fetch_day, get, make_client, parse_json, validate_samples
 
-    day = dt.date(2024, 10, 6)
-    start, end = day_bounds(day)
+    scope = RunScope.day("2024-10-06", TURBINES)
+    retry = RetryPolicy.from_settings(settings)
     with make_client(settings) as client:
-        arrow_frame = fetch_day(client, day, ALL_VARIABLES)
-        json_answer = get(client, "/data", {"start": start.isoformat(), "end": end.isoformat(), "variables": ALL_VARIABLES})
+        arrow = fetch_day(client, scope, ALL_VARIABLES, retry=retry)
+        json_answer = get(client, "/data", _params(scope.start, scope.end, ALL_VARIABLES), retry=retry)
     assert json_answer.headers["content-type"] == "application/json"
-    json_frame = validate_samples(parse_json(json_answer), ALL_VARIABLES, start, end)
-    assert len(arrow_frame) == 1440
-    pd.testing.assert_frame_equal(arrow_frame, json_frame, check_exact=True)
+    from_json = validate_samples(parse_json(json_answer, scope.start, scope.end), ALL_VARIABLES, scope)
+    assert len(arrow) == 4 * 1440
+    pd.testing.assert_frame_equal(arrow.values, from_json.values, check_exact=True)
+    pd.testing.assert_frame_equal(arrow.non_finite, from_json.non_finite, check_exact=True)
 
 
-def arrow_bytes(table: pa.Table) -> bytes:
+def arrow_bytes(table: pa.Table, count: int | None = -1, end_of_stream: bool = True) -> bytes:
+    """``table`` as the API streams it: its batches, an empty batch stating ``count`` rows (default:
+    the table's; None: no such batch), and the end-of-stream marker (unless ``end_of_stream`` is False)."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
+    writer = pa.ipc.new_stream(sink, table.schema)
+    writer.write_table(table)
+    if count is not None:
+        count = table.num_rows if count == -1 else count
+        empty = table.to_batches()[-1].slice(0, 0) if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+        writer.write_batch(empty, custom_metadata={"count": str(count)})
+    if end_of_stream:
+        writer.close()
     return sink.getvalue().to_pybytes()
 
 
 DAY = dt.datetime(2024, 10, 1, tzinfo=UTC)
+ONE = RunScope.day(DAY.date(), ["WT01"])
 GOOD = pa.table(
     {
         "timestamp": pa.array([DAY, DAY + dt.timedelta(minutes=1)], type=pa.timestamp("us", tz="UTC")),
         "power": pa.array([1.0, None], type=pa.float64()),
     }
 )
+FARM = pa.table(
+    {
+        "timestamp": pa.array([DAY, DAY], type=pa.timestamp("us", tz="UTC")),
+        "turbine": pa.array(["WT01", "WT02"]).dictionary_encode(),
+        "power": pa.array([1.0, float("nan")], type=pa.float64()),
+    }
+)
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "scope", "message"),
     [
-        (arrow_bytes(GOOD)[:-20], "not a complete Arrow IPC stream"),
-        (b"<html>oops</html>", "not a complete Arrow IPC stream"),
-        (arrow_bytes(GOOD.rename_columns(["timestamp", "wind_speed"])), "its columns are ['timestamp', 'wind_speed']"),
-        (arrow_bytes(GOOD.set_column(0, "timestamp", pa.array(["a", "b"]))), "'timestamp' is string, not a UTC"),
+        (arrow_bytes(GOOD)[:-20], ONE, "it is incomplete: the Arrow IPC stream breaks off"),
+        (arrow_bytes(GOOD, end_of_stream=False), ONE, "it is incomplete: the Arrow IPC stream has no end-of-stream marker"),
+        (arrow_bytes(GOOD, count=None), ONE, "it is incomplete: the Arrow IPC stream states no row count"),
+        (arrow_bytes(GOOD, count=3), ONE, "it is incomplete: the Arrow IPC stream holds 2 rows but states 3"),
+        (b"<html>oops</html>", ONE, "not a complete Arrow IPC stream"),
+        (arrow_bytes(GOOD.rename_columns(["timestamp", "wind_speed"])), ONE, "its columns are ['timestamp', 'wind_speed']"),
+        (arrow_bytes(GOOD), RunScope.day(DAY.date(), ["WT01", "WT02"]), "not ['timestamp', 'turbine', 'power']"),
+        (arrow_bytes(GOOD.set_column(0, "timestamp", pa.array(["a", "b"]))), ONE, "'timestamp' is string, not a UTC"),
         (
-            arrow_bytes(GOOD.set_column(0, "timestamp", GOOD.column(0).cast(pa.timestamp("us")))),
+            arrow_bytes(GOOD.set_column(0, "timestamp", GOOD.column(0).cast(pa.timestamp("us")))), ONE,
             "not a UTC timestamp",
         ),
-        (arrow_bytes(GOOD.set_column(1, "power", pa.array(["1", "2"]))), "'power' is string, not a number"),
+        (arrow_bytes(GOOD.set_column(1, "power", pa.array(["1", "2"]))), ONE, "'power' is string, not a number"),
         (
-            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, DAY], type=pa.timestamp("us", tz="UTC")))),
-            "timestamp 2024-10-01T00:00:00+00:00 appears twice",
+            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, DAY], type=pa.timestamp("us", tz="UTC")))), ONE,
+            "timestamp 2024-10-01T00:00:00+00:00 appears twice for turbine WT01",
         ),
         (
             arrow_bytes(
                 GOOD.set_column(
                     0, "timestamp", pa.array([DAY, DAY + dt.timedelta(days=1)], type=pa.timestamp("us", tz="UTC"))
                 )
-            ),
+            ), ONE,
             "outside the requested day",
         ),
         (
-            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, None], type=pa.timestamp("us", tz="UTC")))),
+            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, None], type=pa.timestamp("us", tz="UTC")))), ONE,
             "a timestamp is missing",
         ),
+        (arrow_bytes(FARM), RunScope.day(DAY.date(), ["WT01", "WT03"]), "turbine(s) 'WT02' that were not asked for"),
     ],
-)
-def test_an_unusable_arrow_answer_is_refused_by_name(content, message):
-    from etl_lib.errors import BadSourceDataError
-    from etl_lib.extract import validate_arrow
+)  # fmt: skip
+def test_an_unusable_arrow_answer_is_refused_by_name(content, scope, message):
+    from etl_lib.core.errors import BadSourceDataError
+    from etl_lib.pipeline.extract import validate_arrow
 
     with pytest.raises(BadSourceDataError) as caught:
-        validate_arrow(content, ["power"], DAY, DAY + dt.timedelta(days=1))
+        validate_arrow(content, ["power"], scope)
     assert message in str(caught.value)
     assert "[2024-10-01T00:00:00+00:00, 2024-10-02T00:00:00+00:00) is unusable" in str(caught.value)
     assert "Nothing was written" in str(caught.value)
 
 
-def test_a_good_arrow_answer_becomes_the_float_frame_the_transform_expects():
-    from etl_lib.extract import validate_arrow
+def test_a_good_arrow_answer_becomes_the_frame_the_checks_expect():
+    from etl_lib.pipeline.extract import validate_arrow
 
-    frame = validate_arrow(arrow_bytes(GOOD), ["power"], DAY, DAY + dt.timedelta(days=1))
-    assert list(frame.columns) == ["power"]
-    assert str(frame.index.dtype) == "datetime64[us, UTC]" and frame.index.name == "timestamp"
-    assert frame["power"].iloc[0] == 1.0 and math.isnan(frame["power"].iloc[1])
+    one = validate_arrow(arrow_bytes(GOOD), ["power"], ONE)
+    assert list(one.values.columns) == ["power"] and one.values.index.names == ["turbine", "timestamp"]
+    assert str(one.values.index.levels[1].dtype) == "datetime64[us, UTC]"
+    assert one.values.loc[("WT01", DAY), "power"] == 1.0 and math.isnan(one.values["power"].iloc[1])
+    assert not one.non_finite["power"].any()  # a null is missing, not a non-finite reading
+
+    farm = validate_arrow(arrow_bytes(FARM), ["power"], RunScope.day(DAY.date(), ["WT01", "WT02"]))
+    assert farm.non_finite["power"].tolist() == [False, True]  # NaN is a value: flagged, then left out
+    assert math.isnan(farm.values.loc[("WT02", DAY), "power"])
+
+
+def test_the_api_process_serves_the_farm_without_loading_pandas(api, settings):
+    """pandas would add about 55 MB to every API process (README, Performance): the running server answers
+    both formats, for the farm and for one turbine, without it (its compiled modules never mapped)."""
+    from etl_lib.ops.stack import running_api
+
+    day = dt.datetime(2024, 10, 1, tzinfo=UTC)
+    for fmt in ("arrow", "json"):
+        for turbines in ({}, {"turbines": "WT02"}, {"turbines": "WT01,WT03"}):
+            response = api.get("/data", params=_params(day, day + dt.timedelta(hours=2), ALL_VARIABLES, format=fmt,
+                                                       **turbines))  # fmt: skip
+            assert response.status_code == 200 and len(response.content) > 1000
+    assert api.get("/turbines").status_code == 200
+    maps = open(f"/proc/{running_api(settings).pid}/maps").read()
+    assert "pyarrow" in maps  # the check sees the server's libraries
+    assert "pandas/_libs" not in maps
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(dt.datetime(2024, 10, 1, tzinfo=UTC), dt.datetime(2024, 10, 11, tzinfo=UTC)),  # two chunks of the farm
+     (dt.datetime(2020, 1, 1, tzinfo=UTC), dt.datetime(2020, 1, 31, tzinfo=UTC))],  # no rows  # fmt: skip
+)
+def test_every_answer_ends_by_stating_its_row_count(api, start, end):
+    """The trailer that tells a whole answer from one cut short: JSON's last member, Arrow's last batch."""
+    params = _params(start, end, ["power"])
+    arrow = api.get("/data", params=params | {"format": "arrow"}).content
+    assert arrow.endswith(b"\xff\xff\xff\xff\x00\x00\x00\x00")  # the end-of-stream marker
+    reader = pa.ipc.open_stream(arrow)
+    batches = []
+    while True:
+        try:
+            batches.append(reader.read_next_batch_with_custom_metadata())
+        except StopIteration:
+            break
+    *data, (trailer, metadata) = batches
+    rows = sum(batch.num_rows for batch, _ in data)
+    assert trailer.num_rows == 0 and dict(metadata) == {b"count": str(rows).encode()}
+    assert all(meta is None for _, meta in data)
+
+    body = api.get("/data", params=params | {"format": "json"}).content
+    assert body.endswith(b'],"count":%d}' % rows)
+    assert len(orjson.loads(body)["data"]) == rows
+
+
+def test_the_schema_documents_non_finite_values(api):
+    schema = api.get("/openapi.json").json()
+    values = schema["components"]["schemas"]["DataRow"]["additionalProperties"]["anyOf"]
+    assert {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]} in values
+    assert {"type": "number"} in values and {"type": "null"} in values
+
+
+def test_the_schema_documents_the_row_count(api):
+    schema = api.get("/openapi.json").json()
+    assert "last member" in schema["components"]["schemas"]["DataResponse"]["properties"]["count"]["description"]
+    assert "end-of-stream marker" in schema["paths"]["/data"]["get"]["responses"]["200"]["description"]
+
+
+def test_the_schema_documents_the_busy_answer(api):
+    responses = api.get("/openapi.json").json()["paths"]["/data"]["get"]["responses"]
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"start": "2024-10-01T00:00:00Z", "data": [{"timestamp": "2024-10-01T00:00:00Z", "pow', "the JSON document breaks off after 85 bytes"),
+        (b'{"data": []}', "it states no row count ('count' after 'data')"),
+        (b'{"data": [], "count": 2}', "it holds 0 rows but states 2"),
+    ],
+)
+def test_an_incomplete_json_answer_is_refused_as_incomplete(body, message):
+    import httpx
+
+    from etl_lib.core.errors import IncompleteAnswerError
+    from etl_lib.pipeline.extract import read_samples
+
+    response = httpx.Response(200, content=body, headers={"content-type": "application/json"},
+                              request=httpx.Request("GET", "http://api/data"))  # fmt: skip
+    with pytest.raises(IncompleteAnswerError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_samples(response, ["power"], ONE)

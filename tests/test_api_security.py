@@ -7,16 +7,17 @@ import datetime as dt
 import socket
 
 import httpx
+import pyarrow as pa
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from api.db import STATEMENT_TIMEOUT_MS, read_only_engine
-from etl_lib import run_etl
-from etl_lib.errors import SourceRequestError
-from etl_lib.faults import serve_api
-from etl_lib.settings import API_READER_ROLE
+from api.engine import read_only_engine
+from etl_lib.config.settings import API_READER_ROLE, API_READER_ROLE_SETTINGS, Settings
+from etl_lib.core.errors import SourceRequestError
+from etl_lib.pipeline.run import run_etl
+from tests.support.fault_servers import serve_api
 
 DAY = {"start": "2024-10-01T00:00:00Z", "end": "2024-10-02T00:00:00Z"}
 VALID_VARIABLES = "wind_speed,power,ambient_temperature"
@@ -42,7 +43,15 @@ def assert_no_leak(response: httpx.Response) -> None:
 
 @pytest.fixture(scope="module")
 def reader_engine(settings):
-    """The API's role, connected WITHOUT the read-only session setting: only its privileges protect."""
+    """The API's role, connected with the read-only session setting turned off: only its privileges protect."""
+    engine = create_engine(settings.api_source_url, connect_args={"options": "-c default_transaction_read_only=off"})
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def plain_reader_engine(settings):
+    """The API's role, connected directly with nothing asked for: what the role itself sets."""
     engine = create_engine(settings.api_source_url)
     yield engine
     engine.dispose()
@@ -74,12 +83,34 @@ def test_api_role_has_select_and_nothing_else_on_the_table(source_engine):
     assert granted == {"SELECT": True, **{p: False for p in granted if p != "SELECT"}}
 
 
+def test_the_role_itself_is_read_only_time_bounded_and_may_not_make_temporary_tables(plain_reader_engine, source_engine):
+    """Whoever connects as the API's role, and however: its session defaults come from the role, and
+    a session that turns read-only off still may not create a temporary table."""
+    with plain_reader_engine.connect() as conn:
+        shown = {name: conn.execute(text(f"SHOW {name}")).scalar_one() for name in API_READER_ROLE_SETTINGS}
+        assert shown == API_READER_ROLE_SETTINGS == {"default_transaction_read_only": "on", "statement_timeout": "30s",
+                                                     "idle_in_transaction_session_timeout": "10s"}  # fmt: skip
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            conn.execute(text("CREATE TEMP TABLE evil (x int)"))
+        conn.rollback()
+        conn.execute(text("SET default_transaction_read_only = off"))
+        conn.commit()  # the next transaction is read-write
+        with pytest.raises(DBAPIError, match="permission denied to create temporary tables"):
+            conn.execute(text("CREATE TEMP TABLE evil (x int)"))
+        conn.rollback()
+    with source_engine.connect() as conn:
+        assert conn.execute(text("SELECT has_database_privilege(:r, current_database(), 'TEMPORARY')"),
+                            {"r": API_READER_ROLE}).scalar_one() is False  # fmt: skip
+
+
 def test_api_sessions_are_read_only_and_time_bounded(settings):
     """The API's own engine: read-only transactions and a statement timeout, even for a role that could write."""
-    assert settings.api_statement_timeout_ms == STATEMENT_TIMEOUT_MS
-    with read_only_engine(settings.source_url).connect() as conn:  # the superuser URL on purpose
+    timeout_ms = Settings.model_fields["api_statement_timeout_ms"].default
+    assert settings.api_statement_timeout_ms == timeout_ms
+    with read_only_engine(settings.source_url, timeout_ms).connect() as conn:  # the superuser URL on purpose
         assert conn.execute(text("SHOW default_transaction_read_only")).scalar_one() == "on"
-        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == f"{STATEMENT_TIMEOUT_MS // 1000}s"
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == f"{timeout_ms // 1000}s"
+        assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one() == "10s"
         with pytest.raises(DBAPIError, match="read-only transaction"):
             conn.execute(text("UPDATE data SET power = 0"))
 
@@ -212,6 +243,29 @@ def test_hostile_input_gets_a_4xx_that_explains(api, source_engine, case):
     assert "Traceback" not in response.text and "psycopg2" not in response.text
     with source_engine.connect() as conn:  # and the table is still there, whole
         assert conn.execute(count).one() == before
+
+
+@pytest.mark.parametrize(("name", "value"), [("start", "0001-01-01T00:00:00+14:00"), ("end", "9999-12-31T23:59:59-12:00")])
+def test_an_instant_outside_the_calendar_once_in_utc_is_a_422_that_names_it(api, name, value):
+    params = {"start": "2024-10-01T00:00:00Z", "end": "2024-10-02T00:00:00Z", "variables": "power", name: value}
+    response = api.get("/data", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        f"Parameter '{name}' = '{value}' lies outside the years 1 to 9999 once converted to UTC. "
+        "Use an instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z."
+    )
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01T00:00:00Z", "0001-01-08T00:00:00-01:00"),
+                                            ("9999-12-20T00:00:00Z", "9999-12-31T23:59:59.999999Z")])  # fmt: skip
+@pytest.mark.parametrize("fmt", ["json", "arrow"])
+def test_the_first_and_last_days_of_the_calendar_are_valid_empty_answers(api, start, end, fmt):
+    response = api.get("/data", params={"start": start, "end": end, "variables": "power", "format": fmt})
+    assert response.status_code == 200, response.text
+    if fmt == "json":
+        assert response.json()["count"] == 0
+    else:
+        assert pa.ipc.open_stream(response.content).read_all().num_rows == 0
 
 
 def test_a_range_over_the_maximum_says_how_to_page(api, settings):

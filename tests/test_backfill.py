@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from etl_lib.backfill import date_range, run_backfill
-from etl_lib.errors import InvalidDateError
+from etl_lib.core.errors import InvalidDateError
+from etl_lib.ops.backfill import date_range, run_backfill
 
 ETL = str(Path(sys.executable).with_name("etl"))
 
@@ -47,6 +47,14 @@ def test_date_range_includes_both_ends_and_refuses_a_reversed_range():
         date_range("2024-10-01", "tomorrow")
 
 
+def test_a_range_longer_than_ten_years_needs_force():
+    with pytest.raises(InvalidDateError, match="is 3,661 days, more than 3,660") as refused:
+        date_range("2014-09-23", "2024-09-30")
+    assert "--force" in refused.value.fix
+    assert len(date_range("2014-09-24", "2024-09-30")) == 3660
+    assert len(date_range("2014-09-23", "2024-09-30", force=True)) == 3661
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_day_does_not_stop_the_others(settings, target_engine, workers):
     good = [dt.date(2024, 10, 6), dt.date(2024, 10, 7), dt.date(2024, 10, 8)]
@@ -66,7 +74,8 @@ def test_a_failing_day_does_not_stop_the_others(settings, target_engine, workers
     summary = result.summary()
     assert (summary["days"], summary["succeeded"], summary["failed"]) == (4, 3, 1)
     assert summary["rows_written"] == sum(written.values())
-    assert summary["failures"] == [{"date": "2024-12-01", "error": result.failures[0].error}]
+    assert summary["failures"] == [{"date": "2024-12-01", "error": result.failures[0].error, "data_written": False}]
+    assert summary["data_written"] == 3
 
 
 def test_notebooks_mode_writes_a_report_per_day_and_reports_the_failed_one(settings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,13 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 from sqlalchemy import create_engine, text
 
-from etl_lib.audit import read_error, read_recorded
-from etl_lib.errors import StackError
-from etl_lib.settings import PROJECT_ROOT, Settings
-from etl_lib.stack import start_api, stack_status
-from etl_lib.testing import free_port
+from etl_lib.config.settings import PROJECT_ROOT, Settings
+from etl_lib.core.errors import StackError
+from etl_lib.ops.stack import stack_status, start_api
+from etl_lib.reports.notebooks import ensure_kernel, kernel_argv
+from etl_lib.reports.recorded import read_error, read_recorded
+from tests.support.stack import free_port
 
 ETL = str(Path(sys.executable).with_name("etl"))
 PAPERMILL = str(Path(sys.executable).with_name("papermill"))
@@ -53,13 +56,23 @@ def test_seed_is_idempotent(source_engine):
     assert "left as it is" in result.stdout
 
 
+# What papermill prints on stderr as it goes: its paths, the kernel, and the progress bar.
+PROGRESS = re.compile(r"^(Input Notebook:|Output Notebook:|Executing notebook with kernel:|Executing: +\d+%|$)")
+
+
+def beyond_progress(stderr: str) -> list[str]:
+    return [line for line in stderr.replace("\r", "\n").splitlines() if not PROGRESS.match(line)]
+
+
 def test_etl_run_writes_the_report_and_fails_loudly_outside_the_data(settings):
     ok = run(ETL, "run", "2024-10-04")
     assert ok.returncode == 0, ok.stderr
+    assert beyond_progress(ok.stderr) == []  # quiet when all is well: no kernel warnings
     report = settings.runs_dir / "2024-10-04.ipynb"
     assert str(report) in ok.stdout
-    assert "2024-10-04 succeeded:" in ok.stdout and "rows written; quality " in ok.stdout
-    assert "wind_speed 100.0%" in ok.stdout  # a clean day of the seed
+    assert "2024-10-04 succeeded:" in ok.stdout and "rows written; lowest quality " in ok.stdout
+    assert "4 turbine(s), 5760 samples read" in ok.stdout
+    assert "lowest quality wind_speed 100.0%, power 100.0%, ambient_temperature 100.0%\n" in ok.stdout  # a clean day
     recorded = read_recorded(report)
     assert recorded["status"] == "succeeded"
     assert recorded["rows_read"] > 0
@@ -85,6 +98,13 @@ def test_papermill_command_exactly_as_documented(settings, tmp_path):
     result = run(PAPERMILL, "notebooks/etl.ipynb", str(output), "-p", "date", "2024-10-05")
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_recorded(output)["date"] == "2024-10-05"
+    assert beyond_progress(result.stderr) == []  # no "running over TCP without encryption", no KeyboardInterrupt
+    assert "Executing: 100%" in result.stderr  # the progress is still there
+
+
+def test_the_kernel_is_the_projects_quiet_launcher():
+    spec = json.loads((Path(KernelSpecManager().find_kernel_specs()[ensure_kernel()]) / "kernel.json").read_text())
+    assert spec["argv"] == kernel_argv() and spec["argv"][1:3] == ["-m", "etl_lib.reports.kernel"]
 
 
 def test_stack_up_status_down_in_a_fresh_folder(tmp_path):
@@ -135,8 +155,8 @@ def _system_postgres_reachable() -> bool:
 @pytest.mark.skipif(not _system_postgres_reachable(), reason="no PostgreSQL on 127.0.0.1:5432 (optional TCP check)")
 def test_target_over_tcp(settings):
     """The same ETL against a PostgreSQL reached over TCP (the machine's own server, when there is one)."""
-    from etl_lib import run_etl
-    from etl_lib.settings import get_settings
+    from etl_lib.config.settings import get_settings
+    from etl_lib.pipeline.run import run_etl
 
     name = f"wind_etl_tcp_{os.getpid()}"
     admin = create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
@@ -153,7 +173,7 @@ def test_target_over_tcp(settings):
             assert conn.execute(text("SELECT count(*) FROM data")).scalar_one() == first.rows_written == second.rows_written
         engine.dispose()
     finally:
-        from etl_lib.db import engine_for
+        from etl_lib.storage.engines import engine_for
 
         engine_for(url).dispose()
         with admin.connect() as conn:

@@ -24,12 +24,11 @@ import yaml
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from etl_lib.embedded_postgres import DATABASES
-from etl_lib.settings import API_READER_ROLE, PROJECT_ROOT, Settings
-from etl_lib.source_db import prepare_source
-from etl_lib.source_schema import source_data
-from etl_lib.stack import api_command
-from etl_lib.testing import free_port
+from etl_lib.config.settings import API_READER_ROLE, API_READER_ROLE_SETTINGS, PROJECT_ROOT, Settings
+from etl_lib.ops.embedded_postgres import DATABASES
+from etl_lib.ops.stack import api_command
+from etl_lib.storage.source import prepare_source, source_data
+from tests.support.stack import free_port
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
@@ -39,7 +38,7 @@ README = PROJECT_ROOT / "README.md"
 APP_SERVICES = ("init", "api", "dagster")  # built from the project's Dockerfile
 # Variables that belong to the tools in the image, not to our settings.
 TOOL_VARIABLES = {"DAGSTER_HOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR",
-                  "PIP_DISABLE_PIP_VERSION_CHECK"}  # fmt: skip
+                  "PIP_DISABLE_PIP_VERSION_CHECK", "PYTHONWARNINGS"}  # fmt: skip
 
 
 @cache
@@ -260,6 +259,9 @@ def _run_role_script(settings: Settings, password: str | None) -> subprocess.Com
 def test_role_script_makes_a_read_only_login_role(settings, source_engine):
     if shutil.which("psql") is None:
         pytest.skip("psql (the PostgreSQL client) is not installed; the official image runs the script with its own")
+    with source_engine.begin() as conn:  # as a fresh server has it: no settings on the role, TEMPORARY for PUBLIC
+        conn.execute(text(f"ALTER ROLE {API_READER_ROLE} RESET ALL"))
+        conn.execute(text("GRANT TEMPORARY ON DATABASE source TO PUBLIC"))
     for _ in range(2):  # idempotent: the role already exists in the embedded stack, and again after the first run
         done = _run_role_script(settings, "reader-secret")
         assert done.returncode == 0, done.stderr
@@ -272,8 +274,12 @@ def test_role_script_makes_a_read_only_login_role(settings, source_engine):
             "WHERE r.rolname = :r AND s.setdatabase = 0"), {"r": API_READER_ROLE}).scalar_one()  # fmt: skip
         can = {p: conn.execute(text("SELECT has_table_privilege(:r, 'data', :p)"), {"r": API_READER_ROLE, "p": p}).scalar()
                for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}  # fmt: skip
+        temporary = conn.execute(text("SELECT has_database_privilege(:r, 'source', 'TEMPORARY')"),
+                                 {"r": API_READER_ROLE}).scalar()  # fmt: skip
     assert tuple(role) == (True, False)
-    assert "default_transaction_read_only=on" in config
+    # The same session defaults as the embedded stack's role (etl_lib/ops/embedded_postgres.py).
+    assert sorted(config) == sorted(f"{name}={value}" for name, value in API_READER_ROLE_SETTINGS.items())
+    assert temporary is False
     assert can == {"SELECT": True, "INSERT": False, "UPDATE": False, "DELETE": False}
 
 
@@ -301,7 +307,7 @@ def test_init_service_command_runs_and_leaves_seeded_data_alone(settings, source
         before = conn.execute(select(func.count()).select_from(source_data)).scalar_one()
     done = subprocess.run(compose()["services"]["init"]["command"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "source table and target schema are ready" in done.stdout
+    assert "source schema at revision" in done.stdout and "target schema at revision" in done.stdout
     assert "source already has data; left as it is" in done.stdout
     with source_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(source_data)).scalar_one() == before > 0

@@ -10,9 +10,9 @@ import sys
 import pytest
 from pydantic import SecretStr
 
-from etl_lib.doctor import diagnose, down_parts, report
-from etl_lib.faults import serve_api
-from etl_lib.testing import free_port
+from etl_lib.ops.doctor import diagnose, down_parts, report
+from tests.support.fault_servers import serve_api
+from tests.support.stack import free_port
 
 ETL = os.path.join(os.path.dirname(sys.executable), "etl")
 

@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from etl_lib.settings import PROJECT_ROOT
+from etl_lib.config.settings import PROJECT_ROOT
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
 ENVIRONMENT = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())

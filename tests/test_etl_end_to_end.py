@@ -9,68 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from etl_lib import run_etl
-from etl_lib.errors import InvalidDateError, NoSourceDataError
-from etl_lib.target_schema import ETL_VARIABLES, etl_signal_names, statistic_signal_names
-
-SQL_STATISTICS = """
-SELECT date_bin('10 minutes', timestamp, TIMESTAMPTZ '2000-01-01 00:00Z') AS timestamp,
-       {selects}
-FROM data
-WHERE timestamp >= :start AND timestamp < :end
-GROUP BY 1
-"""
-SQL_FUNCTIONS = {"mean": "avg", "min": "min", "max": "max", "std": "stddev_samp"}
-
-
-def statistics_in_sql(source_engine, run_date: dt.date) -> pd.DataFrame:
-    """The same statistics computed directly by PostgreSQL on the source, long form."""
-    selects = ",\n       ".join(
-        f"{fn}({variable}) AS {variable}_{stat}"
-        for variable in ("wind_speed", "power")
-        for stat, fn in SQL_FUNCTIONS.items()
-    )
-    start = dt.datetime.combine(run_date, dt.time(0), tzinfo=dt.timezone.utc)
-    with source_engine.connect() as conn:
-        wide = pd.read_sql(
-            text(SQL_STATISTICS.format(selects=selects)),
-            conn,
-            params={"start": start, "end": start + dt.timedelta(days=1)},
-        )
-    long = wide.melt(id_vars="timestamp", var_name="signal", value_name="value").dropna()
-    return long.set_index(["signal", "timestamp"])["value"].sort_index()
-
-
-SQL_COUNTS = """
-SELECT b.timestamp, {counts}, count(d.timestamp) AS rows
-FROM generate_series(:start, :end - interval '10 minutes', interval '10 minutes') AS b(timestamp)
-LEFT JOIN data d ON d.timestamp >= b.timestamp AND d.timestamp < b.timestamp + interval '10 minutes'
-GROUP BY 1 ORDER BY 1
-"""
-
-
-def counts_in_sql(source_engine, run_date: dt.date) -> pd.DataFrame:
-    """Per 10-minute bucket of the day: rows and non-null samples of each variable, by PostgreSQL."""
-    counts = ", ".join(f"count(d.{v}) AS {v}_count" for v in ETL_VARIABLES)
-    start = dt.datetime.combine(run_date, dt.time(0), tzinfo=dt.timezone.utc)
-    with source_engine.connect() as conn:
-        return pd.read_sql(
-            text(SQL_COUNTS.format(counts=counts)), conn, params={"start": start, "end": start + dt.timedelta(days=1)}
-        ).set_index("timestamp")
-
-
-def target_day(target_engine, run_date: dt.date) -> pd.Series:
-    start = dt.datetime.combine(run_date, dt.time(0), tzinfo=dt.timezone.utc)
-    with target_engine.connect() as conn:
-        frame = pd.read_sql(
-            text(
-                "SELECT s.name AS signal, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id "
-                "WHERE d.timestamp >= :start AND d.timestamp < :end"
-            ),
-            conn,
-            params={"start": start, "end": start + dt.timedelta(days=1)},
-        )
-    return frame.set_index(["signal", "timestamp"])["value"].sort_index()
+from etl_lib.core.contract import ETL_VARIABLES, etl_signal_names, statistic_signal_names
+from etl_lib.core.errors import ConfigurationError, InvalidDateError, NoSourceDataError
+from etl_lib.pipeline.run import run_etl
+from tests.support.sql import counts_in_sql, statistics_in_sql, target_day
 
 
 def count_target_rows(target_engine) -> int:
@@ -78,20 +20,25 @@ def count_target_rows(target_engine) -> int:
         return conn.execute(text("SELECT count(*) FROM data")).scalar_one()
 
 
-# 2024-10-01 carries the seeded gap (35 minutes), nulls and spikes; 10-05 and 10-10 are complete.
+TURBINES = ["WT01", "WT02", "WT03", "WT04"]
+
+
+# 2024-10-01 carries the seeded gap (35 minutes of WT03), nulls and spikes; 10-05 and 10-10 are complete.
 @pytest.mark.parametrize("day", [dt.date(2024, 10, 1), dt.date(2024, 10, 5), dt.date(2024, 10, 10)])
-def test_target_equals_sql_statistics_on_source(settings, source_engine, target_engine, day):
+def test_target_equals_sql_statistics_on_source_for_every_turbine(settings, source_engine, target_engine, day):
     result = run_etl(day, settings)
     expected = statistics_in_sql(source_engine, day)
     counts = counts_in_sql(source_engine, day)
     everything = target_day(target_engine, day)
     actual = everything[everything.index.get_level_values("signal").isin(statistic_signal_names())]
 
+    assert list(result.scope.turbines) == TURBINES
+    assert set(expected.index.get_level_values("turbine")) == set(TURBINES)
     assert result.rows_read == counts["rows"].sum()
     assert result.buckets == (counts[[f"{v}_count" for v in ETL_VARIABLES]].sum(axis=1) > 0).sum()
-    # The statistics, plus _count and _quality of each variable for every one of the 144 buckets.
-    assert result.rows_written == len(expected) + 144 * 2 * len(ETL_VARIABLES) == len(everything)
-    assert set(everything.index.get_level_values("signal")) == set(etl_signal_names())
+    # The statistics, plus _count and _quality of each variable for every one of the 144 buckets of every turbine.
+    assert result.rows_written == len(expected) + len(TURBINES) * 144 * 2 * len(ETL_VARIABLES) == len(everything)
+    assert set(everything.index.droplevel("timestamp")) == {(t, s) for t in TURBINES for s in etl_signal_names()}
     assert actual.index.equals(expected.index)
     np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-9)
     for variable in ETL_VARIABLES:
@@ -101,24 +48,61 @@ def test_target_equals_sql_statistics_on_source(settings, source_engine, target_
 
 
 def test_the_seeded_gap_is_in_the_source_and_the_target(settings, source_engine, target_engine):
-    """2024-10-01 13:20-13:54 is absent from the default seed (README, Data quality)."""
+    """2024-10-01 13:20-13:54 is absent from WT03 in the default seed (README, Data quality)."""
     day = dt.date(2024, 10, 1)
     counts = counts_in_sql(source_engine, day)
-    assert counts["rows"].sum() == 1440 - 35
+    assert counts["rows"].groupby(level="turbine").sum().to_dict() == {"WT01": 1440, "WT02": 1440, "WT03": 1405,
+                                                                       "WT04": 1440}  # fmt: skip
     run_etl(day, settings)
     target = target_day(target_engine, day)
     gap_buckets = pd.date_range("2024-10-01T13:20Z", periods=3, freq="10min")
     for variable in ETL_VARIABLES:
-        assert target.xs(f"{variable}_count", level="signal").loc[gap_buckets].tolist() == [0, 0, 0]
-        assert target.xs(f"{variable}_count", level="signal").loc["2024-10-01T13:50Z"] == 5
-        assert target.xs(f"{variable}_quality", level="signal").loc["2024-10-01T13:50Z"] == 0.5
+        count, quality = (target.xs(("WT03", f"{variable}_{m}"), level=("turbine", "signal")) for m in ("count", "quality"))
+        assert count.loc[gap_buckets].tolist() == [0, 0, 0]
+        assert count.loc["2024-10-01T13:50Z"] == 5 and quality.loc["2024-10-01T13:50Z"] == 0.5
+        neighbour = target.xs(("WT02", f"{variable}_count"), level=("turbine", "signal"))
+        assert neighbour.loc[gap_buckets].tolist() == [10, 10, 10]
 
 
 def test_rerun_replaces_the_day_without_duplicates(settings, source_engine, target_engine):
     first = run_etl("2024-10-03", settings)
     before = count_target_rows(target_engine)
     again = run_etl("2024-10-03", settings)
-    assert again.rows_written == first.rows_written == len(statistics_in_sql(source_engine, dt.date(2024, 10, 3))) + 576
+    statistics = len(statistics_in_sql(source_engine, dt.date(2024, 10, 3)))
+    assert again.rows_written == first.rows_written == statistics + len(TURBINES) * 576
+    assert count_target_rows(target_engine) == before
+
+
+def test_rerunning_one_turbine_leaves_the_others_identical(settings, target_engine):
+    day = dt.date(2024, 10, 4)
+    run_etl(day, settings)
+    before = target_day(target_engine, day)
+    with target_engine.begin() as conn:  # damage WT02's day, so its re-run has something to repair
+        conn.execute(text(
+            "UPDATE data SET value = -1 FROM signal s JOIN turbine t ON t.id = s.turbine_id "
+            "WHERE s.id = data.signal_id AND t.name = 'WT02' AND data.timestamp >= '2024-10-04' "
+            "AND data.timestamp < '2024-10-05'"))  # fmt: skip
+    ctids = _physical_rows(target_engine, day, exclude="WT02")
+    result = run_etl(day, settings, turbines=["WT02"])
+    assert list(result.scope.turbines) == ["WT02"]
+    after = target_day(target_engine, day)
+    pd.testing.assert_series_equal(after, before)  # WT02 repaired, the others equal
+    assert _physical_rows(target_engine, day, exclude="WT02") == ctids  # and the others not even rewritten
+
+
+def _physical_rows(engine, day: dt.date, exclude: str) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT data.ctid::text FROM data JOIN signal s ON s.id = data.signal_id JOIN turbine t ON t.id = s.turbine_id "
+            "WHERE t.name <> :t AND data.timestamp >= :d AND data.timestamp < :d + interval '1 day' ORDER BY 1"),
+            {"t": exclude, "d": day}).scalars().all()  # fmt: skip
+
+
+def test_an_unknown_turbine_is_refused_with_the_valid_names(settings, target_engine):
+    before = count_target_rows(target_engine)
+    with pytest.raises(ConfigurationError, match="no turbine") as raised:
+        run_etl("2024-10-02", settings, turbines=["WT09"])
+    assert "WT01, WT02, WT03, WT04" in raised.value.fix
     assert count_target_rows(target_engine) == before
 
 
@@ -131,7 +115,15 @@ def test_date_outside_the_data_fails_clearly_and_writes_nothing(settings, target
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("20241001", "not a date in the form"), ("2024-02-30", "does not exist"), ("2999-01-01", "not over yet")],
+    [
+        ("20241001", "not a date in the form"),
+        ("2024-02-30", "does not exist"),
+        ("2999-01-01", "not over yet"),
+        ("２０２４-１０-０１", r"not a date in the form YYYY-MM-DD \(ASCII digits"),  # full-width digits match \d
+        ("٢٠٢٤-١٠-٠١", r"not a date in the form YYYY-MM-DD \(ASCII digits"),  # Arabic-Indic digits too
+        ("1924-10-01", "before 2000-01-01"),
+        ("1999-12-31", "before 2000-01-01"),
+    ],
 )
 def test_bad_dates_are_refused_before_any_work(settings, target_engine, value, message):
     before = count_target_rows(target_engine)

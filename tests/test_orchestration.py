@@ -1,38 +1,45 @@
-"""Dagster: the partitioned asset, its checks, the job and the schedule, against the test stack.
+"""Dagster: the partitioned asset, its checks, the jobs and the schedule, against the test stack.
 
 Two partitions are materialized through Dagster (each runs the notebook with papermill):
 a seeded day, and a day outside the seeded period that this module writes into the source
-with gaps (and removes again), so the bucket check has something to explain.
+with gaps (and removes again), so the bucket check has something to explain. The partitions
+follow the source, so the days between the two are partitions without source data: skipped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, build_schedule_context, materialize
 from sqlalchemy import text
-from test_etl_end_to_end import statistics_in_sql, target_day
 
-from etl_lib import generator, run_etl
-from etl_lib.audit import read_recorded
-from etl_lib.dates import day_bounds
-from etl_lib.db import copy_frame
-from etl_lib.notebook_runner import report_path
-from etl_lib.orchestration import (
-    SourceApi,
-    TargetDatabase,
-    all_buckets_written,
-    daily_partitions,
-    daily_statistics,
-    defs,
-    notebook_inputs,
-    quality_above_threshold,
-)
-from etl_lib.orchestration_checks import NO_SAMPLES, ONE_SAMPLE, UNEXPLAINED, bucket_completeness, quality_verdict
-from etl_lib.target_schema import ETL_VARIABLES, STATISTICS, etl_signal_names
+from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, ETL_VARIABLES, STATISTICS, etl_signal_names
+from etl_lib.core.dates import day_bounds
+from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
+from etl_lib.orchestration.checks import build_checks
+from etl_lib.orchestration.coverage import SourceCoverage, SourcePartitions, partitions_for, source_partitions
+from etl_lib.orchestration.definitions import build_defs
+from etl_lib.orchestration.definitions import defs as load_defs
+from etl_lib.orchestration.resources import SourceApi, TargetDatabase, notebook_inputs
+from etl_lib.orchestration.verdicts import NO_SAMPLES, ONE_SAMPLE, UNEXPLAINED, bucket_completeness, quality_verdict
+from etl_lib.pipeline.run import run_etl
+from etl_lib.reports.notebooks import report_path
+from etl_lib.reports.recorded import read_recorded
+from etl_lib.simulation import generator
+from etl_lib.storage.copy import copy_frame
+from tests.support.sql import statistics_in_sql, target_day
+from tests.support.stack import free_port
 
 SEEDED_DAY = dt.date(2024, 10, 2)
 GAP_DAY = dt.date(2024, 11, 20)  # outside the seeded period; this module adds and removes it
@@ -47,26 +54,59 @@ def delete_day(engine, run_date: dt.date) -> None:
         conn.execute(text("DELETE FROM data WHERE timestamp >= :s AND timestamp < :e"), {"s": start, "e": end})
 
 
+GAP_TURBINE, LONE_TURBINE = "WT02", "WT04"
+TURBINES = ["WT01", "WT02", "WT03", "WT04"]
+
+
 def gap_day_samples() -> pd.DataFrame:
-    frame = generator.generate(start=GAP_DAY, days=1).set_index("timestamp")
+    """The default farm's GAP_DAY, with half an hour missing from WT02 and one lone power sample in a
+    bucket of WT04; a ``turbine_id`` column as in the source."""
     day = GAP_DAY.isoformat()
-    frame = frame.drop(frame.loc[f"{day} {GAP[0]}":f"{day} {GAP[1]}"].index)
-    lone = pd.Timestamp(f"{day} {LONE_POWER_BUCKET}", tz="UTC")
-    frame.loc[lone + pd.Timedelta(minutes=1) : lone + pd.Timedelta(minutes=9), "power"] = np.nan
-    return frame.reset_index()
+    frames = []
+    for number, (turbine, frame) in enumerate(generator.generate(start=GAP_DAY, days=1), start=1):
+        frame = frame.set_index("timestamp")
+        if turbine.name == GAP_TURBINE:
+            frame = frame.drop(frame.loc[f"{day} {GAP[0]}":f"{day} {GAP[1]}"].index)
+        if turbine.name == LONE_TURBINE:
+            lone = pd.Timestamp(f"{day} {LONE_POWER_BUCKET}", tz="UTC")
+            frame.loc[lone + pd.Timedelta(minutes=1) : lone + pd.Timedelta(minutes=9), "power"] = np.nan
+        frames.append(frame.reset_index().assign(turbine_id=number))
+    return pd.concat(frames, ignore_index=True)
 
 
 def resources_for(settings) -> dict:
     return {"source_api": SourceApi.from_settings(settings), "target_database": TargetDatabase.from_settings(settings)}
 
 
-def materialize_day(settings, run_date: dt.date):
+def dagster_parts(settings, partitions: SourcePartitions | None = None) -> list:
+    """The asset and its checks, over the partitions the source has now (as Dagster would load them)."""
+    partitions = partitions or source_partitions(settings)
+    asset = build_daily_statistics(partitions.definition, partitions.note)
+    return [asset, *build_checks(asset, partitions.definition)]
+
+
+def materialize_day(settings, run_date: dt.date, instance: DagsterInstance | None = None):
     return materialize(
-        [daily_statistics, all_buckets_written, quality_above_threshold],
+        dagster_parts(settings),
         partition_key=run_date.isoformat(),
         resources=resources_for(settings),
-        instance=DagsterInstance.ephemeral(),
+        instance=instance or DagsterInstance.ephemeral(),
     )
+
+
+def failed_day(settings, resources_from=None):
+    """The asset alone for SEEDED_DAY, expected to fail; its failure (message and metadata).
+    ``resources_from`` gives the resources other settings (an API or a target that is down)."""
+    result = materialize(
+        dagster_parts(settings)[:1],
+        partition_key=SEEDED_DAY.isoformat(),
+        resources=resources_for(resources_from or settings),
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    return failure.step_failure_data.user_failure_data
 
 
 def run_checks(run_date: dt.date, min_share: float | None = None) -> dict:
@@ -74,7 +114,7 @@ def run_checks(run_date: dt.date, min_share: float | None = None) -> dict:
     run_config = {"ops": {QUALITY: {"config": {"min_share": min_share}}}} if min_share is not None else None
     # A check-only selection has no asset to take the partition from, so the partition goes in
     # as the run tag Dagster itself sets when it launches a partitioned run.
-    result = defs.resolve_job_def("daily_checks_job").execute_in_process(
+    result = load_defs().resolve_job_def("daily_checks_job").execute_in_process(
         run_config=run_config, tags={"dagster/partition": run_date.isoformat()}, instance=DagsterInstance.ephemeral()
     )
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
@@ -119,17 +159,33 @@ def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings,
     recorded = read_recorded(report)
     assert recorded["status"] == "succeeded" and recorded["date"] == SEEDED_DAY.isoformat()
     assert_target_matches_source(source_engine, target_engine, SEEDED_DAY)
-    assert len(target_day(target_engine, SEEDED_DAY)) == 144 * len(etl_signal_names())
+    assert len(target_day(target_engine, SEEDED_DAY)) == len(TURBINES) * 144 * len(etl_signal_names())
 
     [materialization] = seeded_run.asset_materializations_for_node("daily_statistics")
     assert materialization.partition == SEEDED_DAY.isoformat()
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     assert metadata["notebook"] == str(report)
-    assert metadata["rows_read"] == recorded["rows_read"] == 1440
-    assert metadata["buckets"] == 144
-    assert metadata["rows_written"] == recorded["rows_written"] == 144 * len(etl_signal_names())
-    for variable, share in recorded.get("quality", {}).items():
-        assert metadata[f"quality/{variable}"] == pytest.approx(share)
+    assert metadata["rows_read"] == recorded["rows_read"] == len(TURBINES) * 1440
+    assert metadata["buckets"] == len(TURBINES) * 144
+    assert metadata["rows_written"] == recorded["rows_written"] == len(TURBINES) * 144 * len(etl_signal_names())
+    assert metadata["turbines"] == recorded["turbines"] == TURBINES
+    for turbine, shares in recorded["quality"].items():
+        for variable, share in shares.items():
+            assert metadata[f"quality/{turbine}/{variable}"] == pytest.approx(share)
+
+
+def test_the_report_is_linked_as_its_html_export(seeded_run, settings):
+    [materialization] = seeded_run.asset_materializations_for_node("daily_statistics")
+    link = materialization.metadata["report"]
+    assert type(link).__name__ == "UrlMetadataValue"
+    url = urlsplit(link.value)
+    assert url.scheme == "file"
+    html = Path(url2pathname(url.path))
+    assert html == report_path(SEEDED_DAY, settings).with_suffix(".html").resolve()
+    page = html.read_text()
+    assert page.lstrip().lower().startswith("<!doctype html") and SEEDED_DAY.isoformat() in page
+    assert "import etl_lib" not in page and "from etl_lib" not in page  # exported without the code cells
+    assert type(materialization.metadata["notebook"]).__name__ == "NotebookMetadataValue"  # the UI's "View Notebook"
 
 
 def test_seeded_partition_passes_both_checks(seeded_run):
@@ -138,7 +194,7 @@ def test_seeded_partition_passes_both_checks(seeded_run):
     buckets = evaluations["all_buckets_written"]
     assert buckets.passed, buckets.description
     assert buckets.partition == SEEDED_DAY.isoformat()
-    assert buckets.metadata["buckets"].value == {name: 144 for name in etl_signal_names()}
+    assert buckets.metadata["buckets"].value == {f"{t}/{name}": 144 for t in TURBINES for name in etl_signal_names()}
     assert evaluations["quality_above_threshold"].passed, evaluations["quality_above_threshold"].description
 
 
@@ -158,10 +214,13 @@ def test_gap_partition_matches_the_source_and_says_which_buckets_are_missing_and
         for statistic in STATISTICS:
             name = f"{variable}_{statistic}"
             lone = variable == "power" and statistic == "std"
-            assert buckets[name] == 144 - 3 - lone, name
-            assert missing[NO_SAMPLES][name] == 3
-    assert missing[ONE_SAMPLE] == {"power_std": 1}
-    assert "power_std 140" in evaluation.description
+            assert buckets[f"{GAP_TURBINE}/{name}"] == 144 - 3, name
+            assert buckets[f"{LONE_TURBINE}/{name}"] == 144 - lone, name
+            assert buckets[f"WT01/{name}"] == 144
+            assert missing[NO_SAMPLES][f"{GAP_TURBINE}/{name}"] == 3
+    assert missing[ONE_SAMPLE] == {f"{LONE_TURBINE}/power_std": 1}
+    assert set(missing) == {NO_SAMPLES, ONE_SAMPLE}
+    assert f"{GAP_TURBINE}/power_std 141" in evaluation.description and f"{LONE_TURBINE}/power_std 143" in evaluation.description
     assert f"{GAP_DAY.isoformat()}T02:00Z" in evaluation.description
     assert f"{GAP_DAY.isoformat()}T05:00Z" in evaluation.description
 
@@ -175,8 +234,8 @@ def test_quality_check_warns_below_its_configured_threshold(gap_run, settings):
         return
     quality = recorded["quality"]
     threshold = 0.999
-    below = {variable for variable, share in quality.items() if share < threshold}
-    assert {"wind_speed", "power"} <= below  # half an hour of the day has no samples
+    below = {f"{t}/{v}" for t, shares in quality.items() for v, share in shares.items() if share < threshold}
+    assert {f"{GAP_TURBINE}/wind_speed", f"{GAP_TURBINE}/power"} <= below  # half an hour of its day has no samples
 
     strict = run_checks(GAP_DAY, min_share=threshold)["quality_above_threshold"]
     assert not strict.passed
@@ -186,12 +245,20 @@ def test_quality_check_warns_below_its_configured_threshold(gap_run, settings):
         assert variable in strict.description
     assert strict.metadata["min_share"].value == threshold
 
-    lenient = run_checks(GAP_DAY, min_share=min(quality.values()))["quality_above_threshold"]
+    lowest = min(share for shares in quality.values() for share in shares.values())
+    lenient = run_checks(GAP_DAY, min_share=lowest)["quality_above_threshold"]
     assert lenient.passed, lenient.description
 
 
+def test_the_quality_checks_default_threshold_is_the_one_the_reports_draw():
+    from etl_lib.core.contract import MIN_GOOD_SHARE
+    from etl_lib.orchestration.checks import QualityThreshold
+
+    assert QualityThreshold().min_share == MIN_GOOD_SHARE
+
+
 def test_checks_of_a_day_never_materialized_say_what_to_do(settings):
-    day = dt.date(2024, 11, 27)  # a partition with neither source data nor results
+    day = dt.date(2024, 11, 27)  # a day with neither source data nor results
     evaluations = run_checks(day)
     buckets = evaluations["all_buckets_written"]
     assert not buckets.passed
@@ -210,29 +277,157 @@ def test_quality_verdict_without_recorded_quality_is_a_failure_not_a_pass():
 
 
 def test_defs_take_their_resources_from_the_settings(settings):
-    resources = defs.resources
+    resources = load_defs().resources
     assert resources["source_api"].base_url == settings.api_base_url
     assert resources["source_api"].retries == settings.http_retries
     assert resources["source_api"].timeout == settings.http_timeout
     assert resources["target_database"].url == settings.target_url
 
 
-def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended():
+# --- partitions follow the source ------------------------------------------------------------------
+
+
+def test_partitions_are_the_utc_days_of_the_source_coverage(settings, api):
+    coverage = api.get("/coverage").json()
+    first, last = (pd.Timestamp(coverage[key]).date() for key in ("first", "last"))
+    partitions = load_defs().get_assets_def("daily_statistics").partitions_def
+    assert partitions.timezone == "UTC"
+    keys = partitions.get_partition_keys()
+    assert keys[0] == first.isoformat() and keys[-1] == last.isoformat()  # none before the first sample
+    assert keys == [d.date().isoformat() for d in pd.date_range(first, last, freq="D")]
+    assert keys[-1] < (dt.date.today() - dt.timedelta(days=1)).isoformat()  # not every day up to today
+
+
+def test_the_last_partition_is_the_last_complete_day():
+    coverage = SourceCoverage(dt.datetime(2024, 10, 1, tzinfo=dt.timezone.utc),
+                              dt.datetime(2024, 10, 20, 9, 30, tzinfo=dt.timezone.utc), 1)  # fmt: skip
+    assert partitions_for(coverage, today=dt.date(2024, 10, 20)).get_last_partition_key() == "2024-10-19"
+    assert partitions_for(coverage, today=dt.date(2024, 12, 1)).get_last_partition_key() == "2024-10-20"
+
+
+def test_loading_without_the_api_keeps_the_default_period_and_says_why(settings):
+    down = settings.model_copy(update={"api_url": f"http://127.0.0.1:{free_port()}"})
+    started = time.perf_counter()
+    defs = build_defs(down)
+    assert time.perf_counter() - started < 15
+    asset = defs.get_assets_def("daily_statistics")
+    keys = asset.partitions_def.get_partition_keys()
+    assert keys[0] == DEFAULT_PERIOD_START.isoformat() and len(keys) == DEFAULT_PERIOD_DAYS
+    description = asset.descriptions_by_key[asset.key]
+    assert "could not be read when these definitions loaded" in description
+    assert "etl stack up" in description and "reload the definitions" in description
+
+
+def test_dagster_loads_the_definitions_with_the_api_down(settings, tmp_path):
+    """The way the UI loads them: a fresh process, and nothing listening at ETL_API_URL."""
+    dagster = Path(sys.executable).with_name("dagster")
+    env = {**os.environ, "ETL_API_URL": f"http://127.0.0.1:{free_port()}", "DAGSTER_HOME": str(tmp_path),
+           "PYTHONWARNINGS": "ignore::FutureWarning:click.core"}  # fmt: skip
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run([str(dagster), "definitions", "validate", "-m", "etl_lib.orchestration"],
+                          capture_output=True, text=True, env=env, timeout=180)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "could not be read when these definitions loaded" in done.stdout + done.stderr  # logged as a warning
+
+
+def test_descriptions_show_in_the_ui_as_written():
+    """The UI renders descriptions as Markdown: an angle bracket outside a code span is taken for HTML."""
+    defs = load_defs()
+    repository = defs.get_repository_def()
+    asset = defs.get_assets_def("daily_statistics")
+    texts = [asset.descriptions_by_key[asset.key]]
+    texts += [spec.description for checks in repository.asset_checks_defs_by_key.values() for spec in checks.check_specs]
+    texts += [job.description for job in repository.get_all_jobs() if not job.name.startswith("__")]
+    texts += [schedule.description for schedule in repository.schedule_defs]
+    assert any("`runs/<date>.ipynb`" in described for described in texts)
+    for described in texts:
+        outside_code = re.sub(r"`[^`]*`", "", described or "")
+        assert "<" not in outside_code and ">" not in outside_code, described
+
+
+# --- a day without source data, failures, the checks job without a day ---------------------------
+
+
+def test_a_partition_without_source_data_is_skipped_with_the_reason(gap_run, settings, target_engine):
+    day = GAP_DAY - dt.timedelta(days=1)  # a partition now (the source reaches GAP_DAY), but no samples
+    instance = DagsterInstance.ephemeral()
+    result = materialize_day(settings, day, instance)
+    assert result.success  # not a failure
+    assert result.asset_materializations_for_node("daily_statistics") == []
+    [observation] = [e.asset_observation_data.asset_observation for e in result.all_events
+                     if e.event_type_value == "ASSET_OBSERVATION"]  # fmt: skip
+    reason = observation.metadata["skipped"].value
+    assert f"The source has no samples for {day.isoformat()}" in reason
+    assert "What to do: Pick a date inside the source's coverage" in reason  # the project's advice, kept
+    assert f"to {GAP_DAY.isoformat()}" in reason  # and what the source covers
+    assert {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"} == {
+        "daily_statistics_all_buckets_written", "daily_statistics_quality_above_threshold"}  # fmt: skip
+    assert instance.get_run_by_id(result.run_id).tags[SKIPPED_TAG] == f"no source data for {day.isoformat()}"
+    assert not report_path(day, settings).exists()  # nothing was run, nothing written
+    assert target_day(target_engine, day).empty
+
+
+def test_a_failed_partition_keeps_the_projects_advice(settings):
+    down = settings.model_copy(update={"api_url": f"http://127.0.0.1:{free_port()}", "http_retries": 0})
+    failure = failed_day(settings, resources_from=down)
+    assert "could not be reached" in failure.description
+    assert "What to do: Check which part is down with `etl doctor`" in failure.description
+    assert "etl doctor" in failure.metadata["what to do"].value
+
+
+def test_the_checks_job_without_a_day_says_how_to_name_one(settings):
+    result = load_defs().resolve_job_def("daily_checks_job").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not result.success
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert len(failures) == 2
+    for failure in failures:
+        message = failure.step_failure_data.user_failure_data.description
+        assert "names none" in message and '{"dagster/partition": "2024-10-02"}' in message
+        assert "DagsterInvariantViolationError" not in failure.step_failure_data.error.message
+
+
+# --- the schedule ------------------------------------------------------------------------------------
+
+
+def evaluate_schedule(settings, tick: dt.datetime, partitions: SourcePartitions | None = None):
+    defs = build_defs(settings, partitions)
     schedule = defs.resolve_schedule_def("daily_etl_schedule")
+    with build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def(),
+                                resources={"source_api": SourceApi.from_settings(settings)}) as context:  # fmt: skip
+        return schedule, defs, schedule.evaluate_tick(context)
+
+
+def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended(settings):
+    tick = dt.datetime(2024, 10, 5, 0, 15, tzinfo=dt.timezone.utc)
+    schedule, defs, result = evaluate_schedule(settings, tick)
     job = defs.resolve_job_def(schedule.job_name)
     assert job.name == "daily_etl_job"
-    assert job.partitions_def == daily_partitions
+    assert job.partitions_def == defs.get_assets_def("daily_statistics").partitions_def
     assert {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()} == {"daily_statistics"}
     assert schedule.cron_schedule == "15 0 * * *" and schedule.execution_timezone == "UTC"
-
-    tick = dt.datetime(2024, 10, 5, 0, 15, tzinfo=dt.timezone.utc)
-    result = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick))
     assert [request.partition_key for request in result.run_requests] == ["2024-10-04"]
 
 
-def test_partitions_are_utc_days_from_the_first_day_of_source_data():
-    assert daily_partitions.timezone == "UTC"
-    assert daily_partitions.get_first_partition_key() == generator.DEFAULT_START.isoformat()
+def test_schedule_skips_a_day_without_source_data_with_the_reason(settings):
+    tick = dt.datetime(2025, 1, 2, 0, 15, tzinfo=dt.timezone.utc)  # the default data ended on 2024-10-10
+    _, _, result = evaluate_schedule(settings, tick)
+    assert not result.run_requests
+    assert "The source has no samples for 2025-01-01" in result.skip_message
+    assert "What to do: Pick a date inside the source's coverage" in result.skip_message
+
+
+def test_schedule_skips_a_day_the_loaded_partitions_lack_and_says_to_reload(settings):
+    start = DEFAULT_PERIOD_START
+    older = SourcePartitions(partitions_for(SourceCoverage(
+        dt.datetime.combine(start, dt.time(0), dt.timezone.utc),
+        dt.datetime.combine(start + dt.timedelta(days=2), dt.time(23, 59), dt.timezone.utc), 1),
+        today=dt.date.today()), "loaded while the source had three days")  # fmt: skip
+    tick = dt.datetime.combine(start + dt.timedelta(days=6), dt.time(0, 15), dt.timezone.utc)
+    _, _, result = evaluate_schedule(settings, tick, older)
+    assert not result.run_requests
+    assert "is not one of the partitions loaded" in result.skip_message and "reload" in result.skip_message
 
 
 def test_a_target_password_reaches_the_notebook_by_environment_not_by_parameter(settings):
@@ -252,25 +447,32 @@ def test_a_target_password_reaches_the_notebook_by_environment_not_by_parameter(
 def test_a_run_that_cannot_start_the_notebook_fails_with_the_reason_and_the_fix(settings, monkeypatch, tmp_path):
     missing = tmp_path / "no-such-notebook.ipynb"
     monkeypatch.setenv("ETL_NOTEBOOK", str(missing))
-    result = materialize(
-        [daily_statistics],
-        partition_key=SEEDED_DAY.isoformat(),
-        resources=resources_for(settings),
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-    assert not result.success
-    [failure] = [event for event in result.all_events if event.is_step_failure]
-    message = failure.step_failure_data.user_failure_data.description
+    message = failed_day(settings).description
     assert str(missing) in message and "does not exist" in message and "ETL_NOTEBOOK" in message
 
 
 def test_buckets_missing_although_the_source_has_samples_are_an_error():
     day = dt.date(2024, 10, 2)
     stamps = pd.date_range(pd.Timestamp(day, tz="UTC"), periods=1440, freq="1min")
-    samples = pd.DataFrame({v: 1.0 for v in ETL_VARIABLES}, index=pd.DatetimeIndex(stamps, name="timestamp"))
-    written = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "signal": [], "value": []})
-    result = bucket_completeness(day, written, samples)
+    index = pd.MultiIndex.from_product([["WT01"], stamps], names=["turbine", "timestamp"])
+    samples = pd.DataFrame({v: 1.0 for v in ETL_VARIABLES}, index=index)
+    written = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "turbine": [], "signal": [], "value": []})
+    result = bucket_completeness(day, ["WT01"], written, samples)
     assert not result.passed
     assert set(result.missing) == {UNEXPLAINED}
     assert not result.explained_by_source
+
+
+def test_a_failed_notebook_links_its_report_and_keeps_the_advice(settings, monkeypatch, tmp_path):
+    monkeypatch.setenv("ETL_RUNS_DIR", str(tmp_path))  # the failed report stays out of the shared runs/
+    unreachable = settings.model_copy(
+        update={"target_database_url": f"postgresql+psycopg2://etl@127.0.0.1:{free_port()}/target"}
+    )
+    failure = failed_day(settings, resources_from=unreachable)
+    report = tmp_path / f"{SEEDED_DAY.isoformat()}.ipynb"
+    assert failure.description.startswith("The ETL notebook failed with OperationalError")
+    assert "What to do: Check which part is down with `etl doctor`" in failure.description
+    assert f"The executed notebook with the error is {report}." in failure.description
+    assert failure.metadata["what to do"].value.endswith(f"The executed notebook with the error is {report}.")
+    html = Path(url2pathname(urlsplit(failure.metadata["report"].value).path))
+    assert html == (tmp_path / f"{SEEDED_DAY.isoformat()}.html").resolve() and html.exists()

@@ -7,16 +7,32 @@ import math
 import numpy as np
 import pandas as pd
 
-from etl_lib.transform import aggregate, to_signal_rows
+from etl_lib.pipeline.transform import aggregate as aggregate_farm
+from etl_lib.pipeline.transform import to_signal_rows
 
 
-def samples(values_by_minute: dict[int, tuple[float | None, float | None]]) -> pd.DataFrame:
-    """Rows at 2024-10-01 00:MM UTC with given (wind_speed, power)."""
+VARIABLES = ["wind_speed", "power"]
+
+
+def samples(values_by_minute: dict[int, tuple[float | None, float | None]], turbine: str = "WT01") -> pd.DataFrame:
+    """One turbine's rows at 2024-10-01 00:MM UTC with given (wind_speed, power), as a grid: columns
+    ``(turbine, variable)``."""
     index = pd.DatetimeIndex(
         [pd.Timestamp("2024-10-01T00:00Z") + pd.Timedelta(minutes=m) for m in values_by_minute], name="timestamp"
     )
     wind, power = zip(*values_by_minute.values())
-    return pd.DataFrame({"wind_speed": wind, "power": power}, index=index, dtype="float64")
+    frame = pd.DataFrame({(turbine, "wind_speed"): wind, (turbine, "power"): power}, index=index, dtype="float64")
+    frame.columns.names = ["turbine", "variable"]
+    return frame
+
+
+def aggregate(grid: pd.DataFrame) -> pd.DataFrame:
+    """The statistics of WT01, columns ``(variable, statistic)``."""
+    return aggregate_farm(grid, VARIABLES)[0]["WT01"]
+
+
+def rows_of(grid: pd.DataFrame) -> pd.DataFrame:
+    return to_signal_rows(aggregate_farm(grid, VARIABLES)[0])
 
 
 def test_buckets_are_labelled_by_start_and_closed_on_the_left():
@@ -41,7 +57,7 @@ def test_statistics_ignore_nulls_and_a_lone_sample_has_no_std():
     assert stats[("power", "mean")] == 7.0
     assert np.isnan(stats[("power", "std")])
 
-    rows = to_signal_rows(aggregate(frame))
+    rows = rows_of(frame)
     assert "power_std" not in set(rows["signal"])
     assert set(rows["signal"]) == {
         "wind_speed_mean", "wind_speed_min", "wind_speed_max", "wind_speed_std",
@@ -53,12 +69,56 @@ def test_a_bucket_without_samples_writes_nothing():
     frame = samples({0: (1.0, 1.0), 1: (2.0, 2.0), 30: (3.0, 3.0), 31: (5.0, 5.0)})
     stats = aggregate(frame)
     assert list(stats.index.strftime("%H:%M")) == ["00:00", "00:30"]
-    rows = to_signal_rows(stats)
+    rows = rows_of(frame)
     assert len(rows) == 2 * 8
     assert not rows["value"].isna().any()
 
 
 def test_a_bucket_of_only_nulls_writes_nothing_for_that_variable():
     frame = samples({0: (None, 5.0), 1: (None, 6.0)})
-    rows = to_signal_rows(aggregate(frame))
+    rows = rows_of(frame)
     assert set(rows["signal"]) == {"power_mean", "power_min", "power_max", "power_std"}
+
+
+def test_turbines_are_aggregated_apart_and_rows_name_their_turbine():
+    grid = pd.concat([samples({0: (1.0, 10.0), 1: (3.0, 30.0)}, "WT01"), samples({0: (5.0, 50.0), 1: (9.0, 90.0)}, "WT02")],
+                     axis=1)  # fmt: skip
+    stats, overflowed = aggregate_farm(grid, VARIABLES)
+    assert overflowed == 0
+    assert stats.loc["2024-10-01T00:00Z", ("WT01", "power", "mean")] == 20.0
+    assert stats.loc["2024-10-01T00:00Z", ("WT02", "power", "mean")] == 70.0
+    rows = to_signal_rows(stats)
+    assert rows.groupby("turbine").size().to_dict() == {"WT01": 8, "WT02": 8}
+    assert rows.set_index(["turbine", "signal"]).loc[("WT02", "wind_speed_max"), "value"] == 9.0
+
+
+def test_a_statistic_that_overflows_is_left_out_and_counted():
+    """1e308 + 1.5e308 overflows: the mean and the std of that bucket are not finite, so not written."""
+    grid = samples({0: (1e308, 5.0), 1: (1.5e308, 6.0), 10: (2.0, 7.0), 11: (4.0, 9.0)})
+    stats, overflowed = aggregate_farm(grid, VARIABLES)
+    first = stats.loc["2024-10-01T00:00Z", "WT01"]
+    assert np.isnan(first[("wind_speed", "mean")]) and np.isnan(first[("wind_speed", "std")])
+    assert first[("wind_speed", "max")] == 1.5e308 and first[("power", "mean")] == 5.5
+    assert overflowed == 2
+    rows = to_signal_rows(stats)
+    assert np.isfinite(rows["value"]).all()
+    assert stats.loc["2024-10-01T00:10Z", ("WT01", "wind_speed", "mean")] == 3.0
+
+
+def test_the_numpy_path_on_the_day_grid_equals_pandas_resample_overflow_and_gaps_included():
+    index = pd.date_range("2024-10-01T00:00Z", periods=1440, freq="1min", name="timestamp")
+    rng = np.random.default_rng(7)
+    grid = pd.DataFrame(rng.normal(500, 300, (1440, 4)), index=index,
+                        columns=pd.MultiIndex.from_product([["WT01", "WT02"], VARIABLES], names=["turbine", "variable"]))  # fmt: skip
+    grid.iloc[100:135, :2] = np.nan  # a gap of WT01: three empty buckets and a partial one
+    grid.iloc[200, 2] = np.nan  # one null
+    grid.iloc[301:310, 3] = np.nan  # a bucket with a lone sample: no std
+    grid.iloc[500:502, 0] = [1e308, 1.5e308]  # overflows
+    fast, fast_overflowed = aggregate_farm(grid, VARIABLES)
+    slow, slow_overflowed = aggregate_farm(grid.iloc[:-1], VARIABLES)  # not whole buckets: pandas' resample
+    assert fast_overflowed == slow_overflowed == 2
+    pd.testing.assert_frame_equal(fast.iloc[:-1], slow.iloc[:-1], rtol=1e-13, atol=0, check_freq=False)
+    assert np.isnan(fast.loc["2024-10-01T05:00Z", ("WT02", "power", "std")])  # a lone sample
+    assert fast.loc["2024-10-01T05:00Z", ("WT02", "power", "mean")] == grid.iloc[300, 3]
+    assert fast.loc["2024-10-01T01:40Z":"2024-10-01T02:00Z", "WT01"].isna().all().all()  # the gap
+    assert fast.loc["2024-10-01T02:10Z", ("WT01", "power", "min")] == grid.iloc[135:140, 1].min()

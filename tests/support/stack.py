@@ -1,0 +1,59 @@
+"""A throw-away embedded stack in a temporary folder: for tests, benchmarks and golden notebooks.
+
+It never touches the user's ``.stack``: its own server, its own API port, its own runs folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from etl_lib.config.settings import Settings, environment
+from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
+from etl_lib.ops.stack import stack_down, stack_up
+from etl_lib.pipeline.run import run_etl
+from etl_lib.simulation.seed import seed_source
+from etl_lib.storage.engines import engine_for
+
+# Variables that would point a test at someone else's databases or API.
+_FOREIGN_ENV = ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "API_DATABASE_URL", "ETL_API_URL", "ETL_API_TOKEN")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def temporary_stack(
+    days: int = DEFAULT_PERIOD_DAYS, *, export_env: bool = True, run_days: bool = True
+) -> Iterator[Settings]:
+    """Start a seeded stack; with ``run_days`` the ETL has already run every seeded day, so the
+    target holds results. With ``export_env`` its settings are also put in ``os.environ`` so
+    child processes (papermill kernels, nbval, the CLI) use it."""
+    root = Path(tempfile.mkdtemp(prefix="wind-etl-"))
+    env = {
+        "ETL_STACK_DIR": str(root / "stack"),
+        "ETL_API_PORT": str(free_port()),
+        "ETL_RUNS_DIR": str(root / "runs"),
+    }
+    settings = Settings(stack_dir=env["ETL_STACK_DIR"], api_port=env["ETL_API_PORT"], runs_dir=env["ETL_RUNS_DIR"])
+    try:
+        with environment(env, unset=_FOREIGN_ENV) if export_env else nullcontext():
+            try:
+                stack_up(settings)
+                seed_source(engine_for(settings.source_url), days=days)
+                if run_days:
+                    for offset in range(days):
+                        run_etl(DEFAULT_PERIOD_START + dt.timedelta(days=offset), settings)
+                yield settings
+            finally:
+                stack_down(settings)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
