@@ -1,6 +1,8 @@
 """`make bench`: speed figures of the ETL on a throw-away embedded stack seeded with a year.
 
-Prints a table and writes benchmarks/results.json (compared with the previous file, if any).
+Prints a table, compares its headline figures with the last saved ones (benchmarks/results.json,
+tracked) and writes the run to benchmarks/results.latest.json (git-ignored). With --save
+(``make bench SAVE=1``) the run also becomes the saved figures, to commit with the README's table.
 Nothing here is asserted: the figures are read against the targets of the README.
 """
 
@@ -15,199 +17,110 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import psutil
-import psycopg2
-from sqlalchemy.engine import make_url
 
-from etl_lib import generator
-from etl_lib.backfill import run_backfill
-from etl_lib.db import engine_for
-from etl_lib.extract import make_client
-from etl_lib.notebook_runner import ensure_kernel, run_notebook
-from etl_lib.pipeline import run_etl
-from etl_lib.settings import Settings
-from etl_lib.source_db import seed_source
-from etl_lib.target_schema import ETL_VARIABLES, STATISTICS, signal_ids, signal_name
-from etl_lib.testing import temporary_stack
+from etl_lib.config.settings import PROJECT_ROOT, Settings
+from etl_lib.core.contract import DEFAULT_PERIOD_START, DEFAULT_TURBINES
+from etl_lib.ops.backfill import run_backfill
+from etl_lib.ops.stack import running_api
+from etl_lib.reports.notebooks import ensure_kernel
+from tests.support.stack import temporary_stack
+
+from . import fleet
+from .measure import UTC, PeakMemory, connect, median_seconds, seconds_of, seed
 
 DAYS = 366
 REPEATS = 15
-DAY = generator.DEFAULT_START + dt.timedelta(days=100)
-RESULTS = Path(__file__).with_name("results.json")
-UTC = dt.timezone.utc
+DAY = DEFAULT_PERIOD_START + dt.timedelta(days=100)
+SAVED = Path(__file__).with_name("results.json")  # tracked: the figures the README quotes
+LATEST = Path(__file__).with_name("results.latest.json")  # git-ignored: every run
 
 
-def median_seconds(work, repeats: int = REPEATS) -> float:
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+# --- 2. The notebook, as the user runs it ----------------------------------------------------------
+
+NOTEBOOK_DAY = dt.date(2024, 10, 6)  # the day with the most to show: saturated readings and curtailment
+WHOLE_PROCESS_REPEATS = 5
+BIN = Path(sys.executable).parent
 
 
-def connect(url: str):
-    parsed = make_url(url)
-    return psycopg2.connect(
-        dbname=parsed.database,
-        user=parsed.username,
-        password=parsed.password,
-        host=parsed.query.get("host", parsed.host),
-        port=parsed.port,
-        options="-c TimeZone=UTC",
-    )
+def whole_process_seconds(command: list[str], repeats: int = WHOLE_PROCESS_REPEATS) -> list[float]:
+    """Wall seconds of ``command`` run afresh ``repeats`` times from the project's root, as a user runs it."""
+    return seconds_of(lambda: subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, check=True), repeats)
 
 
-# --- 1. One day: the library against the shortest path -------------------------------------------
+def cell_seconds(report: Path) -> tuple[float, float]:
+    """From an executed report's papermill metadata: the seconds of the cell that imports the library
+    (the kernel's imports) and of every later cell (the notebook's work)."""
+    import nbformat
 
-
-def shortest_path_day(source, target, run_date: dt.date, ids: dict[str, int]) -> None:
-    """One SQL read, pandas resample, one COPY (into a scratch copy of the target table)."""
-    start = dt.datetime.combine(run_date, dt.time(0), tzinfo=UTC)
-    with source.cursor() as cur:
-        cur.execute(
-            "SELECT timestamp, wind_speed, power FROM data WHERE timestamp >= %s AND timestamp < %s",
-            (start, start + dt.timedelta(days=1)),
-        )
-        frame = pd.DataFrame(cur.fetchall(), columns=["timestamp", *ETL_VARIABLES]).set_index("timestamp")
-    source.rollback()
-    stats = frame.astype("float64").resample("10min").agg(list(STATISTICS))
-    long = stats.stack([0, 1], future_stack=True).dropna().reset_index()
-    long.columns = ["timestamp", "variable", "statistic", "value"]
-    long["signal_id"] = [ids[signal_name(v, s)] for v, s in zip(long["variable"], long["statistic"])]
-    buffer = io.StringIO()
-    long[["timestamp", "signal_id", "value"]].to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    with target.cursor() as cur:
-        cur.execute(
-            "DELETE FROM bench_shortest WHERE timestamp >= %s AND timestamp < %s",
-            (start, start + dt.timedelta(days=1)),
-        )
-        cur.copy_expert("COPY bench_shortest (timestamp, signal_id, value) FROM STDIN WITH (FORMAT csv)", buffer)
-    target.commit()
-
-
-def bench_day(settings: Settings) -> dict:
-    """Library and shortest path alternate, so both see the same load on a shared machine."""
-    source, target = connect(settings.source_url), connect(settings.target_url)
-    library_s, shortest_s, steps = [], [], []
-    try:
-        with target.cursor() as cur:
-            cur.execute("DROP TABLE IF EXISTS bench_shortest")
-            cur.execute("CREATE TABLE bench_shortest (LIKE data INCLUDING ALL)")
-        target.commit()
-        with engine_for(settings.target_url).connect() as conn:
-            ids = signal_ids(conn)
-        with make_client(settings) as client:
-            run_etl(DAY, settings, client=client)  # warm-up: schema check, connections, caches
-            shortest_path_day(source, target, DAY, ids)
-            for _ in range(REPEATS):
-                started = time.perf_counter()
-                steps.append(run_etl(DAY, settings, client=client).seconds)
-                library_s.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                shortest_path_day(source, target, DAY, ids)
-                shortest_s.append(time.perf_counter() - started)
-        with target.cursor() as cur:
-            cur.execute("DROP TABLE bench_shortest")
-        target.commit()
-    finally:
-        source.close()
-        target.close()
-    library, shortest = statistics.median(library_s), statistics.median(shortest_s)
-    return {
-        "library_median_s": library,
-        "library_steps_median_s": {step: statistics.median(s[step] for s in steps) for step in steps[0]},
-        "shortest_path_median_s": shortest,
-        "ratio_library_to_shortest": library / shortest,
-    }
-
-
-# --- 2. The notebook ----------------------------------------------------------------------------
+    cells = [c for c in nbformat.read(report, as_version=4).cells if c.cell_type == "code"]
+    setup = next(i for i, c in enumerate(cells) if "from etl_lib" in c.source)
+    seconds = [c.metadata.get("papermill", {}).get("duration") or 0.0 for c in cells]
+    return seconds[setup], sum(seconds[setup + 1 :])
 
 
 def bench_notebook(settings: Settings) -> dict:
+    """The user's command ``papermill notebooks/etl.ipynb runs/D.ipynb -p date D`` and ``etl run D``, each a
+    fresh whole process (median of 5), and where the time of the first goes: importing papermill (a fresh
+    ``python -c "import papermill"``), starting the kernel (papermill on a notebook with one empty cell,
+    less the import; the kernel loads the notebooks' libraries meanwhile, etl_lib.reports.kernel.PRELOAD,
+    and its first cell waits for them), the imports left to the notebook's import cell and the
+    notebook's work (the cells' durations that papermill records), and the rest (papermill reading,
+    saving and writing the report, stopping the kernel)."""
     import nbformat
 
-    import_s = float(
-        subprocess.run(
-            [sys.executable, "-c", "import time; t = time.perf_counter(); import papermill; print(time.perf_counter() - t)"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    )
     ensure_kernel()
-    started = time.perf_counter()
-    run_notebook(DAY, settings)
-    notebook_s = time.perf_counter() - started
-    # The same papermill call on a notebook with one empty cell: kernel start-up and papermill's overhead.
+    day = NOTEBOOK_DAY.isoformat()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / f"{day}.ipynb"
+        papermill = [str(BIN / "papermill"), "notebooks/etl.ipynb", str(report), "-p", "date", day]
+        command_s = whole_process_seconds(papermill)
+        imports_s, work_s = cell_seconds(report)
+        etl_run_s = whole_process_seconds([str(BIN / "etl"), "run", day])
+        library_s = whole_process_seconds([str(BIN / "etl"), "run", "--no-report", day])
+        import_s = whole_process_seconds([sys.executable, "-c", "import papermill"])
         empty = Path(folder) / "empty.ipynb"
         notebook = nbformat.v4.new_notebook(
-            cells=[nbformat.v4.new_code_cell("date = None", metadata={"tags": ["parameters"]})],
+            # The parameters run_notebook passes (etl.ipynb's date and report_path), so papermill
+            # has nothing to warn about.
+            cells=[nbformat.v4.new_code_cell("date = None\nreport_path = None", metadata={"tags": ["parameters"]})],
             metadata={"kernelspec": {"name": ensure_kernel(), "language": "python", "display_name": "Python"}},
         )
         nbformat.write(notebook, empty)
-        bare = settings.model_copy(update={"notebook_path": empty})
-        started = time.perf_counter()
-        run_notebook(DAY, bare, output=Path(folder) / "out.ipynb")
-        empty_s = time.perf_counter() - started
+        empty_s = whole_process_seconds([str(BIN / "papermill"), str(empty), str(Path(folder) / "out.ipynb")])
+    command, papermill_import, empty_run = (statistics.median(x) for x in (command_s, import_s, empty_s))
     return {
-        "papermill_import_s": import_s,
-        "notebook_run_s": notebook_s,
-        "empty_notebook_run_s": empty_s,
-        "startup_share": empty_s / notebook_s,
+        "day": day,
+        "papermill_command_s": command,
+        "papermill_command_runs_s": command_s,
+        "etl_run_s": statistics.median(etl_run_s),
+        "etl_run_runs_s": etl_run_s,
+        "etl_run_no_report_s": statistics.median(library_s),
+        "etl_run_no_report_runs_s": library_s,
+        "papermill_import_s": papermill_import,
+        "kernel_start_s": empty_run - papermill_import,
+        "kernel_imports_s": imports_s,
+        "notebook_work_s": work_s,
+        "rest_s": command - empty_run - imports_s - work_s,
+        "load_average": [load_before, os.getloadavg()[0]],
     }
 
 
 # --- 3. The API against COPY TO STDOUT ------------------------------------------------------------
 
 
-class PeakMemory:
-    """Peak RSS of a process while the block runs: VmHWM after a reset on Linux, else sampled."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._hwm = Path(f"/proc/{pid}/clear_refs")
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.002)
-
-    def __enter__(self) -> PeakMemory:
-        try:
-            self._hwm.write_text("5")  # resets the kernel's peak-RSS counter
-            self.exact = True
-        except OSError:
-            self.exact = False
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        if self.exact:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    self.peak = max(self.peak, int(line.split()[1]) * 1024)
-
-
 def copy_to_stdout(settings: Settings, start: dt.datetime, end: dt.datetime) -> int:
-    """Rows of the direct COPY TO STDOUT (text) of the same rows the API serves."""
+    """Rows of the direct COPY TO STDOUT (text) of the same rows the API serves, in its order (time, then
+    turbine) and with the turbine's name."""
     with connect(settings.api_source_url) as conn, conn.cursor() as cur:
         buffer = io.BytesIO()
         query = cur.mogrify(
-            "COPY (SELECT timestamp, wind_speed, power FROM data WHERE timestamp >= %s AND timestamp < %s "
-            "ORDER BY timestamp) TO STDOUT",
+            "COPY (SELECT t.name, d.timestamp, d.wind_speed, d.power FROM data d JOIN turbine t ON t.id = d.turbine_id "
+            "WHERE d.timestamp >= %s AND d.timestamp < %s ORDER BY d.timestamp, d.turbine_id) TO STDOUT",
             (start, end),
         ).decode()
         cur.copy_expert(query, buffer)
@@ -226,12 +139,13 @@ def fetch(client: httpx.Client, start: dt.datetime, end: dt.datetime, fmt: str) 
 
 
 def bench_api(settings: Settings) -> dict:
-    pid = int((settings.stack_dir / "api.pid").read_text())
-    idle_mb = psutil.Process(pid).memory_info().rss / 1e6
+    api = running_api(settings)
+    pid = api.pid
+    idle_mb = api.memory_info().rss / 1e6
     results: dict = {"api_idle_rss_mb": idle_mb, "ranges": {}}
     with httpx.Client(base_url=settings.api_base_url, timeout=300) as client:
         for days in (1, 30, 366):
-            start = dt.datetime.combine(generator.DEFAULT_START, dt.time(0), tzinfo=UTC)
+            start = dt.datetime.combine(DEFAULT_PERIOD_START, dt.time(0), tzinfo=UTC)
             end = start + dt.timedelta(days=days)
             repeats = 5 if days < 366 else 3
             rows = copy_to_stdout(settings, start, end)
@@ -254,7 +168,7 @@ def bench_api(settings: Settings) -> dict:
 
 
 def bench_backfill(settings: Settings) -> dict:
-    dates = [generator.DEFAULT_START + dt.timedelta(days=offset) for offset in range(DAYS)]
+    dates = [DEFAULT_PERIOD_START + dt.timedelta(days=offset) for offset in range(DAYS)]
     figures = {}
     for workers in (1, 2):
         with connect(settings.target_url) as conn, conn.cursor() as cur:  # same work each time: inserts only
@@ -273,16 +187,16 @@ def bench_backfill(settings: Settings) -> dict:
 # --- 5. The aggregation pushed into SQL (the "Scaling out" argument) ---------------------------------
 
 SQL_STATISTICS = """
-SELECT date_bin('10 minutes', timestamp, TIMESTAMPTZ '2000-01-01 00:00Z') AS bucket,
+SELECT turbine_id, date_bin('10 minutes', timestamp, TIMESTAMPTZ '2000-01-01 00:00Z') AS bucket,
        avg(wind_speed), min(wind_speed), max(wind_speed), stddev_samp(wind_speed),
        avg(power), min(power), max(power), stddev_samp(power)
-FROM data WHERE timestamp >= %s AND timestamp < %s GROUP BY 1
+FROM data WHERE timestamp >= %s AND timestamp < %s GROUP BY 1, 2
 """
 
 
 def bench_sql_aggregation(settings: Settings) -> dict:
     start = dt.datetime.combine(DAY, dt.time(0), tzinfo=UTC)
-    first = dt.datetime.combine(generator.DEFAULT_START, dt.time(0), tzinfo=UTC)
+    first = dt.datetime.combine(DEFAULT_PERIOD_START, dt.time(0), tzinfo=UTC)
     with connect(settings.source_url) as conn, conn.cursor() as cur:
 
         def day() -> None:
@@ -294,7 +208,7 @@ def bench_sql_aggregation(settings: Settings) -> dict:
             cur.fetchall()
 
         day()
-        figures = {"day_s": median_seconds(day), "year_s": median_seconds(year, 3)}
+        figures = {"day_s": median_seconds(day, REPEATS), "year_s": median_seconds(year, 3)}
     conn.close()
     figures["year_per_day_ms"] = figures["year_s"] / DAYS * 1000
     return figures
@@ -323,18 +237,15 @@ def machine() -> dict:
 
 
 def rows_of(results: dict) -> list[tuple[str, str, str]]:
-    day, nb, api, bf = results["day"], results["notebook"], results["api"], results["backfill"]
-    steps = ", ".join(f"{k} {v * 1000:.0f}" for k, v in day["library_steps_median_s"].items())
+    nb, api, bf = results["notebook"], results["api"], results["backfill"]
+    seeded = results["seed"]
     table = [
-        ("seed 366 days (COPY)", f"{results['seed']['seconds']:.1f} s", f"{results['seed']['rows_per_s']:,.0f} rows/s"),
-        ("ETL of a day, library (median)", f"{day['library_median_s'] * 1000:.0f} ms", f"target < 100 ms; ms: {steps}"),
-        ("ETL of a day, shortest path", f"{day['shortest_path_median_s'] * 1000:.0f} ms", "psycopg2 read, resample, COPY"),
-        ("  ratio library / shortest", f"{day['ratio_library_to_shortest']:.1f}x", "target <= 3x"),
-        ("papermill run of a day", f"{nb['notebook_run_s']:.1f} s", "target < 5 s"),
-        ("  of it: empty notebook", f"{nb['empty_notebook_run_s']:.1f} s", f"{nb['startup_share']:.0%} kernel start + papermill"),
-        ("  import papermill", f"{nb['papermill_import_s']:.1f} s", "once per process"),
+        (f"seed {seeded['turbines']} turbines x {seeded['days']} days (COPY)", f"{seeded['seconds']:.1f} s",
+         f"{seeded['rows']:,} rows, {seeded['rows_per_s']:,.0f} rows/s"),
+        *fleet.day_rows(results["day"], "the default farm"),
+        *notebook_rows(nb),
         ("API idle RSS", f"{api['api_idle_rss_mb']:.0f} MB", ""),
-    ]
+    ]  # fmt: skip
     for name, r in api["ranges"].items():
         table += [
             (f"API {name}: COPY TO STDOUT", f"{r['copy_rows_per_s']:,.0f} rows/s", f"{r['rows']:,} rows"),
@@ -352,44 +263,111 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
     for workers in (1, 2):
         w = bf[f"workers_{workers}"]
         table.append(
-            (f"backfill 366 days, {workers} worker(s)", f"{w['seconds']:.1f} s", f"{w['days_per_second']:.1f} days/s, {w['failed']} failed")
+            (f"backfill {DAYS} days, {workers} worker(s)", f"{w['seconds']:.1f} s", f"{w['days_per_second']:.1f} days/s, {w['failed']} failed")
         )
-    table.append(("  speed-up 1 -> 2 workers", f"{bf['speedup_2_workers']:.2f}x", "target: 366 days < 30 s"))
+    table.append(("  speed-up 1 -> 2 workers", f"{bf['speedup_2_workers']:.2f}x", ""))
     sql = results["sql_aggregation"]
     table += [
-        ("SQL statistics of a day (source)", f"{sql['day_s'] * 1000:.1f} ms", "date_bin + avg/min/max/stddev_samp"),
-        ("SQL statistics of 366 days, 1 query", f"{sql['year_s']:.2f} s", f"{sql['year_per_day_ms']:.1f} ms per day"),
+        ("SQL statistics of a farm day (source)", f"{sql['day_s'] * 1000:.1f} ms", "date_bin + avg/min/max/stddev_samp"),
+        (f"SQL statistics of {DAYS} days, 1 query", f"{sql['year_s']:.2f} s", f"{sql['year_per_day_ms']:.1f} ms per day"),
+        *fleet.rows_of(results),
     ]
     return table
 
 
+def notebook_rows(nb: dict) -> list[tuple[str, str, str]]:
+    return [
+        (f"papermill command, {nb['day']} (median of 5)", f"{nb['papermill_command_s']:.2f} s",
+         f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['papermill_command_runs_s'])}"),
+        ("  of it: import papermill", f"{nb['papermill_import_s']:.2f} s", "a fresh python -c 'import papermill'"),
+        ("  of it: kernel start and preload", f"{nb['kernel_start_s']:.2f} s",
+         "papermill on one empty cell, less the import: the kernel and the libraries it preloads"),
+        ("  of it: kernel imports", f"{nb['kernel_imports_s']:.2f} s", "the notebook's import cell: what is left"),
+        ("  of it: the notebook's work", f"{nb['notebook_work_s']:.2f} s", "run, tables, figures (the later cells)"),
+        ("  of it: the rest", f"{nb['rest_s']:.2f} s", "papermill reading, saving, writing; kernel shutdown"),
+        (f"etl run {nb['day']} (median of 5)", f"{nb['etl_run_s']:.2f} s",
+         f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_runs_s'])}"),
+        *([(f"etl run --no-report {nb['day']} (median of 5)", f"{nb['etl_run_no_report_s']:.2f} s",
+            f"target <= 0.7 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_no_report_runs_s'])}")]
+          if "etl_run_no_report_s" in nb else []),
+    ]
+
+
 def headline(results: dict) -> dict[str, float]:
-    """The figures compared with the previous run."""
-    year = results["api"]["ranges"]["366d"]
-    return {
-        "ETL day, library (s)": results["day"]["library_median_s"],
-        "ratio library/shortest": results["day"]["ratio_library_to_shortest"],
-        "papermill run (s)": results["notebook"]["notebook_run_s"],
-        "API year Arrow / COPY": year["arrow_vs_copy"],
-        "API year peak RSS (MB)": max(year["arrow_peak_rss_mb"], year["json_peak_rss_mb"]),
-        "backfill 1 worker (s)": results["backfill"]["workers_1"]["seconds"],
-        "backfill 2 workers (s)": results["backfill"]["workers_2"]["seconds"],
-    }
+    """The figures compared with the previous run: those of ``HEADLINE`` that ``results`` holds."""
+    figures = {}
+    for name, figure in HEADLINE.items():
+        try:
+            figures[name] = figure(results)
+        except (KeyError, TypeError):  # not measured by that run (an older layout)
+            continue
+    return figures
 
 
-def main() -> None:
+HEADLINE = {
+    "ETL day, library (s)": lambda r: r["day"]["library_median_s"],
+    "ratio library/shortest": lambda r: r["day"]["ratio_library_to_shortest"],
+    "100-turbine day, library (s)": lambda r: r["farm_day"]["library_median_s"],
+    "100-turbine day ratio": lambda r: r["farm_day"]["ratio_library_to_shortest"],
+    "20-turbine year backfill (s)": lambda r: r["farm_year"]["backfill_2_workers"]["seconds"],
+    "20-turbine year API peak (MB)": lambda r: max(r["farm_year"]["api"][f]["peak_rss_mb"] for f in ("arrow", "json")),
+    "papermill command (s)": lambda r: r["notebook"]["papermill_command_s"],
+    "etl run (s)": lambda r: r["notebook"]["etl_run_s"],
+    "etl run --no-report (s)": lambda r: r["notebook"]["etl_run_no_report_s"],
+    "API year Arrow / COPY": lambda r: r["api"]["ranges"]["366d"]["arrow_vs_copy"],
+    "API year peak RSS (MB)": lambda r: max(r["api"]["ranges"]["366d"]["arrow_peak_rss_mb"],
+                                            r["api"]["ranges"]["366d"]["json_peak_rss_mb"]),
+    "backfill 1 worker (s)": lambda r: r["backfill"]["workers_1"]["seconds"],
+    "backfill 2 workers (s)": lambda r: r["backfill"]["workers_2"]["seconds"],
+}
+
+
+def write_results(results: dict, *, save: bool, latest: Path = LATEST, saved: Path = SAVED) -> list[str]:
+    """Compare the headline figures with the saved ones, write the run to ``latest`` and, with
+    ``save``, to ``saved`` too; return the lines to print."""
+    now = headline(results)
+    width = max((len(name) for name in now), default=10)
+    lines = []
+    if saved.exists():
+        previous = json.loads(saved.read_text())
+        before = headline(previous)
+        lines.append(f"\nAgainst the saved figures of {previous.get('when', '?')} ({saved.name}; figures it did "
+                     "not measure are left out):")  # fmt: skip
+        for name, value in now.items():
+            if before.get(name):
+                lines.append(f"{name:<{width}}  {before[name]:>10.3f} -> {value:>10.3f}  ({value / before[name]:.2f}x)")
+    text = json.dumps(results, indent=2, default=float) + "\n"
+    latest.write_text(text)
+    lines.append(f"\nwritten to {latest}")
+    if save:
+        saved.write_text(text)
+        lines.append(f"saved as {saved}: commit it with the README's figures")
+    else:
+        lines.append(f"{saved.name} unchanged; `make bench SAVE=1` saves a run there")
+    return lines
+
+
+def main(save: bool = False) -> None:
+    if "notebook" in sys.argv[1:]:  # python -m benchmarks.bench notebook: that part alone, on ten days
+        with temporary_stack(run_days=False) as settings:
+            nb = bench_notebook(settings)
+        print(f"load average {nb['load_average'][0]:.2f} at the start, {nb['load_average'][1]:.2f} at the end")
+        for name, value, note in notebook_rows(nb):
+            print(f"{name:<40}  {value:>8}  {note}")
+        return
     results: dict = {"when": dt.datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with temporary_stack(days=1, run_days=False) as settings:
-        started = time.perf_counter()
-        seeded = seed_source(engine_for(settings.source_url), days=DAYS)
-        seconds = time.perf_counter() - started
-        results["seed"] = {"seconds": seconds, "rows": seeded.rows_written, "rows_per_s": seeded.rows_written / seconds}
-        print(f"seeded {seeded.rows_written:,} rows in {seconds:.1f} s; measuring ...", file=sys.stderr)
-        results["day"] = bench_day(settings)
+        results["seed"] = seed(settings, DEFAULT_TURBINES, DAYS)
+        print(f"seeded {results['seed']['rows']:,} rows in {results['seed']['seconds']:.1f} s; measuring ...",
+              file=sys.stderr)  # fmt: skip
+        results["day"] = fleet.bench_day(settings, DAY, REPEATS)
         results["notebook"] = bench_notebook(settings)
         results["api"] = bench_api(settings)
         results["sql_aggregation"] = bench_sql_aggregation(settings)
         results["backfill"] = bench_backfill(settings)
+        print("the fleet: 100 turbines for a day, 20 for a year ...", file=sys.stderr)
+        results["farm_day"] = fleet.bench_farm_day(settings)
+        results["farm_year"] = fleet.bench_farm_year(settings)
 
     table = rows_of(results)
     width = max(len(name) for name, _, _ in table)
@@ -397,18 +375,8 @@ def main() -> None:
           f"{results['machine']['memory_gb']} GB, load average at start {results['machine']['load_average_at_start']}")
     for name, value, note in table:
         print(f"{name:<{width}}  {value:>18}  {note}")
-    if RESULTS.exists():
-        previous = json.loads(RESULTS.read_text())
-        try:
-            before = headline(previous)
-            print(f"\nAgainst the previous run ({previous.get('when', '?')}):")
-            for name, value in headline(results).items():
-                print(f"{name:<{width}}  {before[name]:>10.3f} -> {value:>10.3f}  ({value / before[name]:.2f}x)")
-        except (KeyError, ZeroDivisionError, TypeError):
-            print("\n(previous results.json has another layout; not compared)")
-    RESULTS.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print(f"\nwritten to {RESULTS}")
+    print("\n".join(write_results(results, save=save)))
 
 
 if __name__ == "__main__":
-    main()
+    main(save="--save" in sys.argv[1:])

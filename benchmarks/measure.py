@@ -1,0 +1,86 @@
+"""How `make bench` measures: wall seconds, peak memory of a process, a plain psycopg2 connection (the
+shortest paths' driver) and a seeded source. Shared by ``bench`` and ``fleet``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import psycopg2
+from sqlalchemy.engine import make_url
+
+from etl_lib.config.settings import Settings
+from etl_lib.core.contract import DEFAULT_PERIOD_START
+from etl_lib.simulation.seed import seed_source
+from etl_lib.storage.engines import engine_for
+
+UTC = dt.timezone.utc
+
+
+def seconds_of(work, repeats: int) -> list[float]:
+    """Wall seconds of each of ``repeats`` calls of ``work``."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def median_seconds(work, repeats: int) -> float:
+    return statistics.median(seconds_of(work, repeats))
+
+
+def connect(url: str):
+    """A psycopg2 connection in UTC to the database of a SQLAlchemy URL (socket or TCP)."""
+    parsed = make_url(url)
+    return psycopg2.connect(
+        dbname=parsed.database, user=parsed.username, password=parsed.password,
+        host=parsed.query.get("host", parsed.host), port=parsed.port, options="-c TimeZone=UTC",
+    )  # fmt: skip
+
+
+def seed(settings: Settings, turbines: int, days: int) -> dict:
+    """The source made a farm of ``turbines`` over ``days`` from the default start, timed."""
+    started = time.perf_counter()
+    result = seed_source(engine_for(settings.source_url), DEFAULT_PERIOD_START, days, turbines=turbines)
+    seconds = time.perf_counter() - started
+    return {"turbines": turbines, "days": days, "rows": result.rows_written, "seconds": seconds,
+            "rows_per_s": result.rows_written / seconds}  # fmt: skip
+
+
+class PeakMemory:
+    """Peak RSS of a process while the block runs: VmHWM after a reset on Linux, else sampled."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._hwm = Path(f"/proc/{pid}/clear_refs")
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.002)
+
+    def __enter__(self) -> PeakMemory:
+        try:
+            self._hwm.write_text("5")  # resets the kernel's peak-RSS counter
+            self.exact = True
+        except OSError:
+            self.exact = False
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.exact:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak = max(self.peak, int(line.split()[1]) * 1024)
