@@ -22,7 +22,7 @@ COPY etl_lib ./etl_lib
 COPY api ./api
 COPY notebooks ./notebooks
 RUN pip install --no-deps -e . \
- && python -m ipykernel install --sys-prefix --name wind-etl --display-name "Python (wind-etl)"
+ && python -c "from etl_lib.reports.notebooks import ensure_kernel; ensure_kernel()"
 
 # A non-root user; the folders it writes to (run reports, Dagster's home) are its own.
 RUN useradd --create-home --uid 10001 app \
@@ -36,4 +36,4 @@ ENV ETL_RUNS_DIR=/home/app/runs \
 
 EXPOSE 8765
 # The same command `etl stack up` runs (etl_lib.stack.api_command); tests/test_deployment.py checks it.
-CMD ["python", "-m", "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8765", "--no-access-log"]
+CMD ["python", "-m", "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8765", "--no-access-log", "--http", "api.server:GuardedHttpToolsProtocol", "--timeout-keep-alive", "5"]
