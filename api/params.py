@@ -128,14 +128,19 @@ def _names(values: list[str]) -> list[str]:
     return names
 
 
+def _refuse_unknown(kind: str, names: list[str], known, valid: str) -> None:
+    """400 naming (the first five of, each cut to 64 characters) the names not in ``known``, then ``valid``."""
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        shown = ", ".join(repr(name[:64]) for name in unknown[:5])
+        raise bad_request(f"Unknown {kind}(s) {shown}. {valid}")
+
+
 def parse_variables(values: list[str]) -> list[str]:
     names = _names(values)
     if not names:
         raise bad_request(f"No variable selected. Choose one or more of: {VALID}.")
-    unknown = [name for name in names if name not in SOURCE_VARIABLES]
-    if unknown:
-        shown = ", ".join(repr(name[:64]) for name in unknown[:5])
-        raise bad_request(f"Unknown variable(s) {shown}. Valid variables: {VALID}.")
+    _refuse_unknown("variable", names, SOURCE_VARIABLES, f"Valid variables: {VALID}.")
     return names
 
 
@@ -147,8 +152,5 @@ def parse_turbines(values: list[str] | None, farm: dict[str, int]) -> dict[str, 
     valid = ", ".join(list(farm)[:20]) + (", …" if len(farm) > 20 else "")
     if not names:
         raise bad_request(f"No turbine selected. Leave 'turbines' out for every turbine, or name some of: {valid}.")
-    unknown = [name for name in names if name not in farm]
-    if unknown:
-        shown = ", ".join(repr(name[:64]) for name in unknown[:5])
-        raise bad_request(f"Unknown turbine(s) {shown}. Valid turbines: {valid} (GET /turbines lists them).")
+    _refuse_unknown("turbine", names, farm, f"Valid turbines: {valid} (GET /turbines lists them).")
     return {name: farm[name] for name in farm if name in names}
