@@ -3,6 +3,8 @@ one "What to do"), a non-zero exit, and no traceback, SQL text, parameters or pa
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import text
 
@@ -54,8 +56,8 @@ def test_each_error_is_one_clean_message(settings, tmp_path, case):
     assert_one_clean_message(etl(*args, env=env, timeout=60), expected)
 
 
-@pytest.fixture
-def run_records_refused(target_engine):
+@contextmanager
+def refusing_run_records(target_engine):
     """The target refuses new etl_run rows (as a target with an older or locked-down etl_run would)."""
     with target_engine.begin() as conn:
         conn.execute(text(
@@ -73,6 +75,33 @@ def run_records_refused(target_engine):
             conn.execute(text("DROP FUNCTION refuse_run_record()"))
 
 
-def test_a_refused_run_record_shows_no_statement_and_no_parameters(settings, run_records_refused):
-    done = etl("run", "2024-10-03", "--no-report")
+def test_a_refused_run_record_shows_no_statement_and_no_parameters(settings, target_engine):
+    with refusing_run_records(target_engine):
+        done = etl("run", "2024-10-03", "--no-report")
     assert_one_clean_message(done, "etl_run refuses new rows")
+
+
+def _day_row_versions(target_engine, day: str) -> tuple[int, list[str]]:
+    """The day's target rows: how many, and the transactions that wrote them (PostgreSQL's xmin)."""
+    with target_engine.connect() as conn:
+        return tuple(conn.execute(text(
+            "SELECT count(*), array_agg(DISTINCT xmin::text ORDER BY xmin::text) FROM data "
+            "WHERE timestamp >= CAST(:day AS timestamptz) AND timestamp < CAST(:day AS timestamptz) + interval '1 day'"
+        ), {"day": f"{day}T00:00:00+00:00"}).one())  # fmt: skip
+
+
+def test_data_never_commits_without_its_run_record(settings, target_engine):
+    """The record is inserted in the data's transaction: when it cannot be, the day stays as it was
+    (the same rows, written by the same transaction as before), not replaced without a record."""
+    assert etl("run", "2024-10-04", "--no-report").returncode == 0
+    before = _day_row_versions(target_engine, "2024-10-04")
+    with target_engine.connect() as conn:
+        records = conn.execute(text("SELECT count(*) FROM etl_run")).scalar()
+    with refusing_run_records(target_engine):
+        assert etl("run", "2024-10-04", "--no-report").returncode != 0
+    assert before[0] > 0 and _day_row_versions(target_engine, "2024-10-04") == before
+    with target_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM etl_run")).scalar() == records
+    # and without the trigger the same run replaces the day: the check above can tell
+    assert etl("run", "2024-10-04", "--no-report").returncode == 0
+    assert _day_row_versions(target_engine, "2024-10-04")[1] != before[1]
