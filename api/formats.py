@@ -66,8 +66,7 @@ def _values(array: pa.Array, dtype: str) -> np.ndarray:
     return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * itemsize)
 
 
-_NON_FINITE_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-assert set(_NON_FINITE_TEXT.values()) == set(NON_FINITE_JSON)  # what the ETL reads
+_NON_FINITE_TEXT = {repr(value): text for text, value in NON_FINITE_JSON.items()}  # "nan" -> "NaN", …
 
 
 def _floats(array: pa.Array) -> list[float | str | None]:

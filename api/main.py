@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import anyio
 import psycopg2
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
@@ -21,7 +22,7 @@ from etl_lib.config.settings import Settings, get_settings
 
 from . import docs, routes
 from .engine import read_only_engine
-from .limits import RETRY_AFTER_S, AnswerSlots
+from .limits import RETRY_AFTER_S, AnswerSlots, unavailable
 from .params import VALID
 
 # /health's own connections and threads, so that it answers while /data is saturated.
@@ -99,18 +100,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(psycopg2.Error)  # raw (COPY) connections raise the driver's errors unwrapped
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("database error on %s: %s", request.url.path, getattr(exc, "orig", exc))
-        return JSONResponse({"detail": "The source database is unavailable. Try again later."}, status_code=503,
-                            headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
+        return await http_exception_handler(request, unavailable("The source database is unavailable. Try again later."))
 
     @app.exception_handler(PoolTimeoutError)
     async def on_pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
         config = request.app.state.settings
         log.warning("no free database connection for %s within %g s", request.url.path, config.api_pool_timeout_s)
-        return JSONResponse(
-            {"detail": f"The API is busy: all {config.api_pool_size} database connections are in use "
-                       f"(ETL_API_POOL_SIZE). Try again in {RETRY_AFTER_S} s."},
-            status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)},
-        )  # fmt: skip
+        return await http_exception_handler(request, unavailable(
+            f"The API is busy: all {config.api_pool_size} database connections are in use "
+            f"(ETL_API_POOL_SIZE). Try again in {RETRY_AFTER_S} s."
+        ))  # fmt: skip
 
     return app
 

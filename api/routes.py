@@ -67,7 +67,7 @@ def get_data(
     with engine.connect() as conn:
         farm = turbine_ids(conn)
     selected = parse_turbines(parameters.turbines, farm)
-    selection = Selection(selected, with_turbine=len(selected) > 1)
+    selection = Selection(selected)
     give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
     try:
         batches = sample_batches(engine, selection, names, begin, finish)

@@ -42,13 +42,16 @@ class Selection:
     (a ``turbine`` column whenever it can hold more than one)."""
 
     ids: dict[str, int]
-    with_turbine: bool
+
+    @property
+    def with_turbine(self) -> bool:
+        return len(self.ids) > 1
 
     @cached_property
     def names(self) -> pa.Array | None:
         return strings(list(self.ids)) if self.with_turbine else None
 
-    @property
+    @cached_property
     def positions(self) -> dict[int, int]:
         return {turbine_id: position for position, turbine_id in enumerate(self.ids.values())}
 
