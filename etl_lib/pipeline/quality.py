@@ -24,6 +24,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -114,11 +115,12 @@ class QualityThresholds(BaseModel):
     curve_min_minutes: float = Field(180.0, gt=0, description="a bin of the turbine's own history corrects the "
                                      "model's curve when it holds this many minutes of normal operation")  # fmt: skip
 
-    def ranges(self) -> dict[str, tuple[float, float]]:
-        """Physical limits per variable; power's upper limit is a factor of each model's rated power."""
+    def ranges(self, rated_power: float | pd.Series) -> dict[str, tuple[float, float | pd.Series]]:
+        """Physical limits per variable; power's upper limit is a factor of ``rated_power`` (kW: one
+        model's, or a Series of each turbine's)."""
         return {
             "wind_speed": (self.wind_speed_min, self.wind_speed_max),
-            "power": (self.power_min, self.power_max_factor),
+            "power": (self.power_min, self.power_max_factor * rated_power),
             "ambient_temperature": (self.ambient_temperature_min, self.ambient_temperature_max),
         }
 
@@ -391,7 +393,6 @@ class QualityResult:
     period: dt.timedelta = SAMPLE_PERIOD
     farm: pd.DataFrame | None = field(default=None, repr=False)
     expected: pd.DataFrame | None = field(default=None, repr=False)
-    curves: Mapping[str, BinnedCurve] = field(default_factory=dict, repr=False)
 
     @property
     def turbines(self) -> list[str]:
@@ -410,22 +411,37 @@ class QualityResult:
         return flags.T.groupby(level=["turbine", "variable"], sort=False).any().T.reindex(
             columns=self.grid.columns, fill_value=False)  # fmt: skip
 
+    # A result is not changed once made: what is derived from the whole of it is computed once (the
+    # run record, the report and Dagster each ask for it; 100 turbines make that tens of milliseconds).
+
     def good(self) -> pd.DataFrame:
         """Per (turbine, variable): True where the sample is present, usable and passes every check."""
+        return self._good
+
+    @cached_property
+    def _good(self) -> pd.DataFrame:
         return ~self.suspect()
 
     def flag_counts(self) -> dict[str, dict[str, dict[str, int]]]:
         """``{turbine: {check: {variable: samples flagged}}}`` for every check and variable (zeros included)."""
-        counts = self.flags.sum()
+        return self._flag_counts
+
+    @cached_property
+    def _flag_counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        counts, variables = self.flags.sum().to_dict(), self.variables
         return {
-            turbine: {c: {v: int(counts.get((turbine, v, c), 0)) for v in self.variables} for c in CHECKS}
+            turbine: {c: {v: int(counts.get((turbine, v, c), 0)) for v in variables} for c in CHECKS}
             for turbine in self.turbines
         }
 
     def day_quality(self) -> dict[str, dict[str, float]]:
         """``{turbine: {variable: share of the day's expected samples that are good}}``."""
-        shares = self.good().mean()
-        return {turbine: {v: float(shares[(turbine, v)]) for v in self.variables} for turbine in self.turbines}
+        return self._day_quality
+
+    @cached_property
+    def _day_quality(self) -> dict[str, dict[str, float]]:
+        shares, variables = self.good().mean().to_dict(), self.variables
+        return {turbine: {v: float(shares[(turbine, v)]) for v in variables} for turbine in self.turbines}
 
 
 def check_day(
@@ -459,9 +475,7 @@ def check_day(
         pd.Series(True, index=samples.index).unstack("turbine").reindex(index=times, columns=turbines)
     ).notna()  # fmt: skip
     present.columns.name = "turbine"
-    rated = pd.Series({n: models[n].rated_power for n in turbines})
-    limits = t.ranges()
-    limits["power"] = (t.power_min, rated * t.power_max_factor)
+    limits = t.ranges(pd.Series({n: models[n].rated_power for n in turbines}))
     spike_window = samples_for(t.spike_window, period, at_least=t.spike_window_min_samples) | 1
     farm_window = 2 * int(t.spike_farm_minutes // (period / MINUTE)) + 1
     performance_window = samples_for(t.performance_minutes, period) | 1
@@ -473,7 +487,7 @@ def check_day(
     expected = expected_power(wind, models, curves) if wind is not None else None
     nothing = pd.DataFrame(False, index=times, columns=present.columns)
 
-    flags: dict[tuple[str, str, str], pd.Series] = {}
+    parts: dict[tuple[str, str], pd.DataFrame] = {}  # (variable, check): a column per turbine
     for variable, data in data_of.items():
         farm = farm_of[variable]
         exempt = None
@@ -502,14 +516,12 @@ def check_day(
             checks["spike"] &= spike_flag(data - expected, **spike) & ~exempt & ~storm
             checks.update(power_curve_flags(wind, data, expected, models, t, performance_window))
         for check in CHECKS:
-            frame = checks.get(check, nothing)
-            for turbine in turbines:
-                flags[(turbine, variable, check)] = frame[turbine]
-    frame = pd.DataFrame(flags).astype(bool)
-    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["turbine", "variable", "check"])
+            parts[(variable, check)] = checks.get(check, nothing)[turbines]
+    frame = pd.concat(parts, axis=1, names=["variable", "check", "turbine"])
+    frame = frame.reorder_levels(["turbine", "variable", "check"], axis=1).astype(bool)
     farm_grid = pd.concat(farm_of, axis=1, names=["variable", "turbine"]).swaplevel(axis=1)[columns]
     return QualityResult(thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid,
-                         expected=expected, curves=dict(curves or {}))  # fmt: skip
+                         expected=expected)  # fmt: skip
 
 
 def fit_curves(

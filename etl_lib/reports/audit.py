@@ -450,11 +450,9 @@ def _levels(variable: str, day: TurbineDay) -> dict[str, tuple[str, list[float]]
     levels = {}
     if variable == "power":
         levels[f"rated power ({day.model.rated_power:g} {unit})"] = ("rated", [day.model.rated_power])
-    ranges = day.thresholds.ranges()
+    ranges = day.thresholds.ranges(day.model.rated_power)
     if variable in ranges:
         lower, upper = ranges[variable]
-        if variable == "power":
-            upper *= day.model.rated_power  # a factor of the rated power
         levels[f"range check: {lower:g} to {upper:g} {unit}"] = ("limit", [lower, upper])
     return levels
 
