@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from etl_lib.core.binned_curve import BinnedCurve
-from etl_lib.core.contract import SAMPLE_PERIOD
+from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, SAMPLE_PERIOD
 from etl_lib.core.dates import day_bounds
 from etl_lib.core.errors import ConfigurationError, NoSourceDataError
 from etl_lib.core.scope import RunScope
@@ -237,7 +237,7 @@ def test_the_patterns_in_a_ten_minute_export():
 
 
 def test_default_faults_are_flagged_by_the_checks_the_readme_names():
-    samples = generated(generator.DEFAULT_START, generator.DEFAULT_DAYS, DEFAULT_FAULTS)
+    samples = generated(DEFAULT_PERIOD_START, DEFAULT_PERIOD_DAYS, DEFAULT_FAULTS)
     totals = Counter()
     for day in sorted({f.start.date() for f in DEFAULT_FAULTS}):
         totals.update(counts(check(samples, day)))

@@ -68,20 +68,6 @@ class TurbineModel:
         p = np.interp(v, self.wind_speeds, self.powers, left=0.0, right=self.powers[-1])
         return np.where((v >= self.cut_in) & (v < self.cut_out), p, 0.0)
 
-    def as_dict(self) -> dict:
-        """JSON-friendly: what the API serves and the target keeps."""
-        return {
-            "name": self.name,
-            "manufacturer": self.manufacturer,
-            "rated_power": self.rated_power,
-            "cut_in": self.cut_in,
-            "cut_out": self.cut_out,
-            "hub_height": self.hub_height,
-            "rotor_diameter": self.rotor_diameter,
-            "source": self.source,
-            "curve": {"wind_speed": list(self.wind_speeds), "power": list(self.powers)},
-        }
-
     @classmethod
     def from_dict(cls, data: dict) -> TurbineModel:
         curve = data["curve"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +219,6 @@ def run_backfill(
     workers: int = 1,
     notebooks: bool = False,
     progress: bool = True,
-    on_day: Callable[[DayOutcome], None] | None = None,
 ) -> BackfillResult:
     """Run every date; return all outcomes (sorted by date) with the failures listed."""
     settings = settings or get_settings()
@@ -240,8 +239,6 @@ def run_backfill(
             bar.update(1)
             if not outcome.ok:
                 bar.set_postfix(failed=sum(not o.ok for o in outcomes))
-            if on_day:
-                on_day(outcome)
 
         if workers == 1:
             _start_worker(settings)

@@ -30,8 +30,6 @@ from ..core.contract import (
 from ..core.errors import ConfigurationError
 from ..core.turbines import TurbineModel, resolve_model
 
-DEFAULT_START = DEFAULT_PERIOD_START
-DEFAULT_DAYS = DEFAULT_PERIOD_DAYS
 SAMPLES_PER_DAY = dt.timedelta(days=1) // SAMPLE_PERIOD
 STANDBY_POWER = -4.0  # kW drawn by an idle turbine
 FARM_ORIGIN = (54.43, 8.93)  # latitude, longitude of the first turbine (a North Sea coast site)
@@ -189,8 +187,8 @@ def turbine_samples(
 
 def generate(
     farm: list[FarmTurbine] | None = None,
-    start: dt.date = DEFAULT_START,
-    days: int = DEFAULT_DAYS,
+    start: dt.date = DEFAULT_PERIOD_START,
+    days: int = DEFAULT_PERIOD_DAYS,
     seed: int = DEFAULT_SEED,
     climate: WindClimate = WindClimate(),
 ) -> Iterator[tuple[FarmTurbine, pd.DataFrame]]:

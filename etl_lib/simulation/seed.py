@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, text
 
-from ..core.contract import DEFAULT_MODELS, DEFAULT_SEED, DEFAULT_TURBINES
+from ..core.contract import DEFAULT_MODELS, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, DEFAULT_SEED, DEFAULT_TURBINES
 from ..core.turbines import TurbineModel
 from ..storage.copy import copy_frame
 from ..storage.fleet import model_row
@@ -33,8 +33,8 @@ class SeedResult:
 
 def seed_source(
     engine: Engine,
-    start: dt.date = generator.DEFAULT_START,
-    days: int = generator.DEFAULT_DAYS,
+    start: dt.date = DEFAULT_PERIOD_START,
+    days: int = DEFAULT_PERIOD_DAYS,
     seed: int = DEFAULT_SEED,
     *,
     turbines: int = DEFAULT_TURBINES,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
-    Connection,
     DateTime,
     Engine,
     Float,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 
 from ..config.settings import API_READER_ROLE
 from ..core.contract import SOURCE_TABLE, SOURCE_VARIABLES, TURBINE_TABLE
-from .fleet import fleet_tables, model_from_row
+from .fleet import fleet_tables
 
 metadata = MetaData()
 turbine_model, turbine = fleet_tables(metadata, model_required=True)
@@ -37,13 +36,14 @@ source_data = Table(
 )
 
 
-def prepare_source(engine: Engine, reader_role: str = API_READER_ROLE) -> None:
+def prepare_source(engine: Engine) -> None:
     """Bring the schema to the current version (migrations) and let the API's role read it, nothing
     more: SELECT on the tables, and no temporary tables in the database (PostgreSQL grants TEMPORARY
     to every role through PUBLIC; revoked here, the database's owner keeps it)."""
     from .migrations import upgrade
 
     upgrade(engine, "source")
+    reader_role = API_READER_ROLE
     with engine.begin() as conn:
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC'))
@@ -58,9 +58,3 @@ def source_row_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(source_data)).scalar_one()
 
-
-def read_farm(conn: Connection) -> list[dict]:
-    """The turbines in name order: ``id``, ``name``, ``latitude``, ``longitude`` and ``model`` (a TurbineModel)."""
-    models = {row["name"]: model_from_row(row) for row in conn.execute(select(turbine_model)).mappings()}
-    rows = conn.execute(select(turbine).order_by(turbine.c.name)).mappings()
-    return [{**row, "model": models[row["model"]]} for row in rows]

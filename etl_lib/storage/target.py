@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from ..core.contract import TURBINE_TABLE, RunStatus
 from ..core.turbines import TurbineModel
-from .fleet import fleet_tables, model_from_row, model_row
+from .fleet import fleet_tables, model_row
 
 metadata = MetaData()
 turbine_model, turbine = fleet_tables(metadata, model_required=False)
@@ -79,10 +79,9 @@ def ensure_target_schema(engine: Engine) -> None:
     process and URL."""
     key = engine.url.render_as_string(hide_password=False)
     if key not in _prepared:
-        from .migrations import at_head, upgrade
+        from .migrations import upgrade
 
-        if not at_head(engine, "target"):
-            upgrade(engine, "target")
+        upgrade(engine, "target")
         _prepared.add(key)
 
 
@@ -115,8 +114,3 @@ def ensure_signals(conn: Connection, turbine_ids: dict[str, int], names: list[st
         )
     )
     return {(by_id[tid], name): sid for tid, name, sid in found}
-
-
-def read_models(conn: Connection) -> dict[str, TurbineModel]:
-    """The models the target knows, by name."""
-    return {row["name"]: model_from_row(row) for row in conn.execute(select(turbine_model)).mappings()}

@@ -47,7 +47,10 @@ def at_head(engine: Engine, database: Database) -> bool:
 
 
 def upgrade(engine: Engine, database: Database, revision: str = "head") -> None:
-    """Migrate ``database`` to ``revision`` (default: the newest) in one transaction."""
+    """Migrate ``database`` to ``revision`` (default: the newest) in one transaction; a database at the
+    newest revision already is left alone without importing Alembic."""
+    if revision == "head" and at_head(engine, database):
+        return
     from alembic import command
 
     with engine.begin() as conn:
