@@ -18,12 +18,11 @@ import pandas as pd
 
 from etl_lib.config.settings import Settings
 from etl_lib.core.contract import DEFAULT_PERIOD_START, ETL_VARIABLES, STATISTICS
-from etl_lib.ops.backfill import run_backfill
 from etl_lib.ops.stack import running_api
 from etl_lib.pipeline.extract import make_client
 from etl_lib.pipeline.run import run_etl
 
-from .measure import UTC, PeakMemory, connect, seed
+from .measure import UTC, PeakMemory, connect, fetch, seed, timed_backfill
 
 FARM_DAY_TURBINES = 100
 YEAR_TURBINES = 20
@@ -116,31 +115,13 @@ def bench_farm_year(settings: Settings) -> dict:
     api: dict = {}
     with httpx.Client(base_url=settings.api_base_url, timeout=600) as client:
         for fmt in ("arrow", "json"):
-            params = {"start": start.isoformat(), "end": end.isoformat(), "variables": "wind_speed,power", "format": fmt}
             with PeakMemory(pid) as memory:
                 started = time.perf_counter()
-                size = 0
-                with client.stream("GET", "/data", params=params) as response:
-                    response.raise_for_status()
-                    for chunk in response.iter_raw():
-                        size += len(chunk)
+                size = fetch(client, start, end, fmt)
                 seconds = time.perf_counter() - started
             api[fmt] = {"seconds": seconds, "bytes": size, "peak_rss_mb": memory.peak / 1e6,
                         "rows_per_s": seeded["rows"] / seconds}  # fmt: skip
-    with connect(settings.target_url) as conn, conn.cursor() as cur:  # inserts only: the same work each time
-        cur.execute("TRUNCATE data")
-    conn.close()
-    dates = [DEFAULT_PERIOD_START + dt.timedelta(days=offset) for offset in range(YEAR_DAYS)]
-    result = run_backfill(dates, settings, workers=2, progress=False)
-    return {
-        "seed": seeded,
-        "api": api,
-        "backfill_2_workers": {
-            "seconds": result.seconds,
-            "days_per_second": result.days_per_second,
-            "failed": len(result.failures),
-        },
-    }
+    return {"seed": seeded, "api": api, "backfill_2_workers": timed_backfill(settings, YEAR_DAYS, workers=2)}
 
 
 def day_rows(day: dict, target: str) -> list[tuple[str, str, str]]:

@@ -1,5 +1,6 @@
 """How `make bench` measures: wall seconds, peak memory of a process, a plain psycopg2 connection (the
-shortest paths' driver) and a seeded source. Shared by ``bench`` and ``fleet``."""
+shortest paths' driver), a seeded source, an answer of the API and a backfill. Shared by ``bench`` and
+``fleet``."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import psycopg2
 from sqlalchemy.engine import make_url
 
 from etl_lib.config.settings import Settings
 from etl_lib.core.contract import DEFAULT_PERIOD_START
+from etl_lib.ops.backfill import run_backfill
 from etl_lib.simulation.seed import seed_source
 from etl_lib.storage.engines import engine_for
 
@@ -53,6 +56,28 @@ def seed(settings: Settings, turbines: int, days: int) -> dict:
             "rows_per_s": result.rows_written / seconds}  # fmt: skip
 
 
+def fetch(client: httpx.Client, start: dt.datetime, end: dt.datetime, fmt: str) -> int:
+    """The bytes of the API's whole answer of wind speed and power over ``[start, end)`` in ``fmt``."""
+    params = {"start": start.isoformat(), "end": end.isoformat(), "variables": "wind_speed,power", "format": fmt}
+    size = 0
+    with client.stream("GET", "/data", params=params) as response:
+        response.raise_for_status()
+        for chunk in response.iter_raw():
+            size += len(chunk)
+    return size
+
+
+def timed_backfill(settings: Settings, days: int, workers: int) -> dict:
+    """A backfill of ``days`` days from the default start through the library into an emptied target
+    (inserts only: the same work each time)."""
+    with connect(settings.target_url) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE data")
+    conn.close()
+    dates = [DEFAULT_PERIOD_START + dt.timedelta(days=offset) for offset in range(days)]
+    result = run_backfill(dates, settings, workers=workers, progress=False)
+    return {"seconds": result.seconds, "days_per_second": result.days_per_second, "failed": len(result.failures)}
+
+
 class PeakMemory:
     """Peak RSS of a process while the block runs: VmHWM after a reset on Linux, else sampled."""
 
@@ -73,13 +98,17 @@ class PeakMemory:
             self.exact = True
         except OSError:
             self.exact = False
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        # Sampled only where the counter cannot be reset: the thread would share the GIL with what
+        # the block times (the API benchmark reads the answers in this process).
+        self._thread = None if self.exact else threading.Thread(target=self._sample, daemon=True)
+        if self._thread:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread:
+            self._thread.join()
         if self.exact:
             for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

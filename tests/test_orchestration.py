@@ -22,10 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, build_schedule_context, materialize
-from sqlalchemy import text
 
 from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, ETL_VARIABLES, STATISTICS, etl_signal_names
-from etl_lib.core.dates import day_bounds
 from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
 from etl_lib.orchestration.checks import build_checks
 from etl_lib.orchestration.coverage import SourceCoverage, SourcePartitions, partitions_for, source_partitions
@@ -38,6 +36,7 @@ from etl_lib.reports.notebooks import report_path
 from etl_lib.reports.recorded import read_recorded
 from etl_lib.simulation import generator
 from etl_lib.storage.copy import copy_frame
+from tests.support.process_faults import clear_day
 from tests.support.sql import statistics_in_sql, target_day
 from tests.support.stack import free_port
 
@@ -46,12 +45,6 @@ GAP_DAY = dt.date(2024, 11, 20)  # outside the seeded period; this module adds a
 GAP = ("02:00", "02:29")  # no samples at all: 3 buckets
 LONE_POWER_BUCKET = "05:00"  # power has one sample there: its std is undefined
 QUALITY = "daily_statistics_quality_above_threshold"
-
-
-def delete_day(engine, run_date: dt.date) -> None:
-    start, end = day_bounds(run_date)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM data WHERE timestamp >= :s AND timestamp < :e"), {"s": start, "e": end})
 
 
 GAP_TURBINE, LONE_TURBINE = "WT02", "WT04"
@@ -132,7 +125,7 @@ def seeded_run(settings, target_engine):
     """2024-10-02 materialized through Dagster, after its target rows and report were removed."""
     report = report_path(SEEDED_DAY, settings)
     report.unlink(missing_ok=True)
-    delete_day(target_engine, SEEDED_DAY)
+    clear_day(target_engine, SEEDED_DAY)
     try:
         result = materialize_day(settings, SEEDED_DAY)
     finally:
@@ -149,8 +142,8 @@ def gap_run(settings, source_engine, target_engine):
     try:
         yield materialize_day(settings, GAP_DAY)
     finally:
-        delete_day(source_engine, GAP_DAY)
-        delete_day(target_engine, GAP_DAY)
+        clear_day(source_engine, GAP_DAY)
+        clear_day(target_engine, GAP_DAY)
 
 
 def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings, source_engine, target_engine):

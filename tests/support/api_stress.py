@@ -34,7 +34,8 @@ from etl_lib.config.settings import API_READER_ROLE, Settings
 from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, SOURCE_VARIABLES
 from etl_lib.core.errors import EtlError
 from etl_lib.core.scope import RunScope
-from etl_lib.pipeline.extract import RetryPolicy, fetch_day, make_client, whole_arrow
+from etl_lib.ops.stack import running_api
+from etl_lib.pipeline.extract import RetryPolicy, fetch_day, fetch_farm, make_client, whole_arrow
 from etl_lib.storage.engines import engine_for
 
 from .fault_servers import FAST_RETRY, Outcome
@@ -67,12 +68,11 @@ class Stress:
 
 
 def api_process(settings: Settings) -> psutil.Process:
-    """The process listening on the API's port (whatever its pid file looks like)."""
-    port = urlsplit(settings.api_base_url).port
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            return psutil.Process(conn.pid)
-    raise RuntimeError(f"no process listens on port {port}")
+    """The stack's API process (``etl stack``'s own identity check)."""
+    process = running_api(settings)
+    if process is None:
+        raise RuntimeError(f"the stack's API ({settings.api_base_url}) is not running")
+    return process
 
 
 def _rss_mb(process: psutil.Process) -> float:
@@ -220,12 +220,9 @@ def _terminate(source_engine: Engine, pid: int) -> None:
 
 def whole(body: bytes, fmt: str) -> bool:
     """Whether a /data answer is whole: it states its row count last and holds that many rows."""
-    def refuse(reason: str) -> ValueError:
-        return ValueError(reason)
-
     try:
         if fmt == "arrow":
-            whole_arrow(body, refuse, refuse)
+            whole_arrow(body, ValueError, ValueError)
             return True
         payload = orjson.loads(body)
         return payload["count"] == len(payload["data"])
@@ -307,9 +304,10 @@ def run_etl_killed_session(settings: Settings, attempts: int = 3) -> Outcome:
     name = "API session killed mid-answer (ETL extract, 60 days)"
     started = time.perf_counter()
     with long_period(source) as (start, end, rows):
-        turbines = _farm(settings)
-        scope = RunScope(start.date(), start, end, turbines=tuple(turbines))
         fast = settings.model_copy(update=FAST_RETRY | {"http_timeout": 60.0})
+        with make_client(fast) as client:
+            turbines = [turbine.name for turbine in fetch_farm(client, retry=RetryPolicy.from_settings(fast))]
+        scope = RunScope(start.date(), start, end, turbines=tuple(turbines))
         for _ in range(attempts):
             requests: list[httpx.Request] = []
             with make_client(fast) as client, ThreadPoolExecutor(1) as pool:
@@ -328,10 +326,6 @@ def run_etl_killed_session(settings: Settings, attempts: int = 3) -> Outcome:
     return Outcome(name, error is None, type(error).__name__ if error else None, str(error) if error else None,
                    len(requests), time.perf_counter() - started,
                    "correct" if got == rows else f"WRONG: {got} of {rows} samples")  # fmt: skip
-
-
-def _farm(settings: Settings) -> list[str]:
-    return [turbine["name"] for turbine in httpx.get(f"{settings.api_base_url}/turbines", timeout=10).json()["turbines"]]
 
 
 # --- finding 2: clients that ask for a year and do not read -------------------------------------------

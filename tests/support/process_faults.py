@@ -26,6 +26,7 @@ import psutil
 from sqlalchemy import Engine, text
 
 from etl_lib.config.settings import Settings, environment
+from etl_lib.core.dates import day_bounds
 from etl_lib.core.errors import EtlError
 from etl_lib.ops.stack import api_command, api_healthy, stack_status, start_api, stop_api
 from etl_lib.pipeline.run import run_etl
@@ -53,11 +54,10 @@ def _etl_runs(engine: Engine, run_date: dt.date) -> int:
 
 
 def clear_day(engine: Engine, run_date: dt.date) -> None:
+    """Delete the UTC day's rows of ``data`` (the source's or the target's)."""
+    start, end = day_bounds(run_date)
     with engine.begin() as conn:
-        conn.execute(
-            text('DELETE FROM data WHERE "timestamp" >= :s AND "timestamp" < :e'),
-            {"s": run_date, "e": run_date + dt.timedelta(days=1)},
-        )
+        conn.execute(text('DELETE FROM data WHERE "timestamp" >= :s AND "timestamp" < :e'), {"s": start, "e": end})
 
 
 def run_unwritable_reports(settings: Settings, run_date: dt.date, runs_dir: Path, why: str) -> Outcome:
