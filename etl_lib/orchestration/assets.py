@@ -30,7 +30,7 @@ from ..core.errors import EtlError, NotebookRunError
 from ..pipeline.extract import RetryPolicy
 from ..reports.notebooks import run_notebook
 from ..reports.recorded import read_recorded, succeeded
-from ..reports.runs_summary import export_html
+from ..reports.export import export_html
 from .coverage import fetch_coverage, no_source_data, samples_on
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 

@@ -60,13 +60,15 @@ def succeeded(recorded: dict) -> bool:
     return recorded.get("status") == RunStatus.SUCCEEDED
 
 
+def error_output(cell) -> dict | None:
+    """A notebook cell's error output (papermill keeps the failed cell's), or None."""
+    return next((output for output in cell.get("outputs", []) if output.get("output_type") == "error"), None)
+
+
 def read_error(notebook: Path | str) -> dict | None:
     """The first error output of an executed notebook (``ename``, ``evalue``), or None."""
-    for cell in _cells(notebook):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                return {"ename": output.get("ename"), "evalue": output.get("evalue")}
-    return None
+    output = next(filter(None, map(error_output, _cells(notebook))), None)
+    return None if output is None else {"ename": output.get("ename"), "evalue": output.get("evalue")}
 
 
 def summary_line(values: dict) -> str:
