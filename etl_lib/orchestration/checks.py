@@ -27,7 +27,7 @@ from ..config.settings import get_settings
 from ..core.contract import BUCKETS_PER_DAY, ETL_VARIABLES, MIN_GOOD_SHARE, etl_signal_names
 from ..core.errors import EtlError
 from ..core.scope import RunScope
-from ..pipeline.extract import RetryPolicy, fetch_day, fetch_farm
+from ..pipeline.extract import fetch_day, fetch_farm
 from ..reports.notebooks import report_path
 from ..reports.recorded import read_recorded
 from ..storage.query import available_turbines, read_signals
@@ -79,7 +79,7 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         scope = RunScope.day(checked_day(context))
         engine = target_database.get_engine()
         written = read_signals(etl_signal_names(), scope.start, scope.end, engine=engine, wide=False)
-        retry = RetryPolicy.from_settings(source_api.apply_to(get_settings()))
+        retry = source_api.retry()
         try:
             with source_api.get_client() as client:
                 turbines = [turbine.name for turbine in fetch_farm(client, retry=retry)]

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from ..config.settings import Settings, get_settings
-from ..pipeline.extract import make_client
+from ..pipeline.extract import RetryPolicy, make_client
 from ..storage.engines import engine_for
 
 _DEFAULTS = Settings.model_fields
@@ -52,6 +52,10 @@ class SourceApi(ConfigurableResource):
 
     def get_client(self) -> httpx.Client:
         return make_client(self.apply_to(get_settings()))
+
+    def retry(self) -> RetryPolicy:
+        """The ETL's retry policy with this API's retries (the rest from the environment's settings)."""
+        return RetryPolicy.from_settings(self.apply_to(get_settings()))
 
 
 class TargetDatabase(ConfigurableResource):

@@ -17,9 +17,7 @@ from dagster import (
     schedule,
 )
 
-from ..config.settings import get_settings
 from ..core.dates import utc_now
-from ..pipeline.extract import RetryPolicy
 from .coverage import RELOAD_HINT, fetch_coverage, no_source_data, samples_on
 from .resources import SourceApi
 
@@ -45,7 +43,7 @@ def build_daily_schedule(job, partitions: PartitionsDefinition) -> ScheduleDefin
     )
     def daily_etl_schedule(context: ScheduleEvaluationContext, source_api: SourceApi):
         day = day_to_run(context)
-        retry = RetryPolicy.from_settings(source_api.apply_to(get_settings()))
+        retry = source_api.retry()
         with source_api.get_client() as client:  # an unreachable API fails the tick with its message
             if samples_on(client, day, retry) == 0:
                 return SkipReason(no_source_data(day, fetch_coverage(client, retry)))
