@@ -150,6 +150,20 @@ def test_the_client_sends_the_token_only_when_configured(settings):
     assert seen == [None, "Bearer s3cret"]
 
 
+def test_the_client_verifies_certificates_of_an_https_api_and_skips_tls_for_plain_http(settings):
+    """An ``https`` API keeps httpx's certificate and host-name checks; a plain-HTTP one does not load
+    the CA bundle it would never use (the start-up cost ``make_client`` avoids)."""
+    import ssl
+
+    def tls_context(url: str) -> ssl.SSLContext:
+        with make_client(settings.model_copy(update={"api_url": url})) as client:
+            return client._transport._pool._ssl_context  # httpx 0.28: the pool of the default transport
+
+    secure = tls_context("https://api.example.invalid:8443")
+    assert secure.verify_mode == ssl.CERT_REQUIRED and secure.check_hostname
+    assert tls_context(settings.api_base_url).verify_mode == ssl.CERT_NONE  # http://127.0.0.1:...
+
+
 def _etl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "etl"), *args],

@@ -82,11 +82,16 @@ class _RetryableStatus(Exception):
 
 
 def make_client(settings: Settings) -> httpx.Client:
-    """One client per run: a kept connection costs ~1.6 ms a request, a new one ~57 ms."""
+    """One client per run: a kept connection costs ~1.6 ms a request, a new one ~57 ms.
+
+    TLS is set up only for an ``https`` API: httpx's default context loads the CA bundle when the
+    client is made (0.05-0.09 s of every ``etl run``), and a plain-HTTP API never uses it (the client
+    follows no redirects, so it cannot be sent on to an ``https`` address either)."""
     headers = {"Accept": JSON_MEDIA_TYPE}
     if settings.api_token:
         headers["Authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
-    return httpx.Client(base_url=settings.api_base_url, timeout=settings.http_timeout, headers=headers)
+    tls = httpx.URL(settings.api_base_url).scheme == "https"
+    return httpx.Client(base_url=settings.api_base_url, timeout=settings.http_timeout, headers=headers, verify=tls)
 
 
 def _is_retryable(exc: BaseException) -> bool:
