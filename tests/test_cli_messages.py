@@ -105,3 +105,22 @@ def test_data_never_commits_without_its_run_record(settings, target_engine):
     # and without the trigger the same run replaces the day: the check above can tell
     assert etl("run", "2024-10-04", "--no-report").returncode == 0
     assert _day_row_versions(target_engine, "2024-10-04")[1] != before[1]
+
+
+def test_help_reflows_every_paragraph_of_a_commands_description():
+    """``etl CMD --help`` shows each paragraph of the command's docstring as one flowing text: at a width
+    that fits it, on one line (the docstring's own line breaks are the source's, not the reader's).
+    Before the CLI's Markdown mode, Rich kept them: "... (else nothing is run); a run that" ended a line."""
+    import inspect
+
+    from etl_lib.ops.cli import app, stack_app
+
+    commands = {(c.name or c.callback.__name__,): c.callback for c in app.registered_commands}
+    commands |= {("stack", c.name): c.callback for c in stack_app.registered_commands}
+    assert ("run",) in commands and ("stack", "up") in commands
+    for words, callback in commands.items():
+        shown = etl(*words, "--help", env={"COLUMNS": "400"})
+        assert shown.returncode == 0, shown.stderr
+        lines = [" ".join(line.split()) for line in shown.stdout.splitlines()]
+        for paragraph in inspect.getdoc(callback).split("\n\n"):  # Markdown: `code` is shown without the marks
+            assert " ".join(paragraph.replace("`", "").split()) in lines, (words, paragraph, shown.stdout)

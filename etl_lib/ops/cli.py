@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 stack_app = typer.Typer(help="The embedded PostgreSQL server and the API process.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
