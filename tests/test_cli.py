@@ -20,7 +20,7 @@ from etl_lib.core.errors import StackError
 from etl_lib.ops.stack import stack_status, start_api
 from etl_lib.reports.notebooks import ensure_kernel, kernel_argv
 from etl_lib.reports.recorded import read_error, read_recorded
-from tests.support.stack import free_port
+from tests.support.stack import free_port, scratch_database
 
 ETL = str(Path(sys.executable).with_name("etl"))
 PAPERMILL = str(Path(sys.executable).with_name("papermill"))
@@ -158,13 +158,7 @@ def test_target_over_tcp(settings):
     from etl_lib.config.settings import get_settings
     from etl_lib.pipeline.run import run_etl
 
-    name = f"wind_etl_tcp_{os.getpid()}"
-    admin = create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    try:
+    with scratch_database("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", "wind_etl_tcp") as url:
         tcp_settings = get_settings(target_database_url=url)
         first = run_etl("2024-10-06", tcp_settings)
         second = run_etl("2024-10-06", tcp_settings)
@@ -172,10 +166,3 @@ def test_target_over_tcp(settings):
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM data")).scalar_one() == first.rows_written == second.rows_written
         engine.dispose()
-    finally:
-        from etl_lib.storage.engines import engine_for
-
-        engine_for(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

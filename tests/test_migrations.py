@@ -7,42 +7,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from etl_lib.pipeline.run import run_etl
 from etl_lib.storage import source, target
-from etl_lib.storage.engines import dispose
 from etl_lib.storage.migrations import current_revision, upgrade
 from etl_lib.storage.target import ensure_target_schema
+from tests.support.stack import scratch_database
 
 ETL = str(Path(sys.executable).with_name("etl"))
-
-
-@contextmanager
-def scratch_database(settings):
-    """A new, empty database on the session's server; dropped afterwards."""
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(settings.target_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(settings.target_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        dispose(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def single_turbine_database(url: str, database: str) -> None:
@@ -63,7 +43,7 @@ def no_schema_difference(url: str, metadata) -> list:
 
 
 def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_rows(settings):
-    with scratch_database(settings) as url:
+    with scratch_database(settings.target_url) as url:
         single_turbine_database(url, "target")
         old = create_engine(url, poolclass=NullPool)
         with old.begin() as conn:
@@ -109,7 +89,7 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
 
 
 def test_a_source_of_the_single_turbine_schema_upgrades_in_place_keeping_its_rows(settings):
-    with scratch_database(settings) as url:
+    with scratch_database(settings.target_url) as url:
         single_turbine_database(url, "source")
         old = create_engine(url, poolclass=NullPool)
         with old.begin() as conn:
@@ -130,7 +110,7 @@ def test_a_source_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
 @pytest.mark.parametrize("database", ["source", "target"])
 def test_a_fresh_database_gets_exactly_the_current_schema(settings, database):
     metadata = {"source": source.metadata, "target": target.metadata}[database]
-    with scratch_database(settings) as url:
+    with scratch_database(settings.target_url) as url:
         upgrade(create_engine(url, poolclass=NullPool), database)
         assert no_schema_difference(url, metadata) == []
 
@@ -149,7 +129,7 @@ def test_the_head_constant_is_alembics_head(database):
 
 def test_concurrent_first_runs_against_an_empty_target_all_succeed(settings):
     """Ten runs of a date, each its own engine (as ten processes would be), on a database without tables."""
-    with scratch_database(settings) as url:
+    with scratch_database(settings.target_url) as url:
         engines = [create_engine(url, poolclass=NullPool) for _ in range(10)]
         try:
             with ThreadPoolExecutor(10) as pool:

@@ -14,26 +14,19 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from etl_lib.simulation.faults import DEFAULT_FAULTS
+from tests.support.stack import scratch_database
 
 ETL = str(Path(sys.executable).parent / "etl")
-SCRATCH = "scratch_seed"
 
 
 @pytest.fixture()
 def scratch_source(settings):
-    admin = create_engine(settings.embedded_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH}"))
-        conn.execute(text(f"CREATE DATABASE {SCRATCH}"))
-    url = settings.embedded_url(SCRATCH)
-    engine = create_engine(url)
-    try:
-        yield url, engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
-        admin.dispose()
+    with scratch_database(settings.source_url, "scratch_seed") as url:
+        engine = create_engine(url)
+        try:
+            yield url, engine
+        finally:
+            engine.dispose()
 
 
 def seed(url: str, *args: str) -> str:

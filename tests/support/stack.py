@@ -9,16 +9,20 @@ import datetime as dt
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from etl_lib.config.settings import Settings, environment
 from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
 from etl_lib.ops.stack import stack_down, stack_up
 from etl_lib.pipeline.run import run_etl
 from etl_lib.simulation.seed import seed_source
-from etl_lib.storage.engines import engine_for
+from etl_lib.storage.engines import dispose, engine_for
 
 # Variables that would point a test at someone else's databases or API.
 _FOREIGN_ENV = ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "API_DATABASE_URL", "ETL_API_URL", "ETL_API_TOKEN")
@@ -57,3 +61,21 @@ def temporary_stack(
                 stack_down(settings)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "scratch") -> Iterator[str]:
+    """A new, empty database on the server of ``server_url`` (the URL of any database on it): its URL,
+    password kept; afterwards the library's engine for it is disposed and the database dropped."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        dispose(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
