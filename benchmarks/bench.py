@@ -29,7 +29,7 @@ from etl_lib.reports.notebooks import ensure_kernel
 from tests.support.stack import temporary_stack
 
 from . import fleet
-from .measure import UTC, PeakMemory, connect, fetch, median_seconds, seconds_of, seed, timed_backfill
+from .measure import UTC, PeakMemory, connect, fetch, median_seconds, seconds_of, seed, timed_backfill, whole_process
 
 DAYS = 366
 REPEATS = 15
@@ -43,6 +43,8 @@ LATEST = Path(__file__).with_name("results.latest.json")  # git-ignored: every r
 NOTEBOOK_DAY = dt.date(2024, 10, 6)  # the day with the most to show: saturated readings and curtailment
 WHOLE_PROCESS_REPEATS = 5
 BIN = Path(sys.executable).parent
+REFERENCE = Path(__file__).with_name("reference_etl.py")
+MACHINE_YARDSTICK = "import pandas, sqlalchemy, httpx"
 
 
 def whole_process_seconds(command: list[str], repeats: int = WHOLE_PROCESS_REPEATS) -> list[float]:
@@ -61,7 +63,37 @@ def cell_seconds(report: Path) -> tuple[float, float]:
     return seconds[setup], sum(seconds[setup + 1 :])
 
 
-def bench_notebook() -> dict:
+def bench_library_command(settings: Settings, day: str) -> dict:
+    """``etl run --no-report D`` against the plain reference (``reference_etl.py``: fetch, pandas, SQLAlchemy;
+    no checks, no run record) on the same stack: each a fresh whole process, taking turns (a machine that
+    slows down mid-way slows both), median of 5; peak memory of each; and where the command's time goes:
+    the steps it reports (extract, quality, transform, load) and the rest (start-up: interpreter,
+    imports, settings, the CLI)."""
+    commands = {
+        "etl": [str(BIN / "etl"), "run", "--no-report", day],
+        "reference": [sys.executable, str(REFERENCE), settings.api_base_url, settings.target_url, day],
+    }
+    runs: dict[str, list] = {name: [] for name in commands}
+    for _ in range(WHOLE_PROCESS_REPEATS):
+        for name, command in commands.items():
+            runs[name].append(whole_process(command, PROJECT_ROOT))
+    etl_s, reference_s = ([r.seconds for r in runs[name]] for name in commands)
+    middle = sorted(runs["etl"], key=lambda r: r.seconds)[len(etl_s) // 2]
+    steps = json.loads(middle.stdout)["seconds"]
+    return {
+        "etl_run_no_report_s": statistics.median(etl_s),
+        "etl_run_no_report_runs_s": etl_s,
+        "etl_run_no_report_peak_mib": max(r.peak_mib for r in runs["etl"]),
+        "etl_run_no_report_steps_s": steps,
+        "etl_run_no_report_start_up_s": middle.seconds - sum(steps.values()),
+        "reference_s": statistics.median(reference_s),
+        "reference_runs_s": reference_s,
+        "reference_peak_mib": max(r.peak_mib for r in runs["reference"]),
+        "no_report_vs_reference": statistics.median(etl_s) / statistics.median(reference_s),
+    }
+
+
+def bench_notebook(settings: Settings) -> dict:
     """The user's command ``papermill notebooks/etl.ipynb runs/D.ipynb -p date D`` and ``etl run D``, each a
     fresh whole process (median of 5), and where the time of the first goes: importing papermill (a fresh
     ``python -c "import papermill"``), starting the kernel (papermill on a notebook with one empty cell,
@@ -80,7 +112,7 @@ def bench_notebook() -> dict:
         command_s = whole_process_seconds(papermill)
         imports_s, work_s = cell_seconds(report)
         etl_run_s = whole_process_seconds([str(BIN / "etl"), "run", day])
-        library_s = whole_process_seconds([str(BIN / "etl"), "run", "--no-report", day])
+        library = bench_library_command(settings, day)
         import_s = whole_process_seconds([sys.executable, "-c", "import papermill"])
         empty = Path(folder) / "empty.ipynb"
         notebook = nbformat.v4.new_notebook(
@@ -98,8 +130,7 @@ def bench_notebook() -> dict:
         "papermill_command_runs_s": command_s,
         "etl_run_s": statistics.median(etl_run_s),
         "etl_run_runs_s": etl_run_s,
-        "etl_run_no_report_s": statistics.median(library_s),
-        "etl_run_no_report_runs_s": library_s,
+        **library,
         "papermill_import_s": papermill_import,
         "kernel_start_s": empty_run - papermill_import,
         "kernel_imports_s": imports_s,
@@ -210,6 +241,9 @@ def machine() -> dict:
         "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        # How fast this machine starts Python with the libraries every command needs (median of 5 fresh
+        # processes): the figures of whole processes scale with it, so two runs compare through it.
+        "import_seconds": statistics.median(whole_process_seconds([sys.executable, "-c", MACHINE_YARDSTICK])),
     }
 
 
@@ -253,7 +287,7 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
 
 
 def notebook_rows(nb: dict) -> list[tuple[str, str, str]]:
-    return [
+    rows = [
         (f"papermill command, {nb['day']} (median of 5)", f"{nb['papermill_command_s']:.2f} s",
          f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['papermill_command_runs_s'])}"),
         ("  of it: import papermill", f"{nb['papermill_import_s']:.2f} s", "a fresh python -c 'import papermill'"),
@@ -269,6 +303,20 @@ def notebook_rows(nb: dict) -> list[tuple[str, str, str]]:
         (f"etl run --no-report {nb['day']} (median of 5)", f"{nb['etl_run_no_report_s']:.2f} s",
          f"target <= 0.7 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_no_report_runs_s'])}"),
     ]
+    if "reference_s" not in nb:  # a saved run from before the reference was measured
+        return rows
+    steps = nb["etl_run_no_report_steps_s"]
+    return rows + [
+        ("  of it: start-up", f"{nb['etl_run_no_report_start_up_s']:.2f} s",
+         "interpreter, imports (pandas, SQLAlchemy, httpx, pydantic, typer), settings, the CLI"),
+        ("  of it: the steps", f"{sum(steps.values()):.2f} s", ", ".join(f"{k} {v:.2f}" for k, v in steps.items())),
+        ("  peak memory", f"{nb['etl_run_no_report_peak_mib']:.0f} MiB", "the largest of the 5 runs"),
+        ("plain reference, same day (median of 5)", f"{nb['reference_s']:.2f} s",
+         f"benchmarks/reference_etl.py: JSON, pandas, SQLAlchemy insert, no checks; peak "
+         f"{nb['reference_peak_mib']:.0f} MiB; runs: {', '.join(f'{x:.2f}' for x in nb['reference_runs_s'])}"),
+        ("  etl run --no-report / reference", f"{nb['no_report_vs_reference']:.2f}x",
+         "the target's machine: 0.7 s against the reference's 0.95 s = 0.74x"),
+    ]
 
 
 def headline(results: dict) -> dict[str, float]:
@@ -283,6 +331,7 @@ def headline(results: dict) -> dict[str, float]:
 
 
 HEADLINE = {
+    "machine: python -c 'import pandas, ...' (s)": lambda r: r["machine"]["import_seconds"],
     "ETL day, library (s)": lambda r: r["day"]["library_median_s"],
     "ratio library/shortest": lambda r: r["day"]["ratio_library_to_shortest"],
     "100-turbine day, library (s)": lambda r: r["farm_day"]["library_median_s"],
@@ -292,6 +341,7 @@ HEADLINE = {
     "papermill command (s)": lambda r: r["notebook"]["papermill_command_s"],
     "etl run (s)": lambda r: r["notebook"]["etl_run_s"],
     "etl run --no-report (s)": lambda r: r["notebook"]["etl_run_no_report_s"],
+    "etl run --no-report / reference": lambda r: r["notebook"]["no_report_vs_reference"],
     "API year Arrow / COPY": lambda r: r["api"]["ranges"]["366d"]["arrow_vs_copy"],
     "API year peak RSS (MB)": lambda r: max(r["api"]["ranges"]["366d"]["arrow_peak_rss_mb"],
                                             r["api"]["ranges"]["366d"]["json_peak_rss_mb"]),
@@ -327,9 +377,10 @@ def write_results(results: dict, *, save: bool, latest: Path = LATEST, saved: Pa
 
 def main(save: bool = False) -> None:
     if "notebook" in sys.argv[1:]:  # python -m benchmarks.bench notebook: that part alone, on ten days
-        with temporary_stack(run_days=False):
-            nb = bench_notebook()
-        print(f"load average {nb['load_average'][0]:.2f} at the start, {nb['load_average'][1]:.2f} at the end")
+        with temporary_stack(run_days=False) as settings:
+            nb = bench_notebook(settings)
+        print(f"load average {nb['load_average'][0]:.2f} at the start, {nb['load_average'][1]:.2f} at the end; "
+              f"`python -c '{MACHINE_YARDSTICK}'` takes {machine()['import_seconds']:.2f} s")
         for name, value, note in notebook_rows(nb):
             print(f"{name:<40}  {value:>8}  {note}")
         return
@@ -339,7 +390,7 @@ def main(save: bool = False) -> None:
         print(f"seeded {results['seed']['rows']:,} rows in {results['seed']['seconds']:.1f} s; measuring ...",
               file=sys.stderr)  # fmt: skip
         results["day"] = fleet.bench_day(settings, DAY, REPEATS)
-        results["notebook"] = bench_notebook()
+        results["notebook"] = bench_notebook(settings)
         results["api"] = bench_api(settings)
         results["sql_aggregation"] = bench_sql_aggregation(settings)
         results["backfill"] = bench_backfill(settings)
@@ -349,8 +400,9 @@ def main(save: bool = False) -> None:
 
     table = rows_of(results)
     width = max(len(name) for name, _, _ in table)
-    print(f"\nMachine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
-          f"{results['machine']['memory_gb']} GB, load average at start {results['machine']['load_average_at_start']}")
+    m = results["machine"]
+    print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, load average at start "
+          f"{m['load_average_at_start']}; `python -c '{MACHINE_YARDSTICK}'` takes {m['import_seconds']:.2f} s")
     for name, value, note in table:
         print(f"{name:<{width}}  {value:>18}  {note}")
     print("\n".join(write_results(results, save=save)))

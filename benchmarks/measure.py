@@ -5,9 +5,13 @@ shortest paths' driver), a seeded source, an answer of the API and a backfill. S
 from __future__ import annotations
 
 import datetime as dt
+import os
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -36,6 +40,30 @@ def seconds_of(work, repeats: int) -> list[float]:
 
 def median_seconds(work, repeats: int) -> float:
     return statistics.median(seconds_of(work, repeats))
+
+
+@dataclass(frozen=True)
+class Process:
+    """One run of a command as a fresh process: wall seconds, peak resident memory (MiB, the kernel's
+    ``ru_maxrss`` of that child alone) and what it printed."""
+
+    seconds: float
+    peak_mib: float
+    stdout: str
+
+
+def whole_process(command: list[str], cwd: Path) -> Process:
+    """Run ``command`` from ``cwd`` as a user types it; a failure raises with its error output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if child.returncode:
+            raise RuntimeError(f"{' '.join(command)} exited {child.returncode}: {err.read().decode()[-2000:]}")
+        return Process(seconds, usage.ru_maxrss / 1024, out.read().decode())
 
 
 def connect(url: str):

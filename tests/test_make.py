@@ -220,3 +220,38 @@ def test_bench_writes_an_untracked_file_unless_asked_to_save(tmp_path):
 
     assert "--save" not in make("-n", "bench").stdout
     assert "benchmarks.bench --save" in make("-n", "bench", "SAVE=1").stdout
+
+
+def test_the_benchmarks_reference_computes_the_etls_statistics(settings, target_engine):
+    """`make bench` holds `etl run --no-report D` against benchmarks/reference_etl.py; the ratio means
+    something only if both do the same work: the reference's statistics are the ETL's, row for row."""
+    import numpy as np
+    import pandas as pd
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from benchmarks.bench import REFERENCE
+    from etl_lib.core.scope import RunScope
+    from etl_lib.pipeline.run import run_etl
+    from tests.support.stack import scratch_database
+
+    day = "2024-10-06"
+    run_etl(day, settings)
+    scope = RunScope.day(day)
+    with target_engine.connect() as conn:
+        etl = pd.read_sql(text(
+            "SELECT d.timestamp, t.name || '.' || s.name AS signal, d.value FROM data d "
+            "JOIN signal s ON s.id = d.signal_id JOIN turbine t ON t.id = s.turbine_id "
+            "WHERE d.timestamp >= :start AND d.timestamp < :end AND s.name ~ '_(mean|min|max|std)$'"
+        ), conn, params={"start": scope.start, "end": scope.end})  # fmt: skip
+    with scratch_database(settings.target_url, "reference") as url:
+        done = subprocess.run([sys.executable, str(REFERENCE), settings.api_base_url, url, day],
+                              capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        engine = create_engine(url, poolclass=NullPool)
+        reference = pd.read_sql("SELECT timestamp, signal, value FROM reference_data", engine)
+        engine.dispose()
+    both = etl.merge(reference, on=["timestamp", "signal"], how="outer", suffixes=("_etl", "_reference"),
+                     indicator=True)  # fmt: skip
+    assert len(etl) == 4 * 2 * 4 * 144 and (both["_merge"] == "both").all(), both["_merge"].value_counts()
+    np.testing.assert_allclose(both["value_reference"], both["value_etl"], rtol=1e-12, atol=1e-12)
