@@ -78,7 +78,16 @@ def get_data(
         body = arrow_stream(batches, arrow_schema(names, selection.with_turbine), begin, finish)
     else:
         body = json_stream(batches, begin, finish, names, list(selected))
-    return WholeOrBroken(body, media_type=MEDIA_TYPES[chosen], on_close=give_back)
+
+    def finished() -> None:  # read, broken off or never begun: a long answer's spool goes, its slot comes back
+        try:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        finally:
+            give_back()
+
+    return WholeOrBroken(body, media_type=MEDIA_TYPES[chosen], on_close=finished)
 
 
 @router.get("/turbines", response_model=TurbinesResponse, summary="The farm's turbines with their models")

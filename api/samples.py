@@ -199,13 +199,34 @@ def sample_batches(
     reader = threading.Thread(target=_read_rest, args=(connection, cursor, selection, variables, bounds[1:], spool),
                               name="api-samples-reader", daemon=True)  # fmt: skip
     reader.start()
-    return _decoded(first, spool, selection, variables)
+    return LongAnswer(first, spool, selection, variables)
 
 
-def _decoded(first: pa.Table, spool: Spool, selection: Selection, variables: list[str]) -> Iterator[pa.RecordBatch]:
-    try:
+class LongAnswer(Iterator[pa.RecordBatch]):
+    """The batches of a long answer: the first chunk's, then each chunk of the spool as the reading thread
+    puts it in. ``close`` lets go of the spool, once, whether the answer was read, begun or never started
+    (a generator closed before its first step runs no ``finally``: a client gone before the first batch
+    left the thread reading the whole range into the spool); the end of the batches, or an error, closes it too."""
+
+    def __init__(self, first: pa.Table, spool: Spool, selection: Selection, variables: list[str]) -> None:
+        self._spool: Spool | None = spool
+        self._batches = self._all(first, spool, selection, variables)
+
+    @staticmethod
+    def _all(first: pa.Table, spool: Spool, selection: Selection, variables: list[str]) -> Iterator[pa.RecordBatch]:
         yield from first.to_batches()
         for data in spool.chunks():
             yield from decode(memoryview(data), variables, selection.positions, selection.names).to_batches()
-    finally:
-        spool.close()
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            return next(self._batches)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            self._batches.close()
+            spool.close()

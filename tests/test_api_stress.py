@@ -67,8 +67,8 @@ def test_unfinished_and_oversized_headers_are_cut_off_in_time(settings):
     assert outcome.answers == {"431 (1 MB of header)": 100, "408 (1 kB, then silence)": 100}, outcome
     assert outcome.facts["small_closed_by_s"] < settings.api_header_timeout_s + 3
     assert outcome.health_worst_s < 1.0
-    before, peak, after = outcome.memory_mb
-    assert after - before < 30, outcome.memory_mb
+    before, peak, after = outcome.memory_mib
+    assert after - before < 30, outcome.memory_mib
 
 
 # --- limits of an API with small ones (in-process, the same app and protocol) ----------------------
@@ -125,3 +125,29 @@ def test_a_request_with_a_body_is_refused_before_the_app(settings):
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
         sock.settimeout(5)
         assert sock.recv(100).startswith(b"HTTP/1.1 413 ")
+
+
+@pytest.mark.parametrize("read", [0, 1, "all"])
+def test_a_long_answer_lets_go_of_its_spool_however_far_it_was_read(source_engine, read):
+    """A long answer reads its chunks after the first into a spool in a thread. Closed before its first
+    batch (a JSON client gone when the head was sent), after one, or read to the end: the spool's file
+    closes and the thread stops, rather than reading the rest of the range for nobody."""
+    import datetime as dt
+    import itertools
+
+    from api.farm import turbine_ids
+    from api.samples import LongAnswer, Selection, sample_batches
+
+    with source_engine.connect() as conn:
+        selection = Selection(turbine_ids(conn))
+    start = dt.datetime(2024, 10, 1, tzinfo=dt.timezone.utc)
+    batches = sample_batches(source_engine, selection, ["power"], start, start + dt.timedelta(days=10))
+    assert isinstance(batches, LongAnswer)  # ten days of the farm are more than one chunk
+    spool = batches._spool
+    rows = sum(b.num_rows for b in (batches if read == "all" else itertools.islice(batches, read)))
+    assert (rows > 0) == (read != 0)
+    batches.close()
+    for reader in [t for t in threading.enumerate() if t.name == "api-samples-reader"]:
+        reader.join(timeout=30)
+        assert not reader.is_alive()
+    assert spool._file.closed
