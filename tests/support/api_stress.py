@@ -53,17 +53,17 @@ class Stress:
     answers: dict[str, int]  # what the clients got: "200", "503 + Retry-After", "incomplete read", ...
     health_worst_s: float | None  # /health's slowest answer while it lasted
     seconds: float
-    memory_mb: tuple[float, float, float] | None = None  # the API process's RSS: before, peak, after
+    memory_mib: tuple[float, float, float] | None = None  # the API process's RSS (MiB): before, peak, after
     facts: dict = field(default_factory=dict)
 
     def row(self) -> dict:
-        memory = "-" if self.memory_mb is None else "{:.0f} / {:.0f} / {:.0f}".format(*self.memory_mb)
+        memory = "-" if self.memory_mib is None else "{:.0f} / {:.0f} / {:.0f}".format(*self.memory_mib)
         return {
             "scenario": self.scenario,
             "answers": ", ".join(f"{n} × {what}" for what, n in sorted(self.answers.items())),
             "/health worst": "-" if self.health_worst_s is None else f"{self.health_worst_s:.3f} s",
             "seconds": f"{self.seconds:.1f}",
-            "API RSS MB (before/peak/after)": memory,
+            "API RSS MiB (before/peak/after)": memory,
         }
 
 
@@ -75,7 +75,7 @@ def api_process(settings: Settings) -> psutil.Process:
     return process
 
 
-def _rss_mb(process: psutil.Process) -> float:
+def _rss_mib(process: psutil.Process) -> float:
     return process.memory_info().rss / 2**20
 
 
@@ -84,7 +84,7 @@ class _Sampler:
 
     def __init__(self, process: psutil.Process) -> None:
         self.process, self.peak, self._stop = process, 0.0, threading.Event()
-        self.before = _rss_mb(process)
+        self.before = _rss_mib(process)
 
     def __enter__(self) -> _Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -93,14 +93,14 @@ class _Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak = max(self.peak, _rss_mb(self.process))
+            self.peak = max(self.peak, _rss_mib(self.process))
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
 
     def figures(self) -> tuple[float, float, float]:
-        after = _rss_mb(self.process)
+        after = _rss_mib(self.process)
         return self.before, max(self.peak, self.before, after), after
 
 
