@@ -81,9 +81,7 @@ def get_data(
 
     def finished() -> None:  # read, broken off or never begun: a long answer's spool goes, its slot comes back
         try:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
+            batches.close()
         finally:
             give_back()
 

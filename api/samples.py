@@ -19,7 +19,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -174,8 +174,9 @@ def is_long(selection: Selection, start: dt.datetime, end: dt.datetime) -> bool:
 
 def sample_batches(
     engine: Engine, selection: Selection, variables: list[str], start: dt.datetime, end: dt.datetime
-) -> Iterator[pa.RecordBatch]:
-    """Record batches of the selected turbines' samples in ``[start, end)``, ordered by time then turbine.
+) -> Generator[pa.RecordBatch, None, None] | LongAnswer:
+    """Record batches of the selected turbines' samples in ``[start, end)``, ordered by time then turbine;
+    the answer ``close``s them when it ends, however far it was read.
 
     The first chunk is read and decoded before this returns, so an unreachable database (or a
     full pool) raises here and becomes the API's 503, rather than breaking an answer under way.
@@ -194,7 +195,7 @@ def sample_batches(
         raise
     if len(bounds) == 1:
         _release(connection, broken=False)  # back in the pool before the first byte is sent
-        return iter(first.to_batches())
+        return (batch for batch in first.to_batches())
     spool = Spool()
     reader = threading.Thread(target=_read_rest, args=(connection, cursor, selection, variables, bounds[1:], spool),
                               name="api-samples-reader", daemon=True)  # fmt: skip
