@@ -58,18 +58,24 @@ def whole_process(command: list[str], cwd: Path) -> Process:
     return Process(seconds, done.stdout)
 
 
+def vm_hwm_kib(pid: int) -> int | None:
+    """The kernel's peak resident memory (KiB) of a process (``VmHWM``); None once it is gone, or a
+    zombie without memory figures."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), None)
+
+
 def peak_mib(command: list[str], cwd: Path) -> float:
     """Peak resident memory (MiB) of one run of ``command`` (not timed): its own ``VmHWM``, read every 5 ms
     until it ends. (The kernel's ``ru_maxrss`` of a child also counts the memory of the process that
     started it, at the fork: here the benchmark's own hundreds of MB.)"""
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    status, peak = Path(f"/proc/{child.pid}/status"), 0.0
+    peak = 0.0
     while child.poll() is None:
-        try:
-            kib = next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
-            peak = max(peak, int(kib) / 1024)
-        except (OSError, StopIteration):  # gone, or a zombie without memory figures
-            pass
+        peak = max(peak, (vm_hwm_kib(child.pid) or 0) / 1024)
         time.sleep(0.005)
     if child.returncode:
         raise RuntimeError(f"{' '.join(command)} exited {child.returncode}")
@@ -148,6 +154,4 @@ class PeakMemory:
         if self._thread:
             self._thread.join()
         if self.exact:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            self.peak = max(self.peak, (vm_hwm_kib(self.process.pid) or 0) * 1024)

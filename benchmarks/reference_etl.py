@@ -1,10 +1,11 @@
 """The yardstick of `etl run --no-report`: the plainest one-file implementation of the same task.
 
 Fetch one UTC day of the farm over httpx (JSON), aggregate each turbine's wind speed and power to
-10-minute mean, min, max and std with pandas (the same values as the ETL's, to about 1e-12), and replace the day's rows in one table with SQLAlchemy (one
-transaction). No quality checks, no run record, no retries, no signal table: what a take-home
-pipeline does. ``make bench`` times it as a whole process beside ``etl run --no-report`` on the same
-stack, so the ratio of the two does not depend on how fast the machine is that day.
+10-minute mean, min, max and std with pandas (the same values as the ETL's, to about 1e-12), and
+replace the day's rows in one table with SQLAlchemy (one transaction). No quality checks, no run
+record, no retries, no signal table: what a take-home pipeline does. ``make bench`` times it as a
+whole process beside ``etl run --no-report`` on the same stack, so the ratio of the two does not
+depend on how fast the machine is that day.
 
     python benchmarks/reference_etl.py API_URL TARGET_DATABASE_URL YYYY-MM-DD
 
