@@ -8,6 +8,7 @@ reinstalling the environment; BIN points the targets at the environment running 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -227,31 +228,27 @@ def test_the_benchmarks_reference_computes_the_etls_statistics(settings, target_
     something only if both do the same work: the reference's statistics are the ETL's, row for row."""
     import numpy as np
     import pandas as pd
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
     from benchmarks.bench import REFERENCE
-    from etl_lib.core.scope import RunScope
+    from etl_lib.core.contract import statistic_signal_names
     from etl_lib.pipeline.run import run_etl
+    from tests.support.sql import target_day
     from tests.support.stack import scratch_database
 
     day = "2024-10-06"
     run_etl(day, settings)
-    scope = RunScope.day(day)
-    with target_engine.connect() as conn:
-        etl = pd.read_sql(text(
-            "SELECT d.timestamp, t.name || '.' || s.name AS signal, d.value FROM data d "
-            "JOIN signal s ON s.id = d.signal_id JOIN turbine t ON t.id = s.turbine_id "
-            "WHERE d.timestamp >= :start AND d.timestamp < :end AND s.name ~ '_(mean|min|max|std)$'"
-        ), conn, params={"start": scope.start, "end": scope.end})  # fmt: skip
+    etl = target_day(target_engine, dt.date.fromisoformat(day))
+    etl = etl[etl.index.get_level_values("signal").isin(statistic_signal_names())].rename("value_etl").reset_index()
     with scratch_database(settings.target_url, "reference") as url:
         done = subprocess.run([sys.executable, str(REFERENCE), settings.api_base_url, url, day],
                               capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)  # fmt: skip
         assert done.returncode == 0, done.stderr
         engine = create_engine(url, poolclass=NullPool)
-        reference = pd.read_sql("SELECT timestamp, signal, value FROM reference_data", engine)
+        reference = pd.read_sql("SELECT timestamp, signal, value AS value_reference FROM reference_data", engine)
         engine.dispose()
-    both = etl.merge(reference, on=["timestamp", "signal"], how="outer", suffixes=("_etl", "_reference"),
-                     indicator=True)  # fmt: skip
+    reference[["turbine", "signal"]] = reference["signal"].str.split(".", n=1, expand=True)  # WT01.power_mean
+    both = etl.merge(reference, on=["turbine", "signal", "timestamp"], how="outer", indicator=True)
     assert len(etl) == 4 * 2 * 4 * 144 and (both["_merge"] == "both").all(), both["_merge"].value_counts()
     np.testing.assert_allclose(both["value_reference"], both["value_etl"], rtol=1e-12, atol=1e-12)
