@@ -486,6 +486,7 @@ def check_day(
     wind = data_of.get("wind_speed")
     expected = expected_power(wind, models, curves) if wind is not None else None
     nothing = pd.DataFrame(False, index=times, columns=present.columns)
+    gaps = gap_flag(present)  # the same for every variable
 
     parts: dict[tuple[str, str], pd.DataFrame] = {}  # (variable, check): a column per turbine
     for variable, data in data_of.items():
@@ -497,10 +498,11 @@ def check_day(
             exempt = data.le(t.farm_calm_wind_speed) & farm.le(t.farm_calm_wind_speed)  # a farm-wide calm
         frozen = samples_for(t.frozen_minutes(variable), period, at_least=t.frozen_min_samples)
         spike = dict(window=spike_window, n_mads=t.spike_mads, min_deviation=t.spike_min_deviation(variable))
+        non_finite = bad.xs(variable, axis=1, level="variable")
         checks = {
-            "gap": gap_flag(present),
-            "null": null_flag(data, present, bad.xs(variable, axis=1, level="variable")),
-            "non_finite": bad.xs(variable, axis=1, level="variable"),
+            "gap": gaps,
+            "null": null_flag(data, present, non_finite),
+            "non_finite": non_finite,
             "range": in_range[variable],
             "frozen": frozen_flag(data, frozen, exempt=exempt, farm=farm),
             "spike": spike_flag(data, **spike, farm=farm, farm_share=t.spike_farm_share, farm_window=farm_window),
