@@ -167,8 +167,7 @@ def turbine_samples(
     # Power: the model's curve, with relative noise that vanishes when idle, capped a little above its top.
     model = turbine.model
     noise = _stream(seed, 3, number).standard_normal(n)
-    in_range = (wind_speed >= model.cut_in) & (wind_speed < model.cut_out)
-    ideal = np.where(in_range, model.power(wind_speed), 0.0)
+    ideal = model.power(wind_speed)  # 0 outside [cut-in, cut-out)
     producing = ideal > 0
     top = max(model.powers) * 1.02
     power = np.where(producing, np.clip(ideal * (1.0 + 0.03 * noise) + 8.0 * noise, 0.0, top),
