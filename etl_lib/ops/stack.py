@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,9 +40,6 @@ class StackStatus:
     target_database_url: str
     api_url: str
     stack_dir: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _api_pid_file(settings: Settings) -> Path:
