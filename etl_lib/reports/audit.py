@@ -106,13 +106,15 @@ def endpoints(settings: Settings) -> pd.DataFrame:
 @dataclass
 class TurbineDay:
     """One turbine's part of a run: its samples on the day's grid (a column per variable), its flags
-    (``(variable, check)``), its statistics and bucket quality (``(variable, statistic)``) and model."""
+    (``(variable, check)``) and good samples (a column per variable: the run's ``QualityResult.good``),
+    its statistics and bucket quality (``(variable, statistic)``) and model."""
 
     name: str
     model: TurbineModel
     grid: pd.DataFrame
     present: pd.Series
     flags: pd.DataFrame
+    good: pd.DataFrame
     statistics: pd.DataFrame
     bucket_quality: pd.DataFrame
     expected: pd.Series | None
@@ -128,10 +130,6 @@ class TurbineDay:
         counts = self.flags.sum()
         return counts[counts > 0]
 
-    def good(self) -> pd.DataFrame:
-        return ~self.flags.T.groupby(level="variable", sort=False).any().T.reindex(columns=self.grid.columns,
-                                                                                    fill_value=False)  # fmt: skip
-
 
 def turbine_day(result: RunResult, name: str) -> TurbineDay:
     quality = result.quality
@@ -145,6 +143,7 @@ def turbine_day(result: RunResult, name: str) -> TurbineDay:
         grid=quality.grid[name],
         present=quality.present[name],
         flags=own,
+        good=quality.good()[name],
         statistics=statistics,
         bucket_quality=result.bucket_quality[name],
         expected=expected,
@@ -416,7 +415,7 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
     of them and of the good ones, its model's curve at their wind speeds, and the samples a power-curve
     check flagged."""
     wind, power = day.grid["wind_speed"], day.grid["power"]
-    good = day.good()["power"] & day.good()["wind_speed"]
+    good = day.good["power"] & day.good["wind_speed"]
     expected = pd.Series(day.model.power(wind.to_numpy()), index=wind.index).where(wind.notna())
     power_checks = [c for c in ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
                     if ("power", c) in day.flags.columns]  # fmt: skip
