@@ -62,13 +62,12 @@ def query(model: type[BaseModel]):
     """A dependency reading ``model`` from the query string; a parameter that is not a list must
     come once (``start=a&start=b`` is refused rather than silently taking one of them)."""
 
+    may_repeat = [name for name in model.model_fields if _repeatable(model, name)]  # once, not per request
+    once = [name for name in model.model_fields if name not in may_repeat]
+
     async def parameters(request: Request, values: Annotated[model, Query()]) -> BaseModel:  # no I/O: no thread
-        repeated = sorted(
-            name for name in model.model_fields
-            if not _repeatable(model, name) and len(request.query_params.getlist(name)) > 1
-        )  # fmt: skip
+        repeated = sorted(name for name in once if len(request.query_params.getlist(name)) > 1)
         if repeated:
-            may_repeat = [name for name in model.model_fields if _repeatable(model, name)]
             raise bad_request(
                 f"Parameter(s) {', '.join(repr(r) for r in repeated)} given more than once. Give each once"
                 + (f"; only {', '.join(may_repeat)} may repeat." if may_repeat else ".")
