@@ -47,8 +47,12 @@ def _cells(notebook: Path | str) -> list:
 
 def read_recorded(notebook: Path | str) -> dict:
     """Merge every recorded output of an executed notebook, later ones winning; {} if none."""
+    return _recorded_in(_cells(notebook))
+
+
+def _recorded_in(cells: list) -> dict:
     values: dict = {}
-    for cell in _cells(notebook):
+    for cell in cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if MIME_TYPE in data:
@@ -67,8 +71,18 @@ def error_output(cell) -> dict | None:
 
 def read_error(notebook: Path | str) -> dict | None:
     """The first error output of an executed notebook (``ename``, ``evalue``), or None."""
-    output = next(filter(None, map(error_output, _cells(notebook))), None)
+    return _error_in(_cells(notebook))
+
+
+def _error_in(cells: list) -> dict | None:
+    output = next(filter(None, map(error_output, cells)), None)
     return None if output is None else {"ename": output.get("ename"), "evalue": output.get("evalue")}
+
+
+def read_run(notebook: Path | str) -> tuple[dict, dict | None]:
+    """``read_recorded`` and ``read_error`` of one notebook, read once."""
+    cells = _cells(notebook)
+    return _recorded_in(cells), _error_in(cells)
 
 
 def summary_line(values: dict) -> str:

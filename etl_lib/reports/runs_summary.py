@@ -1,6 +1,6 @@
 """The overview across all audit reports ``runs/<date>.ipynb``, and their HTML exports (``export``).
 
-Everything is read back from the executed notebooks (``recorded.read_recorded`` / ``read_error``),
+Everything is read back from the executed notebooks (``recorded.read_run``: what they recorded, their error),
 so the summary needs no database and shows failed runs with their error. ``build_report``
 executes ``notebooks/runs_summary.ipynb`` with papermill (what ``etl report`` does).
 """
@@ -18,7 +18,7 @@ from ..core.contract import MIN_GOOD_SHARE, SOURCE_VARIABLES, RunStatus
 from ..core.errors import ConfigurationError
 from . import present
 from .export import export_html
-from .recorded import read_error, read_recorded
+from .recorded import read_run
 
 SUMMARY_NAME = "summary"
 
@@ -54,8 +54,7 @@ def summarize_runs(runs_dir: Path | str | None = None) -> pd.DataFrame:
     runs_dir = runs_dir or get_settings().runs_dir
     rows = []
     for path in report_files(Path(runs_dir)):
-        recorded = read_recorded(path)
-        error = read_error(path)
+        recorded, error = read_run(path)
         rows.append(
             {
                 "date": path.stem,
