@@ -45,8 +45,13 @@ def copy_statement(cursor, turbine_ids: list[int], variables: list[str], start: 
 
 
 def _row_layout(variables: list[str]) -> np.dtype:
-    fields = [("fields", ">i2"), ("turbine_size", ">i4"), ("turbine", ">i4"), ("timestamp_size", ">i4"),
-              ("timestamp", ">i8")]  # fmt: skip
+    fields = [
+        ("fields", ">i2"),
+        ("turbine_size", ">i4"),
+        ("turbine", ">i4"),
+        ("timestamp_size", ">i4"),
+        ("timestamp", ">i8"),
+    ]
     for i in range(len(variables)):
         fields += [(f"size{i}", ">i4"), (f"value{i}", ">f8"), (f"null_size{i}", ">i4"), (f"null{i}", "?")]
     return np.dtype(fields)
@@ -87,5 +92,7 @@ def decode(data: memoryview, variables: list[str], turbines: dict[int, int], nam
         lookup[list(turbines)] = list(turbines.values())
         indices = _from_numpy(pa.int32(), lookup[rows["turbine"].astype("<i4")])
         arrays.append(pa.DictionaryArray.from_arrays(indices, names))
-    arrays += [_from_numpy(pa.float64(), rows[f"value{i}"].astype("<f8"), rows[f"null{i}"]) for i in range(len(variables))]
+    arrays += [
+        _from_numpy(pa.float64(), rows[f"value{i}"].astype("<f8"), rows[f"null{i}"]) for i in range(len(variables))
+    ]
     return pa.Table.from_arrays(arrays, schema=arrow_schema(variables, names is not None))

@@ -37,9 +37,15 @@ def published_schema(app: FastAPI, token_required: bool) -> dict:
     schema = app.openapi()
     if token_required:
         return schema
-    schema = {**schema, "paths": {path: {method: {k: v for k, v in operation.items() if k != "security"}
-                                         for method, operation in item.items()}
-                                  for path, item in schema["paths"].items()}}  # fmt: skip
+    schema = {
+        **schema,
+        "paths": {
+            path: {
+                method: {k: v for k, v in operation.items() if k != "security"} for method, operation in item.items()
+            }
+            for path, item in schema["paths"].items()
+        },
+    }
     components = {k: v for k, v in schema.get("components", {}).items() if k != "securitySchemes"}
     return {**schema, "components": components}
 

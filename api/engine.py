@@ -18,6 +18,10 @@ def read_only_engine(url: str, statement_timeout_ms: int, *, pool_size: int = 5,
         f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS} -c TimeZone=UTC"
     )
     return create_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout,
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout,
         connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S},
-    )  # fmt: skip
+    )

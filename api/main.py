@@ -68,10 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = config = settings or get_settings()
-        app.state.engine = read_only_engine(config.api_source_url, config.api_statement_timeout_ms,
-                                            pool_size=config.api_pool_size, pool_timeout=config.api_pool_timeout_s)
-        app.state.health_engine = read_only_engine(config.api_source_url, HEALTH_STATEMENT_TIMEOUT_MS,
-                                                   pool_size=HEALTH_CONNECTIONS, pool_timeout=HEALTH_POOL_TIMEOUT_S)
+        app.state.engine = read_only_engine(
+            config.api_source_url,
+            config.api_statement_timeout_ms,
+            pool_size=config.api_pool_size,
+            pool_timeout=config.api_pool_timeout_s,
+        )
+        app.state.health_engine = read_only_engine(
+            config.api_source_url,
+            HEALTH_STATEMENT_TIMEOUT_MS,
+            pool_size=HEALTH_CONNECTIONS,
+            pool_timeout=HEALTH_POOL_TIMEOUT_S,
+        )
         app.state.health_threads = anyio.CapacityLimiter(HEALTH_CONNECTIONS)
         app.state.answers = AnswerSlots(config.api_max_answers, config.api_max_long_answers)
         yield
@@ -100,16 +108,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(psycopg2.Error)  # raw (COPY) connections raise the driver's errors unwrapped
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("database error on %s: %s", request.url.path, getattr(exc, "orig", exc))
-        return await http_exception_handler(request, unavailable("The source database is unavailable. Try again later."))
+        return await http_exception_handler(
+            request, unavailable("The source database is unavailable. Try again later.")
+        )
 
     @app.exception_handler(PoolTimeoutError)
     async def on_pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
         config = request.app.state.settings
         log.warning("no free database connection for %s within %g s", request.url.path, config.api_pool_timeout_s)
-        return await http_exception_handler(request, unavailable(
-            f"The API is busy: all {config.api_pool_size} database connections are in use "
-            f"(ETL_API_POOL_SIZE). Try again in {RETRY_AFTER_S} s."
-        ))  # fmt: skip
+        return await http_exception_handler(
+            request,
+            unavailable(
+                f"The API is busy: all {config.api_pool_size} database connections are in use "
+                f"(ETL_API_POOL_SIZE). Try again in {RETRY_AFTER_S} s."
+            ),
+        )
 
     return app
 

@@ -91,9 +91,9 @@ def parse_instant(name: str, value: str) -> dt.datetime:
             "Use e.g. 2024-10-01T00:00:00Z (a time without offset is taken as UTC)."
         ) from None
     if instant.tzinfo is None:
-        return instant.replace(tzinfo=dt.timezone.utc)
+        return instant.replace(tzinfo=dt.UTC)
     try:
-        return instant.astimezone(dt.timezone.utc)
+        return instant.astimezone(dt.UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in the year 0 in UTC
         raise bad_request(
             f"Parameter '{name}' = {value[:64]!r} lies outside the years 1 to 9999 once converted to UTC. "

@@ -46,7 +46,7 @@ open_router = APIRouter()  # no token needed: liveness
             "JSON's last member 'count'; in Arrow, the custom metadata 'count' of a last, empty record batch, "
             "then the end-of-stream marker. An answer that fails after its first byte ends without HTTP's last "
             "chunk (an incomplete read for the client), never with a clean end. NaN and ±Infinity: float64 "
-            "in Arrow, the strings \"NaN\", \"Infinity\", \"-Infinity\" in JSON; null is a missing value.",
+            'in Arrow, the strings "NaN", "Infinity", "-Infinity" in JSON; null is a missing value.',
             "content": {JSON_MEDIA_TYPE: {}, ARROW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         },
     },

@@ -75,7 +75,7 @@ class Spool:
     whichever side lets go last; ``abandoned`` tells the writer that nobody reads any more."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="wind-etl-api-")
+        self._file = tempfile.TemporaryFile(prefix="wind-etl-api-")  # noqa: SIM115 (closed by close())
         self._chunks: list[tuple[int, int]] = []
         self._size = 0
         self._finished = False
@@ -158,7 +158,7 @@ def _read_rest(connection, cursor, selection, variables, bounds, spool: Spool) -
             if spool.abandoned:  # the client left: stop reading
                 break
             spool.put(_copy(cursor, selection, variables, start, end))
-    except BaseException as exc:  # noqa: BLE001 - handed to the answer, which breaks off visibly
+    except BaseException as exc:
         error = exc
         log.error("reading the samples failed while the answer was under way: %s", exc)
     finally:
@@ -197,8 +197,12 @@ def sample_batches(
         _release(connection, broken=False)  # back in the pool before the first byte is sent
         return (batch for batch in first.to_batches())
     spool = Spool()
-    reader = threading.Thread(target=_read_rest, args=(connection, cursor, selection, variables, bounds[1:], spool),
-                              name="api-samples-reader", daemon=True)  # fmt: skip
+    reader = threading.Thread(
+        target=_read_rest,
+        args=(connection, cursor, selection, variables, bounds[1:], spool),
+        name="api-samples-reader",
+        daemon=True,
+    )
     reader.start()
     return LongAnswer(first, spool, selection, variables)
 

@@ -63,16 +63,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_bytes += len(data)
         super().data_received(data)  # completes the headers, if they are all in
         if self._awaiting_headers and self._header_bytes > self._settings.api_max_header_bytes:
-            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-                         f"Request line and headers exceed {self._settings.api_max_header_bytes} bytes.")  # fmt: skip
+            self._refuse(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                f"Request line and headers exceed {self._settings.api_max_header_bytes} bytes.",
+            )
 
     def on_headers_complete(self) -> None:
         if self._refused:  # a request pipelined behind a refused one
             return
         self._awaiting_headers = False
         self._cancel_header_timer()
-        if any(name == b"transfer-encoding" or name == b"content-length" and value.strip() != b"0"
-               for name, value in self.headers):  # fmt: skip
+        if any(
+            name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
+            for name, value in self.headers
+        ):
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Requests to this API carry no body.")
             return
         super().on_headers_complete()
@@ -105,8 +109,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._awaiting_headers or self.transport.is_closing():
             return
         if self._header_bytes:
-            self._refuse(HTTPStatus.REQUEST_TIMEOUT,
-                         f"Request headers not received whole within {self._settings.api_header_timeout_s:g} s.")  # fmt: skip
+            self._refuse(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"Request headers not received whole within {self._settings.api_header_timeout_s:g} s.",
+            )
         else:
             self.transport.close()  # a connection that never sent a request
 

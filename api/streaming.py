@@ -20,7 +20,9 @@ log = logging.getLogger("api")
 
 
 class WholeOrBroken(StreamingResponse):
-    def __init__(self, content: Iterator[bytes], *, media_type: str, on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, content: Iterator[bytes], *, media_type: str, on_close: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(content, media_type=media_type)
         self._content = content
         self._on_close = on_close
@@ -30,9 +32,12 @@ class WholeOrBroken(StreamingResponse):
         try:
             async for chunk in self.body_iterator:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except Exception as exc:  # noqa: BLE001 - too late for a status: break the answer off visibly
-            log.error("an answer under way failed (%s: %s); its connection is closed without the last chunk",
-                      type(exc).__name__, exc.__cause__ or exc)  # fmt: skip
+        except Exception as exc:
+            log.error(
+                "an answer under way failed (%s: %s); its connection is closed without the last chunk",
+                type(exc).__name__,
+                exc.__cause__ or exc,
+            )
             return  # uvicorn then closes the connection: "ASGI callable returned without completing response"
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

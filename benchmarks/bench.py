@@ -29,7 +29,15 @@ from tests.support.stack import temporary_stack
 
 from . import fleet
 from .measure import (
-    UTC, PeakMemory, connect, fetch, median_seconds, peak_mib, seed, timed_backfill, whole_process,
+    UTC,
+    PeakMemory,
+    connect,
+    fetch,
+    median_seconds,
+    peak_mib,
+    seed,
+    timed_backfill,
+    whole_process,
 )
 
 DAYS = 366
@@ -172,12 +180,14 @@ def bench_api(settings: Settings) -> dict:
             repeats = 5 if days < 366 else 3
             rows = copy_to_stdout(settings, start, end)
             figures = {"rows": rows}
-            copy_s = median_seconds(lambda: copy_to_stdout(settings, start, end), repeats)
+            copy_s = median_seconds(lambda start=start, end=end: copy_to_stdout(settings, start, end), repeats)
             figures["copy_rows_per_s"] = rows / copy_s
             for fmt in ("json", "arrow"):
                 figures[f"{fmt}_bytes"] = fetch(client, start, end, fmt)  # and a warm-up
                 with PeakMemory(pid) as memory:
-                    seconds = median_seconds(lambda: fetch(client, start, end, fmt), repeats)
+                    seconds = median_seconds(
+                        lambda start=start, end=end, fmt=fmt: fetch(client, start, end, fmt), repeats
+                    )
                 figures[f"{fmt}_rows_per_s"] = rows / seconds
                 figures[f"{fmt}_vs_copy"] = copy_s / seconds
                 figures[f"{fmt}_peak_rss_mb"] = memory.peak / 1e6
@@ -253,12 +263,15 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
     nb, api, bf = results["notebook"], results["api"], results["backfill"]
     seeded = results["seed"]
     table = [
-        (f"seed {seeded['turbines']} turbines x {seeded['days']} days (COPY)", f"{seeded['seconds']:.1f} s",
-         f"{seeded['rows']:,} rows, {seeded['rows_per_s']:,.0f} rows/s"),
+        (
+            f"seed {seeded['turbines']} turbines x {seeded['days']} days (COPY)",
+            f"{seeded['seconds']:.1f} s",
+            f"{seeded['rows']:,} rows, {seeded['rows_per_s']:,.0f} rows/s",
+        ),
         *fleet.day_rows(results["day"], "the default farm"),
         *notebook_rows(nb),
         ("API idle RSS", f"{api['api_idle_rss_mb']:.0f} MB", ""),
-    ]  # fmt: skip
+    ]
     for name, r in api["ranges"].items():
         table += [
             (f"API {name}: COPY TO STDOUT", f"{r['copy_rows_per_s']:,.0f} rows/s", f"{r['rows']:,} rows"),
@@ -276,13 +289,25 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
     for workers in (1, 2):
         w = bf[f"workers_{workers}"]
         table.append(
-            (f"backfill {DAYS} days, {workers} worker(s)", f"{w['seconds']:.1f} s", f"{w['days_per_second']:.1f} days/s, {w['failed']} failed")
+            (
+                f"backfill {DAYS} days, {workers} worker(s)",
+                f"{w['seconds']:.1f} s",
+                f"{w['days_per_second']:.1f} days/s, {w['failed']} failed",
+            )
         )
     table.append(("  speed-up 1 -> 2 workers", f"{bf['speedup_2_workers']:.2f}x", ""))
     sql = results["sql_aggregation"]
     table += [
-        ("SQL statistics of a farm day (source)", f"{sql['day_s'] * 1000:.1f} ms", "date_bin + avg/min/max/stddev_samp"),
-        (f"SQL statistics of {DAYS} days, 1 query", f"{sql['year_s']:.2f} s", f"{sql['year_per_day_ms']:.1f} ms per day"),
+        (
+            "SQL statistics of a farm day (source)",
+            f"{sql['day_s'] * 1000:.1f} ms",
+            "date_bin + avg/min/max/stddev_samp",
+        ),
+        (
+            f"SQL statistics of {DAYS} days, 1 query",
+            f"{sql['year_s']:.2f} s",
+            f"{sql['year_per_day_ms']:.1f} ms per day",
+        ),
         *fleet.rows_of(results),
     ]
     return table
@@ -290,34 +315,58 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
 
 def notebook_rows(nb: dict) -> list[tuple[str, str, str]]:
     rows = [
-        (f"papermill command, {nb['day']} (median of 5)", f"{nb['papermill_command_s']:.2f} s",
-         f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['papermill_command_runs_s'])}"),
+        (
+            f"papermill command, {nb['day']} (median of 5)",
+            f"{nb['papermill_command_s']:.2f} s",
+            f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['papermill_command_runs_s'])}",
+        ),
         ("  of it: import papermill", f"{nb['papermill_import_s']:.2f} s", "a fresh python -c 'import papermill'"),
-        ("  of it: kernel start and preload", f"{nb['kernel_start_s']:.2f} s",
-         "papermill on one empty cell, less the import: the kernel and the libraries it preloads"),
+        (
+            "  of it: kernel start and preload",
+            f"{nb['kernel_start_s']:.2f} s",
+            "papermill on one empty cell, less the import: the kernel and the libraries it preloads",
+        ),
         ("  of it: kernel imports", f"{nb['kernel_imports_s']:.2f} s", "the notebook's import cell: what is left"),
         ("  of it: the notebook's work", f"{nb['notebook_work_s']:.2f} s", "run, tables, figures (the later cells)"),
-        ("  of it: the rest", f"{nb['rest_s']:.2f} s",
-         "papermill reading, saving, writing; kernel shutdown (the parts are timed in separate runs and "
-         "overlap, so this can come out below 0)"),
-        (f"etl run {nb['day']} (median of 5)", f"{nb['etl_run_s']:.2f} s",
-         f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_runs_s'])}"),
-        (f"etl run --no-report {nb['day']} (median of 5)", f"{nb['etl_run_no_report_s']:.2f} s",
-         f"target <= 0.7 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_no_report_runs_s'])}"),
+        (
+            "  of it: the rest",
+            f"{nb['rest_s']:.2f} s",
+            "papermill reading, saving, writing; kernel shutdown (the parts are timed in separate runs and "
+            "overlap, so this can come out below 0)",
+        ),
+        (
+            f"etl run {nb['day']} (median of 5)",
+            f"{nb['etl_run_s']:.2f} s",
+            f"target <= 3.5 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_runs_s'])}",
+        ),
+        (
+            f"etl run --no-report {nb['day']} (median of 5)",
+            f"{nb['etl_run_no_report_s']:.2f} s",
+            f"target <= 0.7 s; runs: {', '.join(f'{x:.2f}' for x in nb['etl_run_no_report_runs_s'])}",
+        ),
     ]
     if "reference_s" not in nb:  # a saved run from before the reference was measured
         return rows
     steps = nb["etl_run_no_report_steps_s"]
     return rows + [
-        ("  of it: start-up", f"{nb['etl_run_no_report_start_up_s']:.2f} s",
-         "interpreter, imports (pandas, SQLAlchemy, httpx, pydantic, typer), settings, the CLI"),
+        (
+            "  of it: start-up",
+            f"{nb['etl_run_no_report_start_up_s']:.2f} s",
+            "interpreter, imports (pandas, SQLAlchemy, httpx, pydantic, typer), settings, the CLI",
+        ),
         ("  of it: the steps", f"{sum(steps.values()):.2f} s", ", ".join(f"{k} {v:.2f}" for k, v in steps.items())),
         ("  peak memory", f"{nb['etl_run_no_report_peak_mib']:.0f} MiB", "VmHWM of a sixth run"),
-        ("plain reference, same day (median of 5)", f"{nb['reference_s']:.2f} s",
-         f"benchmarks/reference_etl.py: JSON, pandas, SQLAlchemy insert, no checks; peak "
-         f"{nb['reference_peak_mib']:.0f} MiB; runs: {', '.join(f'{x:.2f}' for x in nb['reference_runs_s'])}"),
-        ("  etl run --no-report / reference", f"{nb['no_report_vs_reference']:.2f}x",
-         "the target's machine: 0.7 s against the reference's 0.95 s = 0.74x"),
+        (
+            "plain reference, same day (median of 5)",
+            f"{nb['reference_s']:.2f} s",
+            f"benchmarks/reference_etl.py: JSON, pandas, SQLAlchemy insert, no checks; peak "
+            f"{nb['reference_peak_mib']:.0f} MiB; runs: {', '.join(f'{x:.2f}' for x in nb['reference_runs_s'])}",
+        ),
+        (
+            "  etl run --no-report / reference",
+            f"{nb['no_report_vs_reference']:.2f}x",
+            "the target's machine: 0.7 s against the reference's 0.95 s = 0.74x",
+        ),
     ]
 
 
@@ -345,8 +394,9 @@ HEADLINE = {
     "etl run --no-report (s)": lambda r: r["notebook"]["etl_run_no_report_s"],
     "etl run --no-report / reference": lambda r: r["notebook"]["no_report_vs_reference"],
     "API year Arrow / COPY": lambda r: r["api"]["ranges"]["366d"]["arrow_vs_copy"],
-    "API year peak RSS (MB)": lambda r: max(r["api"]["ranges"]["366d"]["arrow_peak_rss_mb"],
-                                            r["api"]["ranges"]["366d"]["json_peak_rss_mb"]),
+    "API year peak RSS (MB)": lambda r: max(
+        r["api"]["ranges"]["366d"]["arrow_peak_rss_mb"], r["api"]["ranges"]["366d"]["json_peak_rss_mb"]
+    ),
     "backfill 1 worker (s)": lambda r: r["backfill"]["workers_1"]["seconds"],
     "backfill 2 workers (s)": lambda r: r["backfill"]["workers_2"]["seconds"],
 }
@@ -361,8 +411,10 @@ def write_results(results: dict, *, save: bool, latest: Path = LATEST, saved: Pa
     if saved.exists():
         previous = json.loads(saved.read_text())
         before = headline(previous)
-        lines.append(f"\nAgainst the saved figures of {previous.get('when', '?')} ({saved.name}; figures it did "
-                     "not measure are left out):")  # fmt: skip
+        lines.append(
+            f"\nAgainst the saved figures of {previous.get('when', '?')} ({saved.name}; figures it did "
+            "not measure are left out):"
+        )
         for name, value in now.items():
             if before.get(name):
                 lines.append(f"{name:<{width}}  {before[name]:>10.3f} -> {value:>10.3f}  ({value / before[name]:.2f}x)")
@@ -381,16 +433,20 @@ def main(save: bool = False) -> None:
     if "notebook" in sys.argv[1:]:  # python -m benchmarks.bench notebook: that part alone, on ten days
         with temporary_stack(run_days=False) as settings:
             nb = bench_notebook(settings)
-        print(f"load average {nb['load_average'][0]:.2f} at the start, {nb['load_average'][1]:.2f} at the end; "
-              f"`python -c '{MACHINE_YARDSTICK}'` takes {machine()['import_seconds']:.2f} s")
+        print(
+            f"load average {nb['load_average'][0]:.2f} at the start, {nb['load_average'][1]:.2f} at the end; "
+            f"`python -c '{MACHINE_YARDSTICK}'` takes {machine()['import_seconds']:.2f} s"
+        )
         for name, value, note in notebook_rows(nb):
             print(f"{name:<40}  {value:>8}  {note}")
         return
     results: dict = {"when": dt.datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with temporary_stack(days=1, run_days=False) as settings:
         results["seed"] = seed(settings, DEFAULT_TURBINES, DAYS)
-        print(f"seeded {results['seed']['rows']:,} rows in {results['seed']['seconds']:.1f} s; measuring ...",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"seeded {results['seed']['rows']:,} rows in {results['seed']['seconds']:.1f} s; measuring ...",
+            file=sys.stderr,
+        )
         results["day"] = fleet.bench_day(settings, DAY, REPEATS)
         results["notebook"] = bench_notebook(settings)
         results["api"] = bench_api(settings)
@@ -403,8 +459,10 @@ def main(save: bool = False) -> None:
     table = rows_of(results)
     width = max(len(name) for name, _, _ in table)
     m = results["machine"]
-    print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, load average at start "
-          f"{m['load_average_at_start']}; `python -c '{MACHINE_YARDSTICK}'` takes {m['import_seconds']:.2f} s")
+    print(
+        f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, load average at start "
+        f"{m['load_average_at_start']}; `python -c '{MACHINE_YARDSTICK}'` takes {m['import_seconds']:.2f} s"
+    )
     for name, value, note in table:
         print(f"{name:<{width}}  {value:>18}  {note}")
     print("\n".join(write_results(results, save=save)))

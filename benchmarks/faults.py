@@ -21,9 +21,8 @@ import pandas as pd
 
 from etl_lib.config.settings import Settings
 from etl_lib.pipeline.extract import RetryPolicy
-from tests.support import api_stress
+from tests.support import api_stress, process_faults
 from tests.support import fault_servers as faults
-from tests.support import process_faults
 from tests.support.stack import temporary_stack
 
 DAY = dt.date(2024, 10, 8)
@@ -40,20 +39,26 @@ def main(show_messages: bool = False) -> None:
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / "a-file").write_text("")
             runs_under_a_file = Path(folder) / "a-file" / "runs"
-            outcomes.append(process_faults.run_unwritable_reports(settings, DAY, runs_under_a_file, "path under a file"))
+            outcomes.append(
+                process_faults.run_unwritable_reports(settings, DAY, runs_under_a_file, "path under a file")
+            )
             outcomes.append(process_faults.run_killed(settings, DAY, Path(folder) / "runs"))
         outcomes.append(faults.run_non_finite_formats(settings))
         outcomes.append(api_stress.run_etl_killed_session(settings))
         stresses = api_stress.scenarios(settings)
     retry = faults.FAST_RETRY
-    print(f"Fault injection on {DAY}: {retry['http_retries']} retries, backoff {retry['http_backoff']} s, "
-          f"timeout {retry['http_timeout']} s ({faults.HANG_TIMEOUT} s against the hanging API); the API restart "
-          f"with the default settings, attempts at {RetryPolicy.from_settings(Settings()).schedule()} s\n")  # fmt: skip
+    print(
+        f"Fault injection on {DAY}: {retry['http_retries']} retries, backoff {retry['http_backoff']} s, "
+        f"timeout {retry['http_timeout']} s ({faults.HANG_TIMEOUT} s against the hanging API); the API restart "
+        f"with the default settings, attempts at {RetryPolicy.from_settings(Settings()).schedule()} s\n"
+    )
     table = pd.DataFrame([outcome.row() for outcome in outcomes])
     print(table.to_string(index=False))
-    print(f"\nThe API under stress (limits: {settings.api_pool_size} database connections, "
-          f"{settings.api_max_answers} answers of which {settings.api_max_long_answers} long, "
-          f"headers within {settings.api_header_timeout_s:g} s and {settings.api_max_header_bytes} bytes)\n")  # fmt: skip
+    print(
+        f"\nThe API under stress (limits: {settings.api_pool_size} database connections, "
+        f"{settings.api_max_answers} answers of which {settings.api_max_long_answers} long, "
+        f"headers within {settings.api_header_timeout_s:g} s and {settings.api_max_header_bytes} bytes)\n"
+    )
     print(pd.DataFrame([stress.row() for stress in stresses]).to_string(index=False))
     if show_messages:
         for outcome in outcomes:

@@ -45,16 +45,20 @@ def shortest_path_day(source, target, run_date: dt.date) -> int:
     stats = frame.groupby(["turbine_id", "bucket"])[list(ETL_VARIABLES)].agg(list(STATISTICS))
     long = stats.stack([0, 1], future_stack=True).dropna().reset_index()
     long.columns = ["turbine_id", "timestamp", "variable", "statistic", "value"]
-    signal = long["turbine_id"] * 100 + long["variable"].map({v: i for i, v in enumerate(ETL_VARIABLES)}) * 10 + \
-        long["statistic"].map({s: i for i, s in enumerate(STATISTICS)})  # fmt: skip
+    signal = (
+        long["turbine_id"] * 100
+        + long["variable"].map({v: i for i, v in enumerate(ETL_VARIABLES)}) * 10
+        + long["statistic"].map({s: i for i, s in enumerate(STATISTICS)})
+    )
     buffer = io.StringIO()
     pd.DataFrame({"timestamp": long["timestamp"], "signal_id": signal, "value": long["value"]}).to_csv(
         buffer, index=False, header=False
     )
     buffer.seek(0)
     with target.cursor() as cur:
-        cur.execute("DELETE FROM bench_shortest WHERE timestamp >= %s AND timestamp < %s",
-                    (start, start + dt.timedelta(days=1)))  # fmt: skip
+        cur.execute(
+            "DELETE FROM bench_shortest WHERE timestamp >= %s AND timestamp < %s", (start, start + dt.timedelta(days=1))
+        )
         cur.copy_expert("COPY bench_shortest (timestamp, signal_id, value) FROM STDIN WITH (FORMAT csv)", buffer)
     target.commit()
     return len(long)
@@ -119,34 +123,57 @@ def bench_farm_year(settings: Settings) -> dict:
                 started = time.perf_counter()
                 size = fetch(client, start, end, fmt)
                 seconds = time.perf_counter() - started
-            api[fmt] = {"seconds": seconds, "bytes": size, "peak_rss_mb": memory.peak / 1e6,
-                        "rows_per_s": seeded["rows"] / seconds}  # fmt: skip
+            api[fmt] = {
+                "seconds": seconds,
+                "bytes": size,
+                "peak_rss_mb": memory.peak / 1e6,
+                "rows_per_s": seeded["rows"] / seconds,
+            }
     return {"seed": seeded, "api": api, "backfill_2_workers": timed_backfill(settings, YEAR_DAYS, workers=2)}
 
 
 def day_rows(day: dict, target: str) -> list[tuple[str, str, str]]:
     steps = ", ".join(f"{k} {v * 1000:.0f}" for k, v in day["library_steps_median_s"].items())
     return [
-        (f"ETL of a farm day, {day['turbines']} turbines, library", f"{day['library_median_s'] * 1000:,.0f} ms",
-         f"{target}; {day['source_rows']:,} rows in, {day['target_rows']:,} out; ms: {steps}"),
+        (
+            f"ETL of a farm day, {day['turbines']} turbines, library",
+            f"{day['library_median_s'] * 1000:,.0f} ms",
+            f"{target}; {day['source_rows']:,} rows in, {day['target_rows']:,} out; ms: {steps}",
+        ),
         ("  shortest path", f"{day['shortest_path_median_s'] * 1000:,.0f} ms", "SQL read, pandas groupby, one COPY"),
         ("  ratio library / shortest", f"{day['ratio_library_to_shortest']:.1f}x", "target <= 3x"),
-    ]  # fmt: skip
+    ]
 
 
 def rows_of(results: dict) -> list[tuple[str, str, str]]:
     day, year = results["farm_day"], results["farm_year"]
     backfill = year["backfill_2_workers"]
     return [
-        (f"seed {day['turbines']} turbines x 2 days", f"{day['seed']['seconds']:.1f} s", f"{day['seed']['rows']:,} rows"),
+        (
+            f"seed {day['turbines']} turbines x 2 days",
+            f"{day['seed']['seconds']:.1f} s",
+            f"{day['seed']['rows']:,} rows",
+        ),
         *day_rows(day, "target <= 3 s"),
-        (f"seed {YEAR_TURBINES} turbines x {YEAR_DAYS} days", f"{year['seed']['seconds']:.1f} s",
-         f"{year['seed']['rows']:,} rows, {year['seed']['rows_per_s']:,.0f} rows/s"),
-        (f"API, the year of {YEAR_TURBINES} turbines, Arrow", f"{year['api']['arrow']['seconds']:.1f} s",
-         f"peak {year['api']['arrow']['peak_rss_mb']:.0f} MB (target < 250 MB), "
-         f"{year['api']['arrow']['rows_per_s']:,.0f} rows/s"),
-        (f"API, the year of {YEAR_TURBINES} turbines, JSON", f"{year['api']['json']['seconds']:.1f} s",
-         f"peak {year['api']['json']['peak_rss_mb']:.0f} MB, {year['api']['json']['rows_per_s']:,.0f} rows/s"),
-        ("backfill of that year, 2 workers", f"{backfill['seconds']:.1f} s",
-         f"target <= 120 s; {backfill['days_per_second']:.1f} days/s, {backfill['failed']} failed"),
-    ]  # fmt: skip
+        (
+            f"seed {YEAR_TURBINES} turbines x {YEAR_DAYS} days",
+            f"{year['seed']['seconds']:.1f} s",
+            f"{year['seed']['rows']:,} rows, {year['seed']['rows_per_s']:,.0f} rows/s",
+        ),
+        (
+            f"API, the year of {YEAR_TURBINES} turbines, Arrow",
+            f"{year['api']['arrow']['seconds']:.1f} s",
+            f"peak {year['api']['arrow']['peak_rss_mb']:.0f} MB (target < 250 MB), "
+            f"{year['api']['arrow']['rows_per_s']:,.0f} rows/s",
+        ),
+        (
+            f"API, the year of {YEAR_TURBINES} turbines, JSON",
+            f"{year['api']['json']['seconds']:.1f} s",
+            f"peak {year['api']['json']['peak_rss_mb']:.0f} MB, {year['api']['json']['rows_per_s']:,.0f} rows/s",
+        ),
+        (
+            "backfill of that year, 2 workers",
+            f"{backfill['seconds']:.1f} s",
+            f"target <= 120 s; {backfill['days_per_second']:.1f} days/s, {backfill['failed']} failed",
+        ),
+    ]

@@ -23,7 +23,7 @@ from etl_lib.ops.backfill import run_backfill
 from etl_lib.simulation.seed import seed_source
 from etl_lib.storage.engines import engine_for
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def seconds_of(work, repeats: int) -> list[float]:
@@ -86,9 +86,13 @@ def connect(url: str):
     """A psycopg2 connection in UTC to the database of a SQLAlchemy URL (socket or TCP)."""
     parsed = make_url(url)
     return psycopg2.connect(
-        dbname=parsed.database, user=parsed.username, password=parsed.password,
-        host=parsed.query.get("host", parsed.host), port=parsed.port, options="-c TimeZone=UTC",
-    )  # fmt: skip
+        dbname=parsed.database,
+        user=parsed.username,
+        password=parsed.password,
+        host=parsed.query.get("host", parsed.host),
+        port=parsed.port,
+        options="-c TimeZone=UTC",
+    )
 
 
 def seed(settings: Settings, turbines: int, days: int) -> dict:
@@ -96,8 +100,13 @@ def seed(settings: Settings, turbines: int, days: int) -> dict:
     started = time.perf_counter()
     result = seed_source(engine_for(settings.source_url), DEFAULT_PERIOD_START, days, turbines=turbines)
     seconds = time.perf_counter() - started
-    return {"turbines": turbines, "days": days, "rows": result.rows_written, "seconds": seconds,
-            "rows_per_s": result.rows_written / seconds}  # fmt: skip
+    return {
+        "turbines": turbines,
+        "days": days,
+        "rows": result.rows_written,
+        "seconds": seconds,
+        "rows_per_s": result.rows_written / seconds,
+    }
 
 
 def fetch(client: httpx.Client, start: dt.datetime, end: dt.datetime, fmt: str) -> int:

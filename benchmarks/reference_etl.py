@@ -23,7 +23,7 @@ VARIABLES = ("wind_speed", "power")  # the statistics the ETL keeps (it reads te
 
 
 def main(api_url: str, target_url: str, day: str) -> None:
-    start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+    start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
     params = {"start": start.isoformat(), "end": end.isoformat(), "variables": ",".join(VARIABLES)}
     response = httpx.get(f"{api_url}/data", params=params, timeout=60)
@@ -40,11 +40,12 @@ def main(api_url: str, target_url: str, day: str) -> None:
 
     engine = sa.create_engine(target_url)
     table = sa.Table(
-        "reference_data", sa.MetaData(),
+        "reference_data",
+        sa.MetaData(),
         sa.Column("timestamp", sa.DateTime(timezone=True), primary_key=True),
         sa.Column("signal", sa.Text, primary_key=True),
         sa.Column("value", sa.Float),
-    )  # fmt: skip
+    )
     with engine.begin() as conn:
         table.create(conn, checkfirst=True)
         conn.execute(table.delete().where(table.c.timestamp >= start, table.c.timestamp < end))

@@ -24,11 +24,13 @@ def test_data_returns_requested_variables_of_the_farm_by_time_then_turbine(api, 
 
     with source_engine.connect() as conn:
         expected = pd.read_sql(
-            text("SELECT d.timestamp, t.name AS turbine, d.wind_speed, d.power FROM data d JOIN turbine t ON "
-                 "t.id = d.turbine_id WHERE d.timestamp >= :s AND d.timestamp < :e ORDER BY 1, 2"),
+            text(
+                "SELECT d.timestamp, t.name AS turbine, d.wind_speed, d.power FROM data d JOIN turbine t ON "
+                "t.id = d.turbine_id WHERE d.timestamp >= :s AND d.timestamp < :e ORDER BY 1, 2"
+            ),
             conn,
             params={"s": DAY["start"], "e": DAY["end"]},
-        )  # fmt: skip
+        )
     pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
 
 
@@ -72,9 +74,13 @@ def test_interval_is_half_open_and_naive_instants_are_utc(api):
 
     offset = api.get(
         "/data",
-        params={"start": "2024-10-02T02:00:00+02:00", "end": "2024-10-02T02:10:00+02:00", "variables": "power",
-                "turbines": "WT02"},
-    ).json()  # fmt: skip
+        params={
+            "start": "2024-10-02T02:00:00+02:00",
+            "end": "2024-10-02T02:10:00+02:00",
+            "variables": "power",
+            "turbines": "WT02",
+        },
+    ).json()
     assert offset["data"] == body["data"]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -17,7 +19,7 @@ from etl_lib.core.scope import RunScope
 
 ALL_VARIABLES = ["wind_speed", "power", "ambient_temperature"]
 TURBINES = ["WT01", "WT02", "WT03", "WT04"]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def source_rows(source_engine, start: dt.datetime, end: dt.datetime, variables: list[str]) -> list[tuple]:
@@ -27,11 +29,13 @@ def source_rows(source_engine, start: dt.datetime, end: dt.datetime, variables: 
         return [
             tuple(row)
             for row in conn.execute(
-                text(f"SELECT {columns} FROM data d JOIN turbine t ON t.id = d.turbine_id "
-                     "WHERE d.timestamp >= :s AND d.timestamp < :e ORDER BY d.timestamp, d.turbine_id"),
+                text(
+                    f"SELECT {columns} FROM data d JOIN turbine t ON t.id = d.turbine_id "
+                    "WHERE d.timestamp >= :s AND d.timestamp < :e ORDER BY d.timestamp, d.turbine_id"
+                ),
                 {"s": start, "e": end},
             )
-        ]  # fmt: skip
+        ]
 
 
 def _params(start: dt.datetime, end: dt.datetime, variables: list[str], **kwargs) -> dict:
@@ -78,9 +82,7 @@ def test_json_and_arrow_equal_the_source_bit_for_bit_for_a_farm_day(api, source_
     assert [dt.datetime.fromisoformat(row["timestamp"]) for row in payload["data"]] == [row[0] for row in expected]
     assert [row["turbine"] for row in payload["data"]] == [row[1] for row in expected]
     for i, name in enumerate(ALL_VARIABLES, start=2):
-        np.testing.assert_array_equal(
-            bits([row[name] for row in payload["data"]]), bits([row[i] for row in expected])
-        )
+        np.testing.assert_array_equal(bits([row[name] for row in payload["data"]]), bits([row[i] for row in expected]))
 
 
 @pytest.mark.parametrize("turbines", [["WT03"], ["WT04", "WT02"], "WT02,WT04"])
@@ -95,10 +97,16 @@ def test_a_selection_of_turbines_in_both_formats(api, source_engine, turbines):
     payload = get_json(api, start, end, ["power"], turbines=turbines)
     assert table.schema.names == ["timestamp", *(["turbine"] if many else []), "power"]
     assert payload["turbines"] == sorted(names)
-    assert [set(row) for row in payload["data"]] == [{"timestamp", *(["turbine"] if many else []), "power"}] * len(expected)
+    assert [set(row) for row in payload["data"]] == [{"timestamp", *(["turbine"] if many else []), "power"}] * len(
+        expected
+    )
     assert table.column("power").to_pylist() == [row["power"] for row in payload["data"]] == [r[2] for r in expected]
     if many:
-        assert table.column("turbine").to_pylist() == [row["turbine"] for row in payload["data"]] == [r[1] for r in expected]
+        assert (
+            table.column("turbine").to_pylist()
+            == [row["turbine"] for row in payload["data"]]
+            == [r[1] for r in expected]
+        )
 
 
 @pytest.fixture
@@ -113,7 +121,10 @@ def special_values_day(source_engine):
     ]
     # Sent as text: psycopg2 writes the float -0.0 as an unquoted "-0.0", which PostgreSQL reads as 0.
     rows = [
-        {"t": day + dt.timedelta(minutes=i, microseconds=250_001 * i), **{k: None if v is None else repr(v) for k, v in zip("wpa", row)}}
+        {
+            "t": day + dt.timedelta(minutes=i, microseconds=250_001 * i),
+            **{k: None if v is None else repr(v) for k, v in zip("wpa", row)},
+        }
         for i, row in enumerate(values)
     ]
     with source_engine.begin() as conn:
@@ -157,7 +168,9 @@ def test_special_values_survive_arrow_exactly_and_json_as_strings(api, special_v
         "2023-03-01T00:02:00.500002+00:00",
         "2023-03-01T00:03:00.750003+00:00",
     ]
-    assert table.column("timestamp").to_pylist() == [day + dt.timedelta(minutes=i, microseconds=250_001 * i) for i in range(4)]
+    assert table.column("timestamp").to_pylist() == [
+        day + dt.timedelta(minutes=i, microseconds=250_001 * i) for i in range(4)
+    ]
     for row, sent in zip(payload["data"], values):
         for name, value in zip(ALL_VARIABLES, sent):
             if value is None:
@@ -189,7 +202,7 @@ def test_a_long_range_streams_every_row_in_order(api, source_engine, settings, f
         keys = [(dt.datetime.fromisoformat(row["timestamp"]), row["turbine"]) for row in payload["data"]]
     assert len(expected) > 4 * 12_000
     assert keys == expected
-    assert all(a < b for a, b in zip(keys, keys[1:]))
+    assert all(a < b for a, b in itertools.pairwise(keys))
 
 
 def test_json_keeps_its_documented_shape(api):
@@ -208,7 +221,8 @@ def test_json_keeps_its_documented_shape(api):
     assert payload["count"] == 8
     assert [set(row) for row in payload["data"]] == [{"timestamp", "turbine", "power", "wind_speed"}] * 8
     assert [row["timestamp"] for row in payload["data"]] == ["2024-10-01T00:01:00+00:00"] * 4 + [
-        "2024-10-01T00:02:00+00:00"] * 4  # fmt: skip
+        "2024-10-01T00:02:00+00:00"
+    ] * 4
     assert [row["turbine"] for row in payload["data"]] == TURBINES * 2
     assert all(isinstance(row["power"], float) for row in payload["data"])
 
@@ -281,7 +295,11 @@ def arrow_bytes(table: pa.Table, count: int | None = -1, end_of_stream: bool = T
     writer.write_table(table)
     if count is not None:
         count = table.num_rows if count == -1 else count
-        empty = table.to_batches()[-1].slice(0, 0) if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+        empty = (
+            table.to_batches()[-1].slice(0, 0)
+            if table.num_rows
+            else pa.RecordBatch.from_pylist([], schema=table.schema)
+        )
         writer.write_batch(empty, custom_metadata={"count": str(count)})
     if end_of_stream:
         writer.close()
@@ -309,20 +327,30 @@ FARM = pa.table(
     ("content", "scope", "message"),
     [
         (arrow_bytes(GOOD)[:-20], ONE, "it is incomplete: the Arrow IPC stream breaks off"),
-        (arrow_bytes(GOOD, end_of_stream=False), ONE, "it is incomplete: the Arrow IPC stream has no end-of-stream marker"),
+        (
+            arrow_bytes(GOOD, end_of_stream=False),
+            ONE,
+            "it is incomplete: the Arrow IPC stream has no end-of-stream marker",
+        ),
         (arrow_bytes(GOOD, count=None), ONE, "it is incomplete: the Arrow IPC stream states no row count"),
         (arrow_bytes(GOOD, count=3), ONE, "it is incomplete: the Arrow IPC stream holds 2 rows but states 3"),
         (b"<html>oops</html>", ONE, "not a complete Arrow IPC stream"),
-        (arrow_bytes(GOOD.rename_columns(["timestamp", "wind_speed"])), ONE, "its columns are ['timestamp', 'wind_speed']"),
+        (
+            arrow_bytes(GOOD.rename_columns(["timestamp", "wind_speed"])),
+            ONE,
+            "its columns are ['timestamp', 'wind_speed']",
+        ),
         (arrow_bytes(GOOD), RunScope.day(DAY.date(), ["WT01", "WT02"]), "not ['timestamp', 'turbine', 'power']"),
         (arrow_bytes(GOOD.set_column(0, "timestamp", pa.array(["a", "b"]))), ONE, "'timestamp' is string, not a UTC"),
         (
-            arrow_bytes(GOOD.set_column(0, "timestamp", GOOD.column(0).cast(pa.timestamp("us")))), ONE,
+            arrow_bytes(GOOD.set_column(0, "timestamp", GOOD.column(0).cast(pa.timestamp("us")))),
+            ONE,
             "not a UTC timestamp",
         ),
         (arrow_bytes(GOOD.set_column(1, "power", pa.array(["1", "2"]))), ONE, "'power' is string, not a number"),
         (
-            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, DAY], type=pa.timestamp("us", tz="UTC")))), ONE,
+            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, DAY], type=pa.timestamp("us", tz="UTC")))),
+            ONE,
             "timestamp 2024-10-01T00:00:00+00:00 appears twice for turbine WT01",
         ),
         (
@@ -330,16 +358,18 @@ FARM = pa.table(
                 GOOD.set_column(
                     0, "timestamp", pa.array([DAY, DAY + dt.timedelta(days=1)], type=pa.timestamp("us", tz="UTC"))
                 )
-            ), ONE,
+            ),
+            ONE,
             "outside the requested day",
         ),
         (
-            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, None], type=pa.timestamp("us", tz="UTC")))), ONE,
+            arrow_bytes(GOOD.set_column(0, "timestamp", pa.array([DAY, None], type=pa.timestamp("us", tz="UTC")))),
+            ONE,
             "a timestamp is missing",
         ),
         (arrow_bytes(FARM), RunScope.day(DAY.date(), ["WT01", "WT03"]), "turbine(s) 'WT02' that were not asked for"),
     ],
-)  # fmt: skip
+)
 def test_an_unusable_arrow_answer_is_refused_by_name(content, scope, message):
     from etl_lib.core.errors import BadSourceDataError
     from etl_lib.pipeline.extract import validate_arrow
@@ -373,19 +403,22 @@ def test_the_api_process_serves_the_farm_without_loading_pandas(api, settings):
     day = dt.datetime(2024, 10, 1, tzinfo=UTC)
     for fmt in ("arrow", "json"):
         for turbines in ({}, {"turbines": "WT02"}, {"turbines": "WT01,WT03"}):
-            response = api.get("/data", params=_params(day, day + dt.timedelta(hours=2), ALL_VARIABLES, format=fmt,
-                                                       **turbines))  # fmt: skip
+            response = api.get(
+                "/data", params=_params(day, day + dt.timedelta(hours=2), ALL_VARIABLES, format=fmt, **turbines)
+            )
             assert response.status_code == 200 and len(response.content) > 1000
     assert api.get("/turbines").status_code == 200
-    maps = open(f"/proc/{running_api(settings).pid}/maps").read()
+    maps = Path(f"/proc/{running_api(settings).pid}/maps").read_text()
     assert "pyarrow" in maps  # the check sees the server's libraries
     assert "pandas/_libs" not in maps
 
 
 @pytest.mark.parametrize(
     ("start", "end"),
-    [(dt.datetime(2024, 10, 1, tzinfo=UTC), dt.datetime(2024, 10, 11, tzinfo=UTC)),  # two chunks of the farm
-     (dt.datetime(2020, 1, 1, tzinfo=UTC), dt.datetime(2020, 1, 31, tzinfo=UTC))],  # no rows  # fmt: skip
+    [
+        (dt.datetime(2024, 10, 1, tzinfo=UTC), dt.datetime(2024, 10, 11, tzinfo=UTC)),  # two chunks of the farm
+        (dt.datetime(2020, 1, 1, tzinfo=UTC), dt.datetime(2020, 1, 31, tzinfo=UTC)),
+    ],  # no rows
 )
 def test_every_answer_ends_by_stating_its_row_count(api, start, end):
     """The trailer that tells a whole answer from one cut short: JSON's last member, Arrow's last batch."""
@@ -430,7 +463,10 @@ def test_the_schema_documents_the_busy_answer(api):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"start": "2024-10-01T00:00:00Z", "data": [{"timestamp": "2024-10-01T00:00:00Z", "pow', "the JSON document breaks off after 85 bytes"),
+        (
+            b'{"start": "2024-10-01T00:00:00Z", "data": [{"timestamp": "2024-10-01T00:00:00Z", "pow',
+            "the JSON document breaks off after 85 bytes",
+        ),
         (b'{"data": []}', "it states no row count ('count' after 'data')"),
         (b'{"data": [], "count": 2}', "it holds 0 rows but states 2"),
     ],
@@ -441,7 +477,8 @@ def test_an_incomplete_json_answer_is_refused_as_incomplete(body, message):
     from etl_lib.core.errors import IncompleteAnswerError
     from etl_lib.pipeline.extract import read_samples
 
-    response = httpx.Response(200, content=body, headers={"content-type": "application/json"},
-                              request=httpx.Request("GET", "http://api/data"))  # fmt: skip
+    response = httpx.Response(
+        200, content=body, headers={"content-type": "application/json"}, request=httpx.Request("GET", "http://api/data")
+    )
     with pytest.raises(IncompleteAnswerError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_samples(response, ["power"], ONE)

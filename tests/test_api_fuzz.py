@@ -39,7 +39,7 @@ def test_api_answers_every_generated_request_without_5xx_and_to_its_schema(case,
     case.call_and_validate(base_url=settings.api_base_url, excluded_checks=EXCLUDED)
 
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 FARM = ["WT01", "WT02", "WT03", "WT04"]  # the test stack's default farm
 # Random strings rarely make a valid range, so valid ones get their own property: any interval
 # around the seeded days, any non-empty set of variables, the whole farm or any turbines, either format.

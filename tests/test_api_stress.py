@@ -67,7 +67,7 @@ def test_unfinished_and_oversized_headers_are_cut_off_in_time(settings):
     assert outcome.answers == {"431 (1 MB of header)": 100, "408 (1 kB, then silence)": 100}, outcome
     assert outcome.facts["small_closed_by_s"] < settings.api_header_timeout_s + 3
     assert outcome.health_worst_s < 1.0
-    before, peak, after = outcome.memory_mib
+    before, _peak, after = outcome.memory_mib
     assert after - before < 30, outcome.memory_mib
 
 
@@ -103,8 +103,10 @@ def test_a_full_pool_answers_503_with_retry_after_soon_not_500_and_not_a_hang(se
         try:
             deadline = time.monotonic() + 10
             with source_engine.connect() as watcher:  # until the held request waits on the lock
-                while not watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE usename = :r AND "
-                                               "wait_event_type = 'Lock'"), {"r": API_READER_ROLE}).scalar():  # fmt: skip
+                while not watcher.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE usename = :r AND wait_event_type = 'Lock'"),
+                    {"r": API_READER_ROLE},
+                ).scalar():
                     assert time.monotonic() < deadline
                     watcher.rollback()
                     time.sleep(0.02)
@@ -140,7 +142,7 @@ def test_a_long_answer_lets_go_of_its_spool_however_far_it_was_read(source_engin
 
     with source_engine.connect() as conn:
         selection = Selection(turbine_ids(conn))
-    start = dt.datetime(2024, 10, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2024, 10, 1, tzinfo=dt.UTC)
     batches = sample_batches(source_engine, selection, ["power"], start, start + dt.timedelta(days=10))
     assert isinstance(batches, LongAnswer)  # ten days of the farm are more than one chunk
     spool = batches._spool

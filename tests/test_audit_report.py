@@ -44,7 +44,10 @@ def test_the_header_renders_the_command_that_ran_for_that_date_turbines_and_thre
     for flag, value in zip(arguments[6::2], arguments[7::2]):
         assert flag == "-y"
         parameters.update(yaml.safe_load(value))
-    assert parameters == {"turbines": ["WT01", "WT03"], "thresholds": {"power_max_factor": 2.0, "frozen_wind_speed": 15}}
+    assert parameters == {
+        "turbines": ["WT01", "WT03"],
+        "thresholds": {"power_max_factor": 2.0, "frozen_wind_speed": 15},
+    }
     assert "etl run" not in audit.header("2024-10-06", {"power_max_factor": 2.0}).source  # not the same run
     assert "the turbines WT03" in audit.header("2024-10-06", turbines="WT03").source
     hidden = audit.command("2024-10-06", target_database_url="postgresql+psycopg2://etl:s3cret@db:5432/target")
@@ -142,13 +145,18 @@ def test_the_quality_map_is_a_row_per_turbine_and_a_column_per_bucket(fault_day)
 
 def legends_and_axes(fig):
     renderer = FigureCanvasAgg(fig).get_renderer()
-    return [(ax, ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer))
-            for ax in fig.axes if ax.get_legend()]  # fmt: skip
+    return [
+        (ax, ax.get_window_extent(renderer), ax.get_legend().get_window_extent(renderer))
+        for ax in fig.axes
+        if ax.get_legend()
+    ]
 
 
 def marked_at(ax, value: float) -> list:
     """The marker lines of ``ax`` that draw a point at ``value`` (y)."""
-    return [line for line in ax.get_lines() if line.get_linestyle() == "None" and np.isclose(line.get_ydata(), value).any()]
+    return [
+        line for line in ax.get_lines() if line.get_linestyle() == "None" and np.isclose(line.get_ydata(), value).any()
+    ]
 
 
 @pytest.mark.parametrize("name", ["day_figure", "farm_power_curve_figure", "farm_figure"])
@@ -161,12 +169,16 @@ def test_the_saturated_readings_are_drawn_on_top_and_no_legend_covers_them(fault
     assert panels
     for _, axes, legend in panels:
         assert legend.x0 >= axes.x1  # beside the plot, never on it
-    power = next(ax for ax in fig.axes if "WT01" in ax.get_title(loc="left") or "power curves" in ax.get_title(loc="left"))
-    low, high = power.get_ylim()
+    power = next(
+        ax for ax in fig.axes if "WT01" in ax.get_title(loc="left") or "power curves" in ax.get_title(loc="left")
+    )
+    _low, high = power.get_ylim()
     assert high > SATURATED  # in view
     marked = marked_at(power, SATURATED)
     others = [line for line in power.get_lines() if line not in marked]
-    assert marked and all(m.get_zorder() > line.get_zorder() for m in marked for line in others if line.get_linestyle() != "None")
+    assert marked and all(
+        m.get_zorder() > line.get_zorder() for m in marked for line in others if line.get_linestyle() != "None"
+    )
     if name == "day_figure":
         levels = {round(line.get_ydata()[0], 1) for line in power.get_lines() if len(set(line.get_ydata())) == 1}
         assert {2000.0, 2200.0} <= levels  # rated power, and the range limit the readings crossed
@@ -174,8 +186,12 @@ def test_the_saturated_readings_are_drawn_on_top_and_no_legend_covers_them(fault
 
 def test_the_farm_figure_has_a_panel_per_turbine_titled_with_model_and_quality(fault_day):
     titles = [ax.get_title(loc="left") for ax in audit.farm_figure(fault_day).axes]
-    assert titles == ["WT01 (V90/2000): quality 99.7%", "WT02 (V90/2000): quality 100.0%",
-                      "WT03 (E-82/2000): quality 93.8%", "WT04 (E-82/2000): quality 100.0%"]  # fmt: skip
+    assert titles == [
+        "WT01 (V90/2000): quality 99.7%",
+        "WT02 (V90/2000): quality 100.0%",
+        "WT03 (E-82/2000): quality 93.8%",
+        "WT04 (E-82/2000): quality 100.0%",
+    ]
 
 
 def test_the_endpoints_show_the_target_decoded(fault_day, settings):

@@ -26,7 +26,7 @@ def day_counts(target_engine, days: list[dt.date]) -> dict[dt.date, int]:
             ),
             {"s": min(days), "e": max(days) + dt.timedelta(days=1)},
         )
-        return {day: count for day, count in rows}
+        return dict(rows)
 
 
 def clear_target(target_engine, days: list[dt.date]) -> None:

@@ -28,8 +28,13 @@ FAULTS = (
     Fault("curtailment", at(DAY, "18:00"), 240, value=600.0, turbine="WT03"),
 )
 # What the industry's exports call the columns, and --columns to map them.
-THEIR_NAMES = {"turbine": "Turbine", "timestamp": "Date and time", "wind_speed": "Wind speed (m/s)",
-               "power": "Power (kW)", "ambient_temperature": "Ambient temperature (°C)"}  # fmt: skip
+THEIR_NAMES = {
+    "turbine": "Turbine",
+    "timestamp": "Date and time",
+    "wind_speed": "Wind speed (m/s)",
+    "power": "Power (kW)",
+    "ambient_temperature": "Ambient temperature (°C)",
+}
 MAPPING = ",".join(f"{ours}={theirs}" for ours, theirs in THEIR_NAMES.items())
 
 
@@ -101,8 +106,9 @@ def test_a_one_minute_export_in_utc(tmp_path, one_minute, models_file, suffix):
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_ten_minute_export_in_local_time_with_a_clock_change_duplicate(tmp_path, models_file, suffix):
     """Local time with offsets across the spring clock change; one interval written twice. The first is kept."""
-    samples = ten_minute_means(generated(SPRING, 2, [Fault("stuck", at(SPRING, "12:00"), 120, "wind_speed",
-                                                           turbine="WT04")]))  # fmt: skip
+    samples = ten_minute_means(
+        generated(SPRING, 2, [Fault("stuck", at(SPRING, "12:00"), 120, "wind_speed", turbine="WT04")])
+    )
     twice = samples.loc[[("WT01", at(SPRING + dt.timedelta(days=1), "01:00"))]].assign(power=1234.5)
     rows = pd.concat([samples, twice])  # the duplicate comes after the original in the file
     path = export(rows, tmp_path / f"scada{suffix}", timezone="Europe/Berlin", names=THEIR_NAMES)
@@ -134,16 +140,18 @@ def test_the_file_check_runs_the_etl_checks(one_minute, models_file, tmp_path):
     for day in (DAY, DAY + dt.timedelta(days=2)):
         scope_rows = file.samples.values.index.get_level_values("timestamp").floor("D") == pd.Timestamp(day, tz="UTC")
         scope = RunScope.day(day, file.turbines)
-        direct = flag_rows(check_day(file.samples.values[scope_rows], file.samples.non_finite[scope_rows], scope,
-                                     models))  # fmt: skip
+        direct = flag_rows(
+            check_day(file.samples.values[scope_rows], file.samples.non_finite[scope_rows], scope, models)
+        )
         mine = written.loc[written.index.get_level_values("timestamp").floor("D") == pd.Timestamp(day, tz="UTC")]
         pd.testing.assert_frame_equal(mine.reset_index(), direct.reset_index(drop=True), check_dtype=False)
     assert result.days == [DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)]
 
 
 def test_the_period_is_detected_or_given():
-    index = pd.MultiIndex.from_product([["WT01", "WT02"], pd.date_range("2024-10-01", periods=5, freq="10min")],
-                                       names=["turbine", "timestamp"])  # fmt: skip
+    index = pd.MultiIndex.from_product(
+        [["WT01", "WT02"], pd.date_range("2024-10-01", periods=5, freq="10min")], names=["turbine", "timestamp"]
+    )
     assert detect_period(index) == dt.timedelta(minutes=10)
     assert detect_period(index[[0, 5]]) is None
 
@@ -155,16 +163,28 @@ def test_the_period_is_detected_or_given():
         (b"\x89PNG\r\n\x1a\n\x00\x00 not a table", ["--period", "1min"], "cannot be read"),
         (b"turbine,time,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\n", [], "has no column for timestamp"),
         (b"turbine,timestamp,wind_speed,power\nWT01,01.10.2024 00:00,5,300\n", [], "data row 1: the timestamp"),
-        (b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\nWT01,2024-10-01T00:01Z,five,300\n", [],
-         "data row 2: the value 'five' of 'wind_speed' is not a number"),
+        (
+            b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\nWT01,2024-10-01T00:01Z,five,300\n",
+            [],
+            "data row 2: the value 'five' of 'wind_speed' is not a number",
+        ),
         (b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\n", [], "sample period cannot be told"),
-        (b"turbine,timestamp,wind_speed,power\nWT09,2024-10-01T00:00Z,5,300\n", ["--period", "1min", "--models", "X"],
-         "no turbine model 'X'"),
+        (
+            b"turbine,timestamp,wind_speed,power\nWT09,2024-10-01T00:00Z,5,300\n",
+            ["--period", "1min", "--models", "X"],
+            "no turbine model 'X'",
+        ),
         (b"turbine,timestamp,wind_speed,power\n", [], "has no rows"),
-        (b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\n", ["--out", "flags.xlsx"],
-         "is not one of .parquet, .csv"),
-        (b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\n", ["--thresholds", "frozen_wind=3"],
-         "frozen_wind"),
+        (
+            b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\n",
+            ["--out", "flags.xlsx"],
+            "is not one of .parquet, .csv",
+        ),
+        (
+            b"turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\n",
+            ["--thresholds", "frozen_wind=3"],
+            "frozen_wind",
+        ),
     ],
 )
 def test_unreadable_input_is_refused_with_the_reason(tmp_path, content, args, message):

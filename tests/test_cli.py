@@ -164,5 +164,9 @@ def test_target_over_tcp(settings):
         second = run_etl("2024-10-06", tcp_settings)
         engine = create_engine(url)
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM data")).scalar_one() == first.rows_written == second.rows_written
+            assert (
+                conn.execute(text("SELECT count(*) FROM data")).scalar_one()
+                == first.rows_written
+                == second.rows_written
+            )
         engine.dispose()

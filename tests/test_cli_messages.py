@@ -26,8 +26,16 @@ def _down(kind: str) -> dict[str, str]:
 CASES = {
     "API down, through the notebook": (("run", "2024-10-02"), "api", "could not be reached"),
     "API down, library only": (("run", "2024-10-02", "--no-report"), "api", "could not be reached"),
-    "target down, through the notebook": (("run", "2024-10-02"), "target", "failed with OperationalError: connection to server"),
-    "target down, library only": (("run", "2024-10-02", "--no-report"), "target", "The target database failed: connection to server"),
+    "target down, through the notebook": (
+        ("run", "2024-10-02"),
+        "target",
+        "failed with OperationalError: connection to server",
+    ),
+    "target down, library only": (
+        ("run", "2024-10-02", "--no-report"),
+        "target",
+        "The target database failed: connection to server",
+    ),
     "source down: seed": (("seed",), "source", "The source database failed: connection to server"),
     "source down: init": (("init",), "source", "The source database failed: connection to server"),
     "full-width digits": (("run", "２０２４-１０-０２", "--no-report"), None, "(ASCII digits 0-9)"),
@@ -60,13 +68,17 @@ def test_each_error_is_one_clean_message(settings, tmp_path, case):
 def refusing_run_records(target_engine):
     """The target refuses new etl_run rows (as a target with an older or locked-down etl_run would)."""
     with target_engine.begin() as conn:
-        conn.execute(text(
-            "CREATE FUNCTION refuse_run_record() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'etl_run refuses new rows'; END $$"
-        ))  # fmt: skip
-        conn.execute(text(
-            "CREATE TRIGGER refuse_run_record BEFORE INSERT ON etl_run FOR EACH ROW EXECUTE FUNCTION refuse_run_record()"
-        ))  # fmt: skip
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_run_record() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'etl_run refuses new rows'; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_run_record BEFORE INSERT ON etl_run FOR EACH ROW EXECUTE FUNCTION refuse_run_record()"
+            )
+        )
     try:
         yield
     finally:
@@ -84,10 +96,15 @@ def test_a_refused_run_record_shows_no_statement_and_no_parameters(settings, tar
 def _day_row_versions(target_engine, day: str) -> tuple[int, list[str]]:
     """The day's target rows: how many, and the transactions that wrote them (PostgreSQL's xmin)."""
     with target_engine.connect() as conn:
-        return tuple(conn.execute(text(
-            "SELECT count(*), array_agg(DISTINCT xmin::text ORDER BY xmin::text) FROM data "
-            "WHERE timestamp >= CAST(:day AS timestamptz) AND timestamp < CAST(:day AS timestamptz) + interval '1 day'"
-        ), {"day": f"{day}T00:00:00+00:00"}).one())  # fmt: skip
+        return tuple(
+            conn.execute(
+                text(
+                    "SELECT count(*), array_agg(DISTINCT xmin::text ORDER BY xmin::text) FROM data "
+                    "WHERE timestamp >= CAST(:day AS timestamptz) AND timestamp < CAST(:day AS timestamptz) + interval '1 day'"
+                ),
+                {"day": f"{day}T00:00:00+00:00"},
+            ).one()
+        )
 
 
 def test_data_never_commits_without_its_run_record(settings, target_engine):

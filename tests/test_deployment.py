@@ -37,8 +37,14 @@ ROLE_SCRIPT = PROJECT_ROOT / "deploy" / "source-initdb" / "10-api-reader.sh"
 README = PROJECT_ROOT / "README.md"
 APP_SERVICES = ("init", "api", "dagster")  # built from the project's Dockerfile
 # Variables that belong to the tools in the image, not to our settings.
-TOOL_VARIABLES = {"DAGSTER_HOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR",
-                  "PIP_DISABLE_PIP_VERSION_CHECK", "PYTHONWARNINGS"}  # fmt: skip
+TOOL_VARIABLES = {
+    "DAGSTER_HOME",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PYTHONWARNINGS",
+}
 
 
 @cache
@@ -71,7 +77,10 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 
 
 def environment(service: str) -> dict[str, str]:
-    return {name: interpolate(str(value), env_example()) for name, value in compose()["services"][service]["environment"].items()}
+    return {
+        name: interpolate(str(value), env_example())
+        for name, value in compose()["services"][service]["environment"].items()
+    }
 
 
 def settings_variables() -> set[str]:
@@ -79,7 +88,9 @@ def settings_variables() -> set[str]:
     names = set()
     for field in Settings.model_fields.values():
         alias = field.validation_alias
-        names.update(choice for choice in getattr(alias, "choices", [alias]) if isinstance(choice, str) and choice.isupper())
+        names.update(
+            choice for choice in getattr(alias, "choices", [alias]) if isinstance(choice, str) and choice.isupper()
+        )
     return names
 
 
@@ -109,8 +120,12 @@ def test_compose_cli_accepts_the_file():
     cli = compose_cli()
     if cli is None:
         pytest.skip("neither `docker compose` (the Docker CLI's compose plugin) nor `docker-compose` is installed")
-    done = subprocess.run([*cli, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE_FILE), "config"],
-                          capture_output=True, text=True, env=_clean_env())  # fmt: skip
+    done = subprocess.run(
+        [*cli, "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+    )
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load(done.stdout)
     assert set(resolved["services"]) == set(compose()["services"])
@@ -124,8 +139,12 @@ def test_compose_cli_names_a_missing_credential(tmp_path):
         pytest.skip("neither `docker compose` (the Docker CLI's compose plugin) nor `docker-compose` is installed")
     partial = tmp_path / ".env"
     partial.write_text("".join(f"{k}={v}\n" for k, v in env_example().items() if k != "SOURCE_DB_PASSWORD"))
-    done = subprocess.run([*cli, "--env-file", str(partial), "-f", str(COMPOSE_FILE), "config"],
-                          capture_output=True, text=True, env=_clean_env())  # fmt: skip
+    done = subprocess.run(
+        [*cli, "--env-file", str(partial), "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+    )
     assert done.returncode != 0
     assert "set SOURCE_DB_PASSWORD in .env (cp .env.example .env)" in done.stderr + done.stdout
 
@@ -169,7 +188,9 @@ def test_app_services_are_built_from_the_dockerfile():
     init = compose()["services"]["init"]
     assert init["command"] == ["sh", "-c", "etl init && etl seed --if-empty"]
     assert {s: c["condition"] for s, c in init["depends_on"].items()} == {
-        "source-db": "service_healthy", "target-db": "service_healthy"}  # fmt: skip
+        "source-db": "service_healthy",
+        "target-db": "service_healthy",
+    }
 
 
 # -- agreement with the settings object ----------------------------------------------------------
@@ -217,15 +238,19 @@ def test_api_reads_the_source_as_the_read_only_role():
 def test_readme_urls_reach_the_published_ports_with_the_example_credentials():
     section, env = readme_deploy_section(), env_example()
     urls = dict(re.findall(r"^export (\w+)=(\S+)", section, re.M))
-    published = {"SOURCE_DATABASE_URL": ("source-db", "source", "SOURCE_DB_PASSWORD"),
-                 "TARGET_DATABASE_URL": ("target-db", "target", "TARGET_DB_PASSWORD")}  # fmt: skip
+    published = {
+        "SOURCE_DATABASE_URL": ("source-db", "source", "SOURCE_DB_PASSWORD"),
+        "TARGET_DATABASE_URL": ("target-db", "target", "TARGET_DB_PASSWORD"),
+    }
     for variable, (service, database, password) in published.items():
         url = make_url(urls[variable])
         host_port = interpolate(compose()["services"][service]["ports"][0], env).split(":")
         assert (url.host, str(url.port)) == (host_port[0], host_port[1])
         assert (url.username, url.password, url.database) == (env["POSTGRES_USER"], env[password], database)
     api_url = urlsplit(urls["ETL_API_URL"])
-    assert f"{api_url.hostname}:{api_url.port}" == ":".join(interpolate(compose()["services"]["api"]["ports"][0], env).split(":")[:2])
+    assert f"{api_url.hostname}:{api_url.port}" == ":".join(
+        interpolate(compose()["services"]["api"]["ports"][0], env).split(":")[:2]
+    )
 
 
 # -- the image -----------------------------------------------------------------------------------
@@ -234,8 +259,10 @@ def test_readme_urls_reach_the_published_ports_with_the_example_credentials():
 def test_dockerfile_is_slim_non_root_dependencies_first_and_without_secrets():
     lines = [line.strip() for line in DOCKERFILE.read_text().splitlines()]
     assert re.match(r"FROM python:3\.\d+-slim", next(line for line in lines if line.startswith("FROM")))
-    position = {what: next(i for i, line in enumerate(lines) if what in line)
-                for what in ("COPY pyproject.toml constraints.txt", "-c constraints.txt", "COPY etl_lib", "USER ")}  # fmt: skip
+    position = {
+        what: next(i for i, line in enumerate(lines) if what in line)
+        for what in ("COPY pyproject.toml constraints.txt", "-c constraints.txt", "COPY etl_lib", "USER ")
+    }
     assert position["COPY pyproject.toml constraints.txt"] < position["-c constraints.txt"] < position["COPY etl_lib"]
     user = lines[position["USER "]].split()[1]
     assert user not in ("root", "0")
@@ -267,15 +294,23 @@ def test_role_script_makes_a_read_only_login_role(settings, source_engine):
         assert done.returncode == 0, done.stderr
     prepare_source(source_engine)  # what `etl init` does next in the init service
     with source_engine.connect() as conn:
-        role = conn.execute(text("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = :r"),
-                            {"r": API_READER_ROLE}).one()  # fmt: skip
-        config = conn.execute(text(
-            "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
-            "WHERE r.rolname = :r AND s.setdatabase = 0"), {"r": API_READER_ROLE}).scalar_one()  # fmt: skip
-        can = {p: conn.execute(text("SELECT has_table_privilege(:r, 'data', :p)"), {"r": API_READER_ROLE, "p": p}).scalar()
-               for p in ("SELECT", "INSERT", "UPDATE", "DELETE")}  # fmt: skip
-        temporary = conn.execute(text("SELECT has_database_privilege(:r, 'source', 'TEMPORARY')"),
-                                 {"r": API_READER_ROLE}).scalar()  # fmt: skip
+        role = conn.execute(
+            text("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = :r"), {"r": API_READER_ROLE}
+        ).one()
+        config = conn.execute(
+            text(
+                "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole "
+                "WHERE r.rolname = :r AND s.setdatabase = 0"
+            ),
+            {"r": API_READER_ROLE},
+        ).scalar_one()
+        can = {
+            p: conn.execute(text("SELECT has_table_privilege(:r, 'data', :p)"), {"r": API_READER_ROLE, "p": p}).scalar()
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+        }
+        temporary = conn.execute(
+            text("SELECT has_database_privilege(:r, 'source', 'TEMPORARY')"), {"r": API_READER_ROLE}
+        ).scalar()
     assert tuple(role) == (True, False)
     # The same session defaults as the embedded stack's role (etl_lib/ops/embedded_postgres.py).
     assert sorted(config) == sorted(f"{name}={value}" for name, value in API_READER_ROLE_SETTINGS.items())
@@ -301,11 +336,17 @@ def _with_port(argv: list[str], port: int) -> list[str]:
 
 
 def test_init_service_command_runs_and_leaves_seeded_data_alone(settings, source_engine):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "SOURCE_DATABASE_URL": settings.source_url, "TARGET_DATABASE_URL": settings.target_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "SOURCE_DATABASE_URL": settings.source_url,
+        "TARGET_DATABASE_URL": settings.target_url,
+    }
     with source_engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(source_data)).scalar_one()
-    done = subprocess.run(compose()["services"]["init"]["command"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        compose()["services"]["init"]["command"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "source schema at revision" in done.stdout and "target schema at revision" in done.stdout
     assert "source already has data; left as it is" in done.stdout
@@ -313,16 +354,24 @@ def test_init_service_command_runs_and_leaves_seeded_data_alone(settings, source
         assert conn.execute(select(func.count()).select_from(source_data)).scalar_one() == before > 0
 
 
-def test_api_service_command_serves_the_source_as_api_reader_and_passes_its_health_check(settings, source_engine, tmp_path):
+def test_api_service_command_serves_the_source_as_api_reader_and_passes_its_health_check(
+    settings, source_engine, tmp_path
+):
     api = compose()["services"]["api"]
     port = free_port()
-    env = {**os.environ, **environment("api"), "API_DATABASE_URL": settings.api_source_url,
-           "ETL_API_HOST": "127.0.0.1", "ETL_API_PORT": str(port)}  # fmt: skip
+    env = {
+        **os.environ,
+        **environment("api"),
+        "API_DATABASE_URL": settings.api_source_url,
+        "ETL_API_HOST": "127.0.0.1",
+        "ETL_API_PORT": str(port),
+    }
     assert make_url(settings.api_source_url).username == API_READER_ROLE
     health = _with_port(api["healthcheck"]["test"][1:], port)
     log = tmp_path / "api.log"
-    process = subprocess.Popen(_with_port(api["command"], port), cwd=PROJECT_ROOT, env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        _with_port(api["command"], port), cwd=PROJECT_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 30
         while subprocess.run(health, capture_output=True).returncode != 0:

@@ -75,8 +75,13 @@ def test_cli_doctor_exit_codes_and_json(settings):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "All parts are up" in ok.stdout
 
-    bad = subprocess.run([ETL, "doctor", "--json"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "ETL_API_PORT": "not-a-port"})  # fmt: skip
+    bad = subprocess.run(
+        [ETL, "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ETL_API_PORT": "not-a-port"},
+    )
     assert bad.returncode == 1
     answer = json.loads(bad.stdout)
     assert answer["down"] == ["configuration"]

@@ -45,7 +45,10 @@ def test_conda_brings_only_python_312_and_pip_and_pip_installs_the_project_with_
 
 def test_the_installed_extra_brings_jupyterlab_and_the_kernel():
     extra = re.search(r"\[(\w+)\]", conda_and_pip_parts()[1][1]).group(1)
-    names = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["dependencies"] + PYPROJECT["optional-dependencies"][extra]}
+    names = {
+        canonicalize_name(Requirement(r).name)
+        for r in PYPROJECT["dependencies"] + PYPROJECT["optional-dependencies"][extra]
+    }
     assert {"jupyterlab", "ipykernel", "papermill"} <= names
 
 

@@ -51,13 +51,19 @@ def test_the_seeded_gap_is_in_the_source_and_the_target(settings, source_engine,
     """2024-10-01 13:20-13:54 is absent from WT03 in the default seed (README, Data quality)."""
     day = dt.date(2024, 10, 1)
     counts = counts_in_sql(source_engine, day)
-    assert counts["rows"].groupby(level="turbine").sum().to_dict() == {"WT01": 1440, "WT02": 1440, "WT03": 1405,
-                                                                       "WT04": 1440}  # fmt: skip
+    assert counts["rows"].groupby(level="turbine").sum().to_dict() == {
+        "WT01": 1440,
+        "WT02": 1440,
+        "WT03": 1405,
+        "WT04": 1440,
+    }
     run_etl(day, settings)
     target = target_day(target_engine, day)
     gap_buckets = pd.date_range("2024-10-01T13:20Z", periods=3, freq="10min")
     for variable in ETL_VARIABLES:
-        count, quality = (target.xs(("WT03", f"{variable}_{m}"), level=("turbine", "signal")) for m in ("count", "quality"))
+        count, quality = (
+            target.xs(("WT03", f"{variable}_{m}"), level=("turbine", "signal")) for m in ("count", "quality")
+        )
         assert count.loc[gap_buckets].tolist() == [0, 0, 0]
         assert count.loc["2024-10-01T13:50Z"] == 5 and quality.loc["2024-10-01T13:50Z"] == 0.5
         neighbour = target.xs(("WT02", f"{variable}_count"), level=("turbine", "signal"))
@@ -78,10 +84,13 @@ def test_rerunning_one_turbine_leaves_the_others_identical(settings, target_engi
     run_etl(day, settings)
     before = target_day(target_engine, day)
     with target_engine.begin() as conn:  # damage WT02's day, so its re-run has something to repair
-        conn.execute(text(
-            "UPDATE data SET value = -1 FROM signal s JOIN turbine t ON t.id = s.turbine_id "
-            "WHERE s.id = data.signal_id AND t.name = 'WT02' AND data.timestamp >= '2024-10-04' "
-            "AND data.timestamp < '2024-10-05'"))  # fmt: skip
+        conn.execute(
+            text(
+                "UPDATE data SET value = -1 FROM signal s JOIN turbine t ON t.id = s.turbine_id "
+                "WHERE s.id = data.signal_id AND t.name = 'WT02' AND data.timestamp >= '2024-10-04' "
+                "AND data.timestamp < '2024-10-05'"
+            )
+        )
     ctids = _physical_rows(target_engine, day, exclude="WT02")
     result = run_etl(day, settings, turbines=["WT02"])
     assert list(result.scope.turbines) == ["WT02"]
@@ -92,10 +101,17 @@ def test_rerunning_one_turbine_leaves_the_others_identical(settings, target_engi
 
 def _physical_rows(engine, day: dt.date, exclude: str) -> list:
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT data.ctid::text FROM data JOIN signal s ON s.id = data.signal_id JOIN turbine t ON t.id = s.turbine_id "
-            "WHERE t.name <> :t AND data.timestamp >= :d AND data.timestamp < :d + interval '1 day' ORDER BY 1"),
-            {"t": exclude, "d": day}).scalars().all()  # fmt: skip
+        return (
+            conn.execute(
+                text(
+                    "SELECT data.ctid::text FROM data JOIN signal s ON s.id = data.signal_id JOIN turbine t ON t.id = s.turbine_id "
+                    "WHERE t.name <> :t AND data.timestamp >= :d AND data.timestamp < :d + interval '1 day' ORDER BY 1"
+                ),
+                {"t": exclude, "d": day},
+            )
+            .scalars()
+            .all()
+        )
 
 
 def test_an_unknown_turbine_is_refused_with_the_valid_names(settings, target_engine):

@@ -47,8 +47,11 @@ def test_signal_coverage_agrees_with_sql_over_whole_days(target_engine):
     coverage = signal_coverage("2024-10-02", "2024-10-04", engine=target_engine)
     expected = sql_counts(target_engine, "2024-10-02T00:00Z", "2024-10-04T00:00Z")
     assert list(coverage.index) == list(expected.index)
-    assert list(coverage.index.unique("turbine")) == available_turbines(engine=target_engine) == [
-        "WT01", "WT02", "WT03", "WT04"]  # fmt: skip
+    assert (
+        list(coverage.index.unique("turbine"))
+        == available_turbines(engine=target_engine)
+        == ["WT01", "WT02", "WT03", "WT04"]
+    )
     assert sorted(coverage.index.unique("signal")) == available_signals(engine=target_engine)
     assert (coverage["rows"] == expected["rows"]).all()
     assert (coverage["expected"] == 288).all()
@@ -93,7 +96,8 @@ def test_require_values_names_the_empty_signals_turbine_by_turbine_and_the_range
     with pytest.raises(QueryError) as error:
         explore.require_values(signal_coverage("2023-01-01", "2023-01-02", engine=target_engine), ["power_mean"])
     assert "no values in [2023-01-01 00:00, 2023-01-02 00:00) UTC of WT01: power_mean; WT02: power_mean" in (
-        error.value.problem)  # fmt: skip
+        error.value.problem
+    )
     assert "etl run 2023-01-01" in error.value.fix
     # Only WT03 is empty during its logger outage: the error names it, not the others.
     with pytest.raises(QueryError) as error:
@@ -107,8 +111,7 @@ def test_open_range_refuses_an_unknown_turbine_and_lists_the_farm(target_engine)
         explore.open_range(None, "2024-10-01", "2024-10-02", engine=target_engine, turbines=["WT02", "WT9"])
     assert "turbine(s) 'WT9'" in error.value.problem and "WT01, WT02, WT03, WT04" in error.value.fix
     assert check_turbines("WT03", engine=target_engine) == ["WT03"]  # papermill -p turbines WT03
-    exploration = explore.open_range(["power_mean"], "2024-10-01", "2024-10-02", engine=target_engine,
-                                     turbines="WT03")  # fmt: skip
+    exploration = explore.open_range(["power_mean"], "2024-10-01", "2024-10-02", engine=target_engine, turbines="WT03")
     assert exploration.turbines == ["WT03"] and exploration.models["WT03"].name == "E-82/2000"
     assert list(exploration.read(["power_mean"]).columns) == [("WT03", "power_mean")]
 
@@ -179,8 +182,14 @@ def test_power_curve_of_the_target_agrees_with_sql(target_engine):
 def test_daily_quality_is_the_mean_share_per_turbine_variable_and_day_in_variable_order():
     index = pd.date_range("2024-10-01T23:40", periods=4, freq="10min", tz="UTC")
     columns = pd.MultiIndex.from_tuples(
-        [("WT01", "power_quality"), ("WT01", "wind_speed_quality"), ("WT02", "power_quality"),
-         ("WT02", "wind_speed_quality")], names=["turbine", "signal"])  # fmt: skip
+        [
+            ("WT01", "power_quality"),
+            ("WT01", "wind_speed_quality"),
+            ("WT02", "power_quality"),
+            ("WT02", "wind_speed_quality"),
+        ],
+        names=["turbine", "signal"],
+    )
     quality = pd.DataFrame(
         [[1.0, 0.2, 1.0, 1.0], [0.5, 0.4, 1.0, 1.0], [1.0, 0.9, 0.0, 1.0], [1.0, np.nan, 1.0, 1.0]], index, columns
     )
@@ -194,8 +203,10 @@ def test_daily_quality_is_the_mean_share_per_turbine_variable_and_day_in_variabl
         ("WT02", "power"): {"2024-10-01": 1.0, "2024-10-02": 0.5},
     }
     lowest = explore.lowest_daily_quality(table)
-    assert lowest.to_dict("index") == {"WT01": {"2024-10-01": 0.3, "2024-10-02": 0.9},
-                                       "WT02": {"2024-10-01": 1.0, "2024-10-02": 0.5}}  # fmt: skip
+    assert lowest.to_dict("index") == {
+        "WT01": {"2024-10-01": 0.3, "2024-10-02": 0.9},
+        "WT02": {"2024-10-01": 1.0, "2024-10-02": 0.5},
+    }
 
 
 def test_daily_quality_of_the_target_finds_the_seeded_faults_on_their_turbine_and_day(target_engine):
@@ -203,7 +214,9 @@ def test_daily_quality_of_the_target_finds_the_seeded_faults_on_their_turbine_an
     quality = explore.read_quality(exploration)
     assert set(quality.columns.get_level_values("signal")) == {"wind_speed_quality", "power_quality"}
     lowest = explore.lowest_daily_quality(explore.daily_quality(quality))
-    below = {(turbine, day) for turbine, row in lowest.iterrows() for day, share in row.items() if share < MIN_GOOD_SHARE}
+    below = {
+        (turbine, day) for turbine, row in lowest.iterrows() for day, share in row.items() if share < MIN_GOOD_SHARE
+    }
     assert below == {("WT03", "2024-10-06")}  # the 90 minutes of derating: 93.75 %
     assert lowest.loc["WT03", "2024-10-06"] == pytest.approx(1 - 90 / 1440)
     assert lowest.loc["WT02", "2024-10-03"] < 1.0 and lowest.loc["WT04", "2024-10-05"] == 1.0
@@ -220,8 +233,12 @@ def test_notebook_reads_through_etl_lib_and_has_a_parameters_cell_first():
 
 def test_notebook_runs_headless_with_papermill_for_the_chosen_signals_and_range(tmp_path, target_engine):
     output = tmp_path / "explore.ipynb"
-    parameters = {"turbines": ["WT02", "WT03"], "signals": ["power_mean", "power_std"], "start": "2024-10-03",
-                  "end": "2024-10-05"}  # fmt: skip
+    parameters = {
+        "turbines": ["WT02", "WT03"],
+        "signals": ["power_mean", "power_std"],
+        "start": "2024-10-03",
+        "end": "2024-10-05",
+    }
     execute(NOTEBOOK, output, parameters)
     shown = "\n".join(
         item.get("text", "") + item.get("data", {}).get("text/plain", "")
@@ -230,9 +247,14 @@ def test_notebook_runs_headless_with_papermill_for_the_chosen_signals_and_range(
     )
     assert re.search(r"^signals +power_mean, power_std$", shown, re.M)
     assert re.search(r"^turbines +WT02 \(V90/2000\), WT03 \(E-82/2000\)$", shown, re.M)
-    wide = read_signals(parameters["signals"], "2024-10-03", "2024-10-05", engine=target_engine, turbines=["WT02", "WT03"])
-    assert list(wide.columns) == [("WT02", "power_mean"), ("WT02", "power_std"), ("WT03", "power_mean"),
-                                  ("WT03", "power_std")] and len(wide) > 200  # fmt: skip
+    wide = read_signals(
+        parameters["signals"], "2024-10-03", "2024-10-05", engine=target_engine, turbines=["WT02", "WT03"]
+    )
+    assert (
+        list(wide.columns)
+        == [("WT02", "power_mean"), ("WT02", "power_std"), ("WT03", "power_mean"), ("WT03", "power_std")]
+        and len(wide) > 200
+    )
     coverage = signal_coverage("2024-10-03", "2024-10-05", engine=target_engine, turbines=["WT02", "WT03"])
     assert present.text(explore.series_table(wide)) in shown  # the tables as the notebook shows them
     assert present.text(explore.coverage_table(coverage)) in shown
@@ -241,8 +263,14 @@ def test_notebook_runs_headless_with_papermill_for_the_chosen_signals_and_range(
 def test_good_buckets_need_quality_1_for_both_wind_speed_and_power():
     index = pd.date_range("2024-10-01", periods=4, freq="10min", tz="UTC")
     wide = pd.DataFrame(
-        {"wind_speed_mean": [4.6, 4.7, 14.0, 14.2], "power_mean": [90.0, 264.0, 600.0, 2000.0],
-         "wind_speed_quality": [1.0, 0.0, 1.0, 1.0], "power_quality": [1.0, 1.0, 0.0, 1.0]}, index)  # fmt: skip
+        {
+            "wind_speed_mean": [4.6, 4.7, 14.0, 14.2],
+            "power_mean": [90.0, 264.0, 600.0, 2000.0],
+            "wind_speed_quality": [1.0, 0.0, 1.0, 1.0],
+            "power_quality": [1.0, 1.0, 0.0, 1.0],
+        },
+        index,
+    )
     assert list(explore.good_buckets(wide).index) == [index[0], index[3]]
     assert explore.good_buckets(wide[explore.MEANS]).equals(wide[explore.MEANS])  # no quality signals: all
 
@@ -266,14 +294,22 @@ def test_the_power_curve_of_good_buckets_is_not_bent_by_the_seeded_faults(target
     assert summary.loc["WT03", "off the curve, all (kW)"] > 1.5 * summary.loc["WT03", "off the curve, good (kW)"]
     sections = explore.power_curve_sections(wide, exploration.models)
     assert [section.heading for section in sections.sections] == [
-        "WT01 (V90/2000)", "WT02 (V90/2000)", "WT03 (E-82/2000)", "WT04 (E-82/2000)"]  # fmt: skip
+        "WT01 (V90/2000)",
+        "WT02 (V90/2000)",
+        "WT03 (E-82/2000)",
+        "WT04 (E-82/2000)",
+    ]
     assert present.text(derated) in repr(sections)
 
 
 def test_turbine_models_come_from_the_target(target_engine):
     models = turbine_models(engine=target_engine)
     assert {name: model.name for name, model in models.items()} == {
-        "WT01": "V90/2000", "WT02": "V90/2000", "WT03": "E-82/2000", "WT04": "E-82/2000"}  # fmt: skip
+        "WT01": "V90/2000",
+        "WT02": "V90/2000",
+        "WT03": "E-82/2000",
+        "WT04": "E-82/2000",
+    }
     assert models["WT03"].power(10.0) == catalogue()["E-82/2000"].power(10.0)
     assert list(turbine_models(["WT04"], engine=target_engine)) == ["WT04"]
 
@@ -293,8 +329,9 @@ def test_daily_quality_is_drawn_on_a_scale_that_shows_the_difference(target_engi
 
 def test_many_turbines_are_drawn_as_the_median_and_the_range(target_engine):
     index = pd.date_range("2024-10-01", periods=6, freq="10min", tz="UTC")
-    columns = pd.MultiIndex.from_product([[f"T{n:02d}" for n in range(explore.SMALL_MULTIPLES + 1)], ["power_mean"]],
-                                         names=["turbine", "signal"])  # fmt: skip
+    columns = pd.MultiIndex.from_product(
+        [[f"T{n:02d}" for n in range(explore.SMALL_MULTIPLES + 1)], ["power_mean"]], names=["turbine", "signal"]
+    )
     wide = pd.DataFrame(np.arange(6 * len(columns), dtype=float).reshape(6, -1), index, columns)
     labels = explore.series_figure(wide).axes[0].get_legend_handles_labels()[1]
     assert sorted(labels) == ["lowest to highest turbine", "median turbine"]
@@ -304,7 +341,8 @@ def test_many_turbines_are_drawn_as_the_median_and_the_range(target_engine):
 
 def test_a_one_day_range_is_labelled_by_the_hour(target_engine):
     fig = explore.series_figure(
-        read_signals(["power_mean"], "2024-10-03", "2024-10-04", engine=target_engine, turbines=["WT01"]))
+        read_signals(["power_mean"], "2024-10-03", "2024-10-04", engine=target_engine, turbines=["WT01"])
+    )
     FigureCanvasAgg(fig).draw()
     labels = [tick.get_text() for tick in fig.axes[-1].get_xticklabels()]
     assert "12:00" in labels and len(set(labels)) == len(labels), labels

@@ -105,7 +105,10 @@ def test_import_papermill_does_not_compile_lark_grammars():
     assert "rfc3987-syntax" not in {pin.name for pin in pins()}
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys, papermill; print(sorted({'rfc3987_syntax', 'lark'} & set(sys.modules)))"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout.strip()
     assert loaded == "[]", f"import papermill loads {loaded}"
 
@@ -114,8 +117,15 @@ def test_the_etl_does_not_load_httpx_command_line_client():
     """httpx imports its CLI (click, rich, pygments) whenever click is installed; the ETL never runs it
     and etl_lib keeps it out, so `etl run --no-report` does not pay for it. httpx itself still works."""
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, etl_lib.pipeline.run, httpx; httpx.URL('http://x/'); "
-         "print(sorted({'rich', 'pygments', 'click', 'httpx._main'} & {m for m, v in sys.modules.items() if v}))"],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout.strip()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, etl_lib.pipeline.run, httpx; httpx.URL('http://x/'); "
+            "print(sorted({'rich', 'pygments', 'click', 'httpx._main'} & {m for m, v in sys.modules.items() if v}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
     assert loaded == "[]", f"importing the pipeline loads {loaded}"

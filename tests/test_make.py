@@ -42,15 +42,26 @@ def make_command(*args: str) -> list[str]:
 
 
 def make(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(make_command(*args), cwd=PROJECT_ROOT, env=env or os.environ.copy(),
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        make_command(*args),
+        cwd=PROJECT_ROOT,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def services_env(settings, **extra: str) -> dict[str, str]:
     """The environment of a user whose URLs point at the running services (here: the test stack),
     so `make lab` and `make dagster` start no stack of their own."""
-    return {**os.environ, "SOURCE_DATABASE_URL": settings.source_url, "TARGET_DATABASE_URL": settings.target_url,
-            "ETL_API_URL": settings.api_base_url, **extra}  # fmt: skip
+    return {
+        **os.environ,
+        "SOURCE_DATABASE_URL": settings.source_url,
+        "TARGET_DATABASE_URL": settings.target_url,
+        "ETL_API_URL": settings.api_base_url,
+        **extra,
+    }
 
 
 def stop_tree(process: subprocess.Popen, timeout: float = 30) -> None:
@@ -78,14 +89,17 @@ def stop_tree(process: subprocess.Popen, timeout: float = 30) -> None:
 def running(command: list[str], env: dict, log: Path, url: str, ready: str | None = None) -> Iterator[httpx.Response]:
     """Start ``command``; yield the first answer of ``url`` once it answers (and ``ready`` is in the log)."""
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         answer = None
         while answer is None or (ready and ready not in log.read_text()):
             assert process.poll() is None, f"{command} ended with {process.returncode}:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"{url} did not answer in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"{url} did not answer in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}"
+            )
             if answer is None:
                 try:
                     answer = httpx.get(url, timeout=5)
@@ -170,7 +184,9 @@ def test_clean_stack_stops_the_stack_and_removes_its_folder(tmp_path):
     env = {**os.environ, "ETL_STACK_DIR": str(stack_dir), "ETL_API_PORT": str(port)}
     for name in ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "API_DATABASE_URL", "ETL_API_URL"):
         env.pop(name, None)
-    up = subprocess.run([str(BIN / "etl"), "stack", "up", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    up = subprocess.run(
+        [str(BIN / "etl"), "stack", "up", "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
     try:
         assert up.returncode == 0, up.stderr
         assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
@@ -242,8 +258,13 @@ def test_the_benchmarks_reference_computes_the_etls_statistics(settings, target_
     etl = target_day(target_engine, dt.date.fromisoformat(day))
     etl = etl[etl.index.get_level_values("signal").isin(statistic_signal_names())].rename("value_etl").reset_index()
     with scratch_database(settings.target_url, "reference") as url:
-        done = subprocess.run([sys.executable, str(REFERENCE), settings.api_base_url, url, day],
-                              capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, str(REFERENCE), settings.api_base_url, url, day],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=PROJECT_ROOT,
+        )
         assert done.returncode == 0, done.stderr
         engine = create_engine(url, poolclass=NullPool)
         reference = pd.read_sql("SELECT timestamp, signal, value AS value_reference FROM reference_data", engine)

@@ -48,27 +48,40 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
         old = create_engine(url, poolclass=NullPool)
         with old.begin() as conn:
             conn.execute(text("INSERT INTO signal (name) VALUES ('power_mean'), ('wind_speed_mean')"))
-            conn.execute(text(
-                "INSERT INTO data SELECT t, s.id, 100 + extract(minute FROM t) FROM signal s, "
-                "generate_series(TIMESTAMPTZ '2024-10-01', '2024-10-03', interval '10 minutes') AS t"))  # fmt: skip
-            conn.execute(text(
-                "INSERT INTO etl_run (run_date, started_at, finished_at, status, quality, flag_counts) VALUES "
-                """('2024-10-01', now(), now(), 'succeeded', '{"power": 0.97}', '{"gap": {"power": 35}}')"""))  # fmt: skip
-            before = conn.execute(text("SELECT s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = "
-                                       "d.signal_id ORDER BY 1, 2")).all()  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO data SELECT t, s.id, 100 + extract(minute FROM t) FROM signal s, "
+                    "generate_series(TIMESTAMPTZ '2024-10-01', '2024-10-03', interval '10 minutes') AS t"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO etl_run (run_date, started_at, finished_at, status, quality, flag_counts) VALUES "
+                    """('2024-10-01', now(), now(), 'succeeded', '{"power": 0.97}', '{"gap": {"power": 35}}')"""
+                )
+            )
+            before = conn.execute(
+                text(
+                    "SELECT s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id ORDER BY 1, 2"
+                )
+            ).all()
         old.dispose()
 
-        done = subprocess.run([ETL, "init"], capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "TARGET_DATABASE_URL": url})  # fmt: skip
+        done = subprocess.run(
+            [ETL, "init"], capture_output=True, text=True, timeout=120, env={**os.environ, "TARGET_DATABASE_URL": url}
+        )
         assert done.returncode == 0, done.stderr
         assert "target schema at revision 0002" in done.stdout
 
         assert no_schema_difference(url, target.metadata) == []
         upgraded = create_engine(url, poolclass=NullPool)
         with upgraded.connect() as conn:
-            after = conn.execute(text(
-                "SELECT s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id "
-                "JOIN turbine t ON t.id = s.turbine_id WHERE t.name = 'WT01' ORDER BY 1, 2")).all()  # fmt: skip
+            after = conn.execute(
+                text(
+                    "SELECT s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id "
+                    "JOIN turbine t ON t.id = s.turbine_id WHERE t.name = 'WT01' ORDER BY 1, 2"
+                )
+            ).all()
             run = conn.execute(text("SELECT turbines, quality, flag_counts FROM etl_run")).one()
         upgraded.dispose()
         assert after == before and len(after) == 2 * 289
@@ -80,9 +93,12 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
         again = create_engine(url, poolclass=NullPool)
         with again.connect() as conn:
             models = dict(conn.execute(text("SELECT name, model FROM turbine")).all())
-            untouched = conn.execute(text(
-                "SELECT count(*) FROM data d JOIN signal s ON s.id = d.signal_id "
-                "WHERE s.name = 'power_mean' AND d.timestamp < '2024-10-02'")).scalar_one()  # fmt: skip
+            untouched = conn.execute(
+                text(
+                    "SELECT count(*) FROM data d JOIN signal s ON s.id = d.signal_id "
+                    "WHERE s.name = 'power_mean' AND d.timestamp < '2024-10-02'"
+                )
+            ).scalar_one()
         again.dispose()
         assert models == {"WT01": "V90/2000", "WT02": "V90/2000", "WT03": "E-82/2000", "WT04": "E-82/2000"}
         assert untouched == 144  # the day before the run still holds WT01's old rows
@@ -93,15 +109,20 @@ def test_a_source_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
         single_turbine_database(url, "source")
         old = create_engine(url, poolclass=NullPool)
         with old.begin() as conn:
-            conn.execute(text("INSERT INTO data SELECT t, 7.5, 900, 12 FROM generate_series("
-                              "TIMESTAMPTZ '2024-10-01', '2024-10-01 23:59', interval '1 minute') AS t"))  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO data SELECT t, 7.5, 900, 12 FROM generate_series("
+                    "TIMESTAMPTZ '2024-10-01', '2024-10-01 23:59', interval '1 minute') AS t"
+                )
+            )
         old.dispose()
         source.prepare_source(create_engine(url, poolclass=NullPool))
         assert no_schema_difference(url, source.metadata) == []
         upgraded = create_engine(url, poolclass=NullPool)
         with upgraded.connect() as conn:
-            rows = conn.execute(text("SELECT t.name, t.model, count(*) FROM data d JOIN turbine t ON t.id = "
-                                     "d.turbine_id GROUP BY 1, 2")).all()  # fmt: skip
+            rows = conn.execute(
+                text("SELECT t.name, t.model, count(*) FROM data d JOIN turbine t ON t.id = d.turbine_id GROUP BY 1, 2")
+            ).all()
         assert current_revision(upgraded) == "0002"
         upgraded.dispose()
         assert rows == [("WT01", "V90/2000", 1440)]

@@ -59,7 +59,7 @@ def gap_day_samples() -> pd.DataFrame:
     for number, (turbine, frame) in enumerate(generator.generate(start=GAP_DAY, days=1), start=1):
         frame = frame.set_index("timestamp")
         if turbine.name == GAP_TURBINE:
-            frame = frame.drop(frame.loc[f"{day} {GAP[0]}":f"{day} {GAP[1]}"].index)
+            frame = frame.drop(frame.loc[f"{day} {GAP[0]}" : f"{day} {GAP[1]}"].index)
         if turbine.name == LONE_TURBINE:
             lone = pd.Timestamp(f"{day} {LONE_POWER_BUCKET}", tz="UTC")
             frame.loc[lone + pd.Timedelta(minutes=1) : lone + pd.Timedelta(minutes=9), "power"] = np.nan
@@ -107,8 +107,14 @@ def run_checks(run_date: dt.date, min_share: float | None = None) -> dict:
     run_config = {"ops": {QUALITY: {"config": {"min_share": min_share}}}} if min_share is not None else None
     # A check-only selection has no asset to take the partition from, so the partition goes in
     # as the run tag Dagster itself sets when it launches a partitioned run.
-    result = load_defs().resolve_job_def("daily_checks_job").execute_in_process(
-        run_config=run_config, tags={"dagster/partition": run_date.isoformat()}, instance=DagsterInstance.ephemeral()
+    result = (
+        load_defs()
+        .resolve_job_def("daily_checks_job")
+        .execute_in_process(
+            run_config=run_config,
+            tags={"dagster/partition": run_date.isoformat()},
+            instance=DagsterInstance.ephemeral(),
+        )
     )
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
 
@@ -213,7 +219,10 @@ def test_gap_partition_matches_the_source_and_says_which_buckets_are_missing_and
             assert missing[NO_SAMPLES][f"{GAP_TURBINE}/{name}"] == 3
     assert missing[ONE_SAMPLE] == {f"{LONE_TURBINE}/power_std": 1}
     assert set(missing) == {NO_SAMPLES, ONE_SAMPLE}
-    assert f"{GAP_TURBINE}/power_std 141" in evaluation.description and f"{LONE_TURBINE}/power_std 143" in evaluation.description
+    assert (
+        f"{GAP_TURBINE}/power_std 141" in evaluation.description
+        and f"{LONE_TURBINE}/power_std 143" in evaluation.description
+    )
     assert f"{GAP_DAY.isoformat()}T02:00Z" in evaluation.description
     assert f"{GAP_DAY.isoformat()}T05:00Z" in evaluation.description
 
@@ -292,8 +301,9 @@ def test_partitions_are_the_utc_days_of_the_source_coverage(settings, api):
 
 
 def test_the_last_partition_is_the_last_complete_day():
-    coverage = SourceCoverage(dt.datetime(2024, 10, 1, tzinfo=dt.timezone.utc),
-                              dt.datetime(2024, 10, 20, 9, 30, tzinfo=dt.timezone.utc), 1)  # fmt: skip
+    coverage = SourceCoverage(
+        dt.datetime(2024, 10, 1, tzinfo=dt.UTC), dt.datetime(2024, 10, 20, 9, 30, tzinfo=dt.UTC), 1
+    )
     assert partitions_for(coverage, today=dt.date(2024, 10, 20)).get_last_partition_key() == "2024-10-19"
     assert partitions_for(coverage, today=dt.date(2024, 12, 1)).get_last_partition_key() == "2024-10-20"
 
@@ -314,11 +324,20 @@ def test_loading_without_the_api_keeps_the_default_period_and_says_why(settings)
 def test_dagster_loads_the_definitions_with_the_api_down(settings, tmp_path):
     """The way the UI loads them: a fresh process, and nothing listening at ETL_API_URL."""
     dagster = Path(sys.executable).with_name("dagster")
-    env = {**os.environ, "ETL_API_URL": f"http://127.0.0.1:{free_port()}", "DAGSTER_HOME": str(tmp_path),
-           "PYTHONWARNINGS": "ignore::FutureWarning:click.core"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ETL_API_URL": f"http://127.0.0.1:{free_port()}",
+        "DAGSTER_HOME": str(tmp_path),
+        "PYTHONWARNINGS": "ignore::FutureWarning:click.core",
+    }
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    done = subprocess.run([str(dagster), "definitions", "validate", "-m", "etl_lib.orchestration"],
-                          capture_output=True, text=True, env=env, timeout=180)  # fmt: skip
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "etl_lib.orchestration"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "could not be read when these definitions loaded" in done.stdout + done.stderr  # logged as a warning
 
@@ -329,7 +348,9 @@ def test_descriptions_show_in_the_ui_as_written():
     repository = defs.get_repository_def()
     asset = defs.get_assets_def("daily_statistics")
     texts = [asset.descriptions_by_key[asset.key]]
-    texts += [spec.description for checks in repository.asset_checks_defs_by_key.values() for spec in checks.check_specs]
+    texts += [
+        spec.description for checks in repository.asset_checks_defs_by_key.values() for spec in checks.check_specs
+    ]
     texts += [job.description for job in repository.get_all_jobs() if not job.name.startswith("__")]
     texts += [schedule.description for schedule in repository.schedule_defs]
     assert any("`runs/<date>.ipynb`" in described for described in texts)
@@ -347,14 +368,19 @@ def test_a_partition_without_source_data_is_skipped_with_the_reason(gap_run, set
     result = materialize_day(settings, day, instance)
     assert result.success  # not a failure
     assert result.asset_materializations_for_node("daily_statistics") == []
-    [observation] = [e.asset_observation_data.asset_observation for e in result.all_events
-                     if e.event_type_value == "ASSET_OBSERVATION"]  # fmt: skip
+    [observation] = [
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
     reason = observation.metadata["skipped"].value
     assert f"The source has no samples for {day.isoformat()}" in reason
     assert "What to do: Pick a date inside the source's coverage" in reason  # the project's advice, kept
     assert f"to {GAP_DAY.isoformat()}" in reason  # and what the source covers
     assert {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"} == {
-        "daily_statistics_all_buckets_written", "daily_statistics_quality_above_threshold"}  # fmt: skip
+        "daily_statistics_all_buckets_written",
+        "daily_statistics_quality_above_threshold",
+    }
     assert instance.get_run_by_id(result.run_id).tags[SKIPPED_TAG] == f"no source data for {day.isoformat()}"
     assert not report_path(day, settings).exists()  # nothing was run, nothing written
     assert target_day(target_engine, day).empty
@@ -369,8 +395,10 @@ def test_a_failed_partition_keeps_the_projects_advice(settings):
 
 
 def test_the_checks_job_without_a_day_says_how_to_name_one(settings):
-    result = load_defs().resolve_job_def("daily_checks_job").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    result = (
+        load_defs()
+        .resolve_job_def("daily_checks_job")
+        .execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
     )
     assert not result.success
     failures = [event for event in result.all_events if event.is_step_failure]
@@ -387,13 +415,16 @@ def test_the_checks_job_without_a_day_says_how_to_name_one(settings):
 def evaluate_schedule(settings, tick: dt.datetime, partitions: SourcePartitions | None = None):
     defs = build_defs(settings, partitions)
     schedule = defs.resolve_schedule_def("daily_etl_schedule")
-    with build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def(),
-                                resources={"source_api": SourceApi.from_settings(settings)}) as context:  # fmt: skip
+    with build_schedule_context(
+        scheduled_execution_time=tick,
+        repository_def=defs.get_repository_def(),
+        resources={"source_api": SourceApi.from_settings(settings)},
+    ) as context:
         return schedule, defs, schedule.evaluate_tick(context)
 
 
 def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended(settings):
-    tick = dt.datetime(2024, 10, 5, 0, 15, tzinfo=dt.timezone.utc)
+    tick = dt.datetime(2024, 10, 5, 0, 15, tzinfo=dt.UTC)
     schedule, defs, result = evaluate_schedule(settings, tick)
     job = defs.resolve_job_def(schedule.job_name)
     assert job.name == "daily_etl_job"
@@ -404,7 +435,7 @@ def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended(settings)
 
 
 def test_schedule_skips_a_day_without_source_data_with_the_reason(settings):
-    tick = dt.datetime(2025, 1, 2, 0, 15, tzinfo=dt.timezone.utc)  # the default data ended on 2024-10-10
+    tick = dt.datetime(2025, 1, 2, 0, 15, tzinfo=dt.UTC)  # the default data ended on 2024-10-10
     _, _, result = evaluate_schedule(settings, tick)
     assert not result.run_requests
     assert "The source has no samples for 2025-01-01" in result.skip_message
@@ -413,11 +444,18 @@ def test_schedule_skips_a_day_without_source_data_with_the_reason(settings):
 
 def test_schedule_skips_a_day_the_loaded_partitions_lack_and_says_to_reload(settings):
     start = DEFAULT_PERIOD_START
-    older = SourcePartitions(partitions_for(SourceCoverage(
-        dt.datetime.combine(start, dt.time(0), dt.timezone.utc),
-        dt.datetime.combine(start + dt.timedelta(days=2), dt.time(23, 59), dt.timezone.utc), 1),
-        today=dt.date.today()), "loaded while the source had three days")  # fmt: skip
-    tick = dt.datetime.combine(start + dt.timedelta(days=6), dt.time(0, 15), dt.timezone.utc)
+    older = SourcePartitions(
+        partitions_for(
+            SourceCoverage(
+                dt.datetime.combine(start, dt.time(0), dt.UTC),
+                dt.datetime.combine(start + dt.timedelta(days=2), dt.time(23, 59), dt.UTC),
+                1,
+            ),
+            today=dt.date.today(),
+        ),
+        "loaded while the source had three days",
+    )
+    tick = dt.datetime.combine(start + dt.timedelta(days=6), dt.time(0, 15), dt.UTC)
     _, _, result = evaluate_schedule(settings, tick, older)
     assert not result.run_requests
     assert "is not one of the partitions loaded" in result.skip_message and "reload" in result.skip_message
@@ -448,8 +486,10 @@ def test_buckets_missing_although_the_source_has_samples_are_an_error():
     day = dt.date(2024, 10, 2)
     stamps = pd.date_range(pd.Timestamp(day, tz="UTC"), periods=1440, freq="1min")
     index = pd.MultiIndex.from_product([["WT01"], stamps], names=["turbine", "timestamp"])
-    samples = pd.DataFrame({v: 1.0 for v in ETL_VARIABLES}, index=index)
-    written = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "turbine": [], "signal": [], "value": []})
+    samples = pd.DataFrame(dict.fromkeys(ETL_VARIABLES, 1.0), index=index)
+    written = pd.DataFrame(
+        {"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "turbine": [], "signal": [], "value": []}
+    )
     result = bucket_completeness(day, ["WT01"], written, samples)
     assert not result.passed
     assert set(result.missing) == {UNEXPLAINED}

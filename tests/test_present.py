@@ -59,8 +59,9 @@ def test_html_escapes_text_highlights_faults_and_links_dates():
     assert "a&lt;b" in html and "a<b" not in html
     assert "70.00%" in html and "Buckets</caption>" in html
     assert html.count(present.WARN_COLOR) == 1  # one CSS rule, for the cells below 1
-    runs = present.table(pd.DataFrame({"status": ["failed"]}, index=pd.Index(["2024-12-04"], name="date")),
-                         links={"date": "{}.html"})  # fmt: skip
+    runs = present.table(
+        pd.DataFrame({"status": ["failed"]}, index=pd.Index(["2024-12-04"], name="date")), links={"date": "{}.html"}
+    )
     assert '<a href="2024-12-04.html">2024-12-04</a>' in present.html(runs)
 
 
@@ -90,18 +91,18 @@ def test_a_legend_outside_never_covers_the_data():
 
 
 def test_limit_lines_show_levels_near_the_data_and_every_crossed_limit():
-    fig, (ax,) = present.figure(1)
+    _fig, (ax,) = present.figure(1)
     levels = {"rated power": ("rated", [2000.0]), "range limits": ("limit", [-50.0, 2200.0])}
     present.limit_lines(ax, levels, [0.0, 1500.0])  # a calm day: 2000 and 2200 far above, -50 close below
     assert [line.get_ydata()[0] for line in ax.get_lines()] == [-50.0]
-    fig, (ax,) = present.figure(1)
+    _fig, (ax,) = present.figure(1)
     present.limit_lines(ax, levels, [0.0, 3276.7], always=["range limits"])
     assert sorted(line.get_ydata()[0] for line in ax.get_lines()) == [-50.0, 2000.0, 2200.0]
     assert sorted(label for label in ax.get_legend_handles_labels()[1]) == ["range limits", "rated power"]
 
 
 def test_a_share_axis_shows_the_difference_between_93_and_97_percent():
-    fig, (ax,) = present.figure(1)
+    _fig, (ax,) = present.figure(1)
     ax.plot([0, 1], [0.9347, 0.9722])
     present.share_axis(ax, [0.9347, 0.9722], floor=0.95)
     low, high = ax.get_ylim()

@@ -60,8 +60,10 @@ def minutes(day: dt.date, hhmm: str, n: int, period: dt.timedelta = SAMPLE_PERIO
 def generated(start: dt.date, days: int = 1, faults=(), seed: int = 42) -> pd.DataFrame:
     """The default farm's samples with ``faults``: index (turbine, timestamp), one column per variable."""
     farm = generator.build_farm()
-    frames = {t.name: apply_faults(f, faults, seed, turbine=t.name).set_index("timestamp")
-              for t, f in generator.generate(farm, start, days, seed)}  # fmt: skip
+    frames = {
+        t.name: apply_faults(f, faults, seed, turbine=t.name).set_index("timestamp")
+        for t, f in generator.generate(farm, start, days, seed)
+    }
     return pd.concat(frames, names=["turbine", "timestamp"])
 
 
@@ -79,8 +81,9 @@ def check(samples: pd.DataFrame, day: dt.date, turbines=None, period=SAMPLE_PERI
     if turbines is not None:
         chosen = chosen[chosen.index.get_level_values("turbine").isin(turbines)]
     names = tuple(turbines) if turbines is not None else tuple(FARM_MODELS)
-    return check_day(chosen, chosen.isna() & False, RunScope(day, start, end, names), FARM_MODELS, period=period,
-                     **options)  # fmt: skip
+    return check_day(
+        chosen, chosen.isna() & False, RunScope(day, start, end, names), FARM_MODELS, period=period, **options
+    )
 
 
 def flagged(result, turbine: str, variable: str, check_name: str) -> pd.DatetimeIndex:
@@ -129,8 +132,9 @@ def test_a_farm_wide_calm_is_weather_not_a_frozen_anemometer():
 
 def test_one_dead_anemometer_among_moving_neighbours_is_flagged():
     dead = minutes(WINDY_DAY, "19:00", 45)
-    result = check(generated(WINDY_DAY, faults=[Fault("constant", dead[0], 45, "wind_speed", 0.0, turbine="WT02")]),
-                   WINDY_DAY)  # fmt: skip
+    result = check(
+        generated(WINDY_DAY, faults=[Fault("constant", dead[0], 45, "wind_speed", 0.0, turbine="WT02")]), WINDY_DAY
+    )
     assert (result.farm[("WT02", "wind_speed")].loc[dead] > 11).all()  # the neighbours blow
     found = flagged(result, "WT02", "wind_speed", "farm_wind")
     assert dead.isin(found).all() and len(found.difference(dead)) <= 2  # and a low minute just before
@@ -143,16 +147,16 @@ def test_one_dead_anemometer_among_moving_neighbours_is_flagged():
 def test_a_short_dead_anemometer_is_flagged_at_once_by_the_farm():
     """Five minutes of 0.00 m/s: too short to be frozen, but the farm says the wind blows."""
     dead = minutes(WINDY_DAY, "20:00", 5)
-    result = check(generated(WINDY_DAY, faults=[Fault("constant", dead[0], 5, "wind_speed", 0.0, turbine="WT04")]),
-                   WINDY_DAY)  # fmt: skip
+    result = check(
+        generated(WINDY_DAY, faults=[Fault("constant", dead[0], 5, "wind_speed", 0.0, turbine="WT04")]), WINDY_DAY
+    )
     assert flagged(result, "WT04", "wind_speed", "farm_wind").equals(dead)
     assert flagged(result, "WT04", "wind_speed", "frozen").empty
 
 
 def test_an_anemometer_stuck_at_its_value_among_moving_neighbours_is_frozen():
     stuck = minutes(WINDY_DAY, "18:30", 60)
-    result = check(generated(WINDY_DAY, faults=[Fault("stuck", stuck[0], 60, "wind_speed", turbine="WT01")]),
-                   WINDY_DAY)  # fmt: skip
+    result = check(generated(WINDY_DAY, faults=[Fault("stuck", stuck[0], 60, "wind_speed", turbine="WT01")]), WINDY_DAY)
     assert flagged(result, "WT01", "wind_speed", "frozen").equals(stuck)
 
 
@@ -169,8 +173,9 @@ def test_a_farm_wide_gust_front_is_no_spike_but_the_same_jump_at_one_turbine_is(
     assert counts(one) == {("WT03", "wind_speed", "spike"): 1}
     assert flagged(one, "WT03", "wind_speed", "spike")[0] == front
     # A lone turbine has no farm to ask: the front is a spike, as before.
-    alone = check(generated(WINDY_DAY, faults=[Fault("gust", front, 1, "wind_speed", 8.0, turbine=FARM)]), WINDY_DAY,
-                  ["WT03"])  # fmt: skip
+    alone = check(
+        generated(WINDY_DAY, faults=[Fault("gust", front, 1, "wind_speed", 8.0, turbine=FARM)]), WINDY_DAY, ["WT03"]
+    )
     assert counts(alone) == {("WT03", "wind_speed", "spike"): 1}
 
 
@@ -187,8 +192,9 @@ def test_an_iced_anemometer_reading_low_is_over_performance_and_below_the_farm()
     """Four hours of an anemometer reading 40 % low in strong wind: power stands above the curve
     where the reading is on the curve's slope; the farm's wind says the reading is low throughout."""
     iced = minutes(WINDY_DAY, "18:00", 240)
-    result = check(generated(WINDY_DAY, faults=[Fault("scaled", iced[0], 240, "wind_speed", 0.6, turbine="WT03")]),
-                   WINDY_DAY)  # fmt: skip
+    result = check(
+        generated(WINDY_DAY, faults=[Fault("scaled", iced[0], 240, "wind_speed", 0.6, turbine="WT03")]), WINDY_DAY
+    )
     over = result.flags[("WT03", "power", "over_performance")]
     low = result.flags[("WT03", "wind_speed", "farm_wind")]
     on_slope = result.grid[("WT03", "wind_speed")].loc[iced] < 10  # above it the curve is flat: power cannot tell
@@ -204,16 +210,19 @@ def test_a_partial_derating_for_hours_is_under_performance():
     1 record of 21)."""
     derated = minutes(WINDY_DAY, "18:30", 240)
     rated = FARM_MODELS["WT01"].rated_power
-    result = check(generated(WINDY_DAY, faults=[Fault("curtailment", derated[0], 240, value=0.55 * rated,
-                                                      turbine="WT01")]), WINDY_DAY)  # fmt: skip
+    result = check(
+        generated(WINDY_DAY, faults=[Fault("curtailment", derated[0], 240, value=0.55 * rated, turbine="WT01")]),
+        WINDY_DAY,
+    )
     assert share(result, "WT01", "power", "under_performance", derated) >= 0.9
     assert counts(result).keys() == {("WT01", "power", "under_performance")}
 
 
 def test_a_stopped_turbine_in_good_wind_is_flagged():
     stopped = minutes(WINDY_DAY, "19:00", 120)
-    result = check(generated(WINDY_DAY, faults=[Fault("stopped", stopped[0], 120, value=-4.0, turbine="WT04")]),
-                   WINDY_DAY)  # fmt: skip
+    result = check(
+        generated(WINDY_DAY, faults=[Fault("stopped", stopped[0], 120, value=-4.0, turbine="WT04")]), WINDY_DAY
+    )
     assert flagged(result, "WT04", "power", "stopped_in_wind").equals(stopped)
     assert counts(result) == {("WT04", "power", "stopped_in_wind"): 120}  # no spike at the stop or the restart
 
@@ -244,14 +253,18 @@ def test_default_faults_are_flagged_by_the_checks_the_readme_names():
     gap = {("WT03", variable, "gap"): 35 for variable in ("wind_speed", "power", "ambient_temperature")}
     assert dict(totals) == {
         **gap,
-        ("WT01", "wind_speed", "null"): 3, ("WT01", "power", "null"): 1,
-        ("WT02", "power", "spike"): 1, ("WT04", "wind_speed", "spike"): 2,
+        ("WT01", "wind_speed", "null"): 3,
+        ("WT01", "power", "null"): 1,
+        ("WT02", "power", "spike"): 1,
+        ("WT04", "wind_speed", "spike"): 2,
         ("WT02", "wind_speed", "frozen"): 70,
         # The frozen anemometer reads less than the wind that drives the turbine, and than the farm's.
-        ("WT02", "power", "over_performance"): 66, ("WT02", "wind_speed", "farm_wind"): 41,
-        ("WT01", "power", "range"): 4, ("WT01", "power", "spike"): 4,
+        ("WT02", "power", "over_performance"): 66,
+        ("WT02", "wind_speed", "farm_wind"): 41,
+        ("WT01", "power", "range"): 4,
+        ("WT01", "power", "spike"): 4,
         ("WT03", "power", "under_performance"): 90,
-    }  # fmt: skip
+    }
 
 
 # --- the expected power: the model's curve, corrected by the turbine's own history -------------------
@@ -418,10 +431,14 @@ def target_quality(target_engine, day: dt.date) -> pd.Series:
     """The target's ``_quality`` signals of ``day``: index (turbine, signal, timestamp)."""
     start, end = day_bounds(day)
     with target_engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT t.name, s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id "
-            "JOIN turbine t ON t.id = s.turbine_id WHERE s.name LIKE '%_quality' AND d.timestamp >= :s "
-            "AND d.timestamp < :e"), {"s": start, "e": end}).all()  # fmt: skip
+        rows = conn.execute(
+            text(
+                "SELECT t.name, s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id "
+                "JOIN turbine t ON t.id = s.turbine_id WHERE s.name LIKE '%_quality' AND d.timestamp >= :s "
+                "AND d.timestamp < :e"
+            ),
+            {"s": start, "e": end},
+        ).all()
     table = pd.DataFrame(rows, columns=["turbine", "signal", "timestamp", "value"])
     table["timestamp"] = pd.to_datetime(table["timestamp"], utc=True)
     return table.set_index(["turbine", "signal", "timestamp"])["value"].sort_index()

@@ -167,8 +167,11 @@ def test_the_client_verifies_certificates_of_an_https_api_and_skips_tls_for_plai
 def _etl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "etl"), *args],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_cli_prints_the_message_without_traceback_and_exits_non_zero(settings):
@@ -209,7 +212,9 @@ def test_dropped_database_connections_are_replaced_not_reported(settings, api):
     day = {"start": "2024-10-02T00:00:00Z", "end": "2024-10-03T00:00:00Z", "variables": "power"}
     assert api.get("/data", params=day).status_code == 200  # the API's pool now holds a connection
     run_etl("2024-10-02", settings)  # and so does the ETL's target pool
-    kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+    kill = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+    )
     killer = create_engine(settings.source_url, poolclass=NullPool)  # not a pooled connection of the ETL
     with killer.connect() as conn:
         assert conn.execute(text(kill), {"db": "source"}).scalar_one() >= 1
@@ -223,5 +228,7 @@ def test_dropped_database_connections_are_replaced_not_reported(settings, api):
 def test_nan_infinities_and_1e308_give_the_same_result_through_arrow_and_json(settings):
     outcome = faults.run_non_finite_formats(settings)
     assert outcome.succeeded, outcome.message
-    assert outcome.target == ("correct: the same from both, non_finite flags {'WT01': {'power': 1, "
-                              "'ambient_temperature': 1}, 'WT02': {'power': 1}, 'WT03': {'wind_speed': 1}}")
+    assert outcome.target == (
+        "correct: the same from both, non_finite flags {'WT01': {'power': 1, "
+        "'ambient_temperature': 1}, 'WT02': {'power': 1}, 'WT03': {'wind_speed': 1}}"
+    )

@@ -111,7 +111,9 @@ def test_backfill_counts_days_written_apart_from_reports_written(settings, targe
     days = [dt.date(2024, 10, 9), dt.date(2024, 10, 10)]
     for day in days:
         faults.clear_day(target_engine, day)
-    notebook = _notebook(tmp_path / "etl.ipynb", RUN_THE_DAY, "import shutil, pathlib\nshutil.rmtree(pathlib.Path(report_path).parent)")
+    notebook = _notebook(
+        tmp_path / "etl.ipynb", RUN_THE_DAY, "import shutil, pathlib\nshutil.rmtree(pathlib.Path(report_path).parent)"
+    )
     env = {"ETL_NOTEBOOK": str(notebook), "ETL_RUNS_DIR": str(tmp_path / "runs")}
 
     done = faults.etl("backfill", *map(str, days), "--notebooks", env=env)

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import delete
 
 from etl_lib.reports import runs_summary as rs
-
 from etl_lib.reports.notebooks import NotebookRunError, run_notebook
 from etl_lib.reports.recorded import read_recorded
 from etl_lib.storage.run_record import read_runs
@@ -28,14 +27,19 @@ def runs(settings, target_engine, tmp_path_factory) -> Path:
     """A runs folder with one succeeded and one failed report, and `etl report` run over it."""
     folder = tmp_path_factory.mktemp("runs")
     before = set(read_runs(target_engine, FAILING_DAY)["id"])
-    run_notebook(GOOD_DAY, settings, output=folder / f"{GOOD_DAY}.ipynb", parameters={"thresholds": {"power_max_factor": 2.0}})
+    run_notebook(
+        GOOD_DAY, settings, output=folder / f"{GOOD_DAY}.ipynb", parameters={"thresholds": {"power_max_factor": 2.0}}
+    )
     with pytest.raises(NotebookRunError, match="no samples for 2024-12-04"):
         run_notebook(FAILING_DAY, settings, output=folder / f"{FAILING_DAY}.ipynb")
     try:
         completed = subprocess.run(
             [str(Path(sys.executable).parent / "etl"), "report", "--runs-dir", str(folder)],
-            capture_output=True, text=True, env=os.environ.copy(), timeout=300,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            timeout=300,
+        )
         yield folder, completed
     finally:
         added = [int(i) for i in read_runs(target_engine, FAILING_DAY)["id"] if i not in before]
@@ -87,15 +91,27 @@ def test_a_failed_days_html_leads_with_what_went_wrong_and_what_to_do(runs):
     message = html.index("This run failed")
     assert "no samples for 2024-12-04" in html[message:] and "What to do:" in html[message:]
     assert html.index("2024-12-04 (UTC)") < message < html.index("Where this run reads and writes")
-    for absent in ("An Exception was encountered", "Traceback", "papermill-error", "What was fetched", "Data quality",
-                   "10-minute statistics", "What the target holds now", ">Run<"):  # fmt: skip
+    for absent in (
+        "An Exception was encountered",
+        "Traceback",
+        "papermill-error",
+        "What was fetched",
+        "Data quality",
+        "10-minute statistics",
+        "What the target holds now",
+        ">Run<",
+    ):
         assert absent not in html, absent
 
 
 def test_a_failed_notebook_shows_the_message_not_a_traceback(runs):
     folder, _ = runs
-    error = next(output for cell in nbformat.read(folder / f"{FAILING_DAY}.ipynb", as_version=4).cells
-                 for output in cell.get("outputs", []) if output.get("output_type") == "error")  # fmt: skip
+    error = next(
+        output
+        for cell in nbformat.read(folder / f"{FAILING_DAY}.ipynb", as_version=4).cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    )
     assert error["traceback"][0].startswith("NoSourceDataError: The source has no samples for 2024-12-04")
     assert len(error["traceback"]) == 1 and "What to do:" in error["traceback"][0]
 
@@ -116,4 +132,7 @@ def test_etl_report_lists_every_run_failed_ones_too(runs):
     assert "summarize_runs" not in html and "Failed runs" in html and "NoSourceDataError" in html
     assert f'<a href="{GOOD_DAY}.html">{GOOD_DAY}</a>' in html and f'<a href="{FAILING_DAY}.html">' in html
     assert "93.75%" in html and "0.9375" not in html  # quality as a percentage
-    assert "quality check threshold (95%)" in rs.daily_quality_figure(rs.summarize_runs(folder)).axes[0].get_legend_handles_labels()[1]
+    assert (
+        "quality check threshold (95%)"
+        in rs.daily_quality_figure(rs.summarize_runs(folder)).axes[0].get_legend_handles_labels()[1]
+    )

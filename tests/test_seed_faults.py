@@ -39,10 +39,13 @@ def seed(url: str, *args: str) -> str:
 def counts(engine, day: str = "2024-10-01") -> dict[str, tuple[int, int, int]]:
     """Per turbine: rows, non-null wind speeds and powers of ``day``."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT t.name, count(*), count(wind_speed), count(power) FROM data d JOIN turbine t ON t.id = d.turbine_id "
-            "WHERE d.timestamp >= :d AND d.timestamp < CAST(:d AS timestamptz) + interval '1 day' GROUP BY 1 ORDER BY 1"),
-            {"d": day}).all()  # fmt: skip
+        rows = conn.execute(
+            text(
+                "SELECT t.name, count(*), count(wind_speed), count(power) FROM data d JOIN turbine t ON t.id = d.turbine_id "
+                "WHERE d.timestamp >= :d AND d.timestamp < CAST(:d AS timestamptz) + interval '1 day' GROUP BY 1 ORDER BY 1"
+            ),
+            {"d": day},
+        ).all()
     return {name: (n, wind, power) for name, n, wind, power in rows}
 
 
@@ -51,7 +54,7 @@ def test_seed_has_the_faults_of_the_first_day_on_their_turbines_and_clean_has_no
     first_day = [f for f in DEFAULT_FAULTS if f.start.date().isoformat() == "2024-10-01"]
 
     assert "clean" in seed(url, "--days", "1", "--clean")
-    assert counts(engine) == {name: (1440, 1440, 1440) for name in ("WT01", "WT02", "WT03", "WT04")}
+    assert counts(engine) == dict.fromkeys(("WT01", "WT02", "WT03", "WT04"), (1440, 1440, 1440))
 
     seed(url, "--days", "1")  # replaces the farm, now with its faults
     expected = {}
@@ -61,8 +64,12 @@ def test_seed_has_the_faults_of_the_first_day_on_their_turbines_and_clean_has_no
         wind = rows - sum(f.minutes for f in own if f.kind == "null" and f.variable == "wind_speed")
         power = rows - sum(f.minutes for f in own if f.kind == "null" and f.variable == "power")
         expected[name] = (rows, wind, power)
-    assert expected == {"WT01": (1440, 1437, 1439), "WT02": (1440, 1440, 1440), "WT03": (1405, 1405, 1405),
-                        "WT04": (1440, 1440, 1440)}  # fmt: skip
+    assert expected == {
+        "WT01": (1440, 1437, 1439),
+        "WT02": (1440, 1440, 1440),
+        "WT03": (1405, 1405, 1405),
+        "WT04": (1440, 1440, 1440),
+    }
     assert counts(engine) == expected
 
 
@@ -74,8 +81,9 @@ def test_a_larger_farm_of_chosen_models_and_a_user_curve_then_the_default_again(
     assert "12 turbine(s) of N90/2500" in out
     with engine.connect() as conn:
         farm = conn.execute(text("SELECT name, model FROM turbine ORDER BY name")).all()
-        model = conn.execute(text("SELECT rated_power, hub_height, curve_power FROM turbine_model "
-                                  "WHERE name = 'My/3000'")).one()  # fmt: skip
+        model = conn.execute(
+            text("SELECT rated_power, hub_height, curve_power FROM turbine_model WHERE name = 'My/3000'")
+        ).one()
         rows = conn.execute(text("SELECT count(*) FROM data")).scalar_one()
     assert [name for name, _ in farm] == [f"WT{n:02d}" for n in range(1, 13)]
     assert [m for _, m in farm] == ["N90/2500"] * 6 + ["My/3000"] * 6
@@ -83,7 +91,7 @@ def test_a_larger_farm_of_chosen_models_and_a_user_curve_then_the_default_again(
     assert rows == 12 * 2 * 1440 - 35  # WT03's logger outage of the default faults
 
     seed(url, "--days", "1", "--clean")  # the default farm again, and a shorter period: nothing else remains
-    assert counts(engine) == {name: (1440, 1440, 1440) for name in ("WT01", "WT02", "WT03", "WT04")}
+    assert counts(engine) == dict.fromkeys(("WT01", "WT02", "WT03", "WT04"), (1440, 1440, 1440))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM data")).scalar_one() == 4 * 1440
         assert conn.execute(text("SELECT count(*) FROM turbine_model")).scalar_one() == 2
@@ -93,8 +101,13 @@ def test_a_bad_model_table_is_refused_with_file_line_and_fix(scratch_source, tmp
     url, _ = scratch_source
     bad = tmp_path / "bad.csv"
     bad.write_text("wind_speed,power\n3,0\n5,200\n4,100\n")
-    done = subprocess.run([ETL, "seed", "--days", "1", "--models", str(bad)], capture_output=True, text=True,
-                          env={**os.environ, "SOURCE_DATABASE_URL": url}, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [ETL, "seed", "--days", "1", "--models", str(bad)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SOURCE_DATABASE_URL": url},
+        timeout=120,
+    )
     assert done.returncode != 0
     assert f"{bad}, line 4: wind speed 4 m/s is not above the previous row's 5 m/s" in done.stderr
     assert "What to do: Sort the rows by wind speed" in done.stderr and "Traceback" not in done.stderr

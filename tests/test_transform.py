@@ -10,7 +10,6 @@ import pandas as pd
 from etl_lib.pipeline.transform import aggregate as aggregate_farm
 from etl_lib.pipeline.transform import to_signal_rows
 
-
 VARIABLES = ["wind_speed", "power"]
 
 
@@ -60,9 +59,14 @@ def test_statistics_ignore_nulls_and_a_lone_sample_has_no_std():
     rows = rows_of(frame)
     assert "power_std" not in set(rows["signal"])
     assert set(rows["signal"]) == {
-        "wind_speed_mean", "wind_speed_min", "wind_speed_max", "wind_speed_std",
-        "power_mean", "power_min", "power_max",
-    }  # fmt: skip
+        "wind_speed_mean",
+        "wind_speed_min",
+        "wind_speed_max",
+        "wind_speed_std",
+        "power_mean",
+        "power_min",
+        "power_max",
+    }
 
 
 def test_a_bucket_without_samples_writes_nothing():
@@ -81,8 +85,9 @@ def test_a_bucket_of_only_nulls_writes_nothing_for_that_variable():
 
 
 def test_turbines_are_aggregated_apart_and_rows_name_their_turbine():
-    grid = pd.concat([samples({0: (1.0, 10.0), 1: (3.0, 30.0)}, "WT01"), samples({0: (5.0, 50.0), 1: (9.0, 90.0)}, "WT02")],
-                     axis=1)  # fmt: skip
+    grid = pd.concat(
+        [samples({0: (1.0, 10.0), 1: (3.0, 30.0)}, "WT01"), samples({0: (5.0, 50.0), 1: (9.0, 90.0)}, "WT02")], axis=1
+    )
     stats, overflowed = aggregate_farm(grid, VARIABLES)
     assert overflowed == 0
     assert stats.loc["2024-10-01T00:00Z", ("WT01", "power", "mean")] == 20.0
@@ -108,8 +113,11 @@ def test_a_statistic_that_overflows_is_left_out_and_counted():
 def test_the_numpy_path_on_the_day_grid_equals_pandas_resample_overflow_and_gaps_included():
     index = pd.date_range("2024-10-01T00:00Z", periods=1440, freq="1min", name="timestamp")
     rng = np.random.default_rng(7)
-    grid = pd.DataFrame(rng.normal(500, 300, (1440, 4)), index=index,
-                        columns=pd.MultiIndex.from_product([["WT01", "WT02"], VARIABLES], names=["turbine", "variable"]))  # fmt: skip
+    grid = pd.DataFrame(
+        rng.normal(500, 300, (1440, 4)),
+        index=index,
+        columns=pd.MultiIndex.from_product([["WT01", "WT02"], VARIABLES], names=["turbine", "variable"]),
+    )
     grid.iloc[100:135, :2] = np.nan  # a gap of WT01: three empty buckets and a partial one
     grid.iloc[200, 2] = np.nan  # one null
     grid.iloc[301:310, 3] = np.nan  # a bucket with a lone sample: no std

@@ -58,51 +58,73 @@ class Settings(BaseSettings):
     # is away for up to ~25 s (a restart) is waited for. pipeline.extract.RetryPolicy.schedule()
     # computes this; the README's Reliability section gives the measured figures.
     http_retries: int = Field(
-        10, ge=0, validation_alias=_env("ETL_HTTP_RETRIES"),
+        10,
+        ge=0,
+        validation_alias=_env("ETL_HTTP_RETRIES"),
         description="Most retries after the first attempt (enough for the deadline to end them).",
     )
     http_backoff: float = Field(
-        0.2, ge=0, validation_alias=_env("ETL_HTTP_BACKOFF"),
+        0.2,
+        ge=0,
+        validation_alias=_env("ETL_HTTP_BACKOFF"),
         description="First wait between retries in seconds; doubles each retry (max 5 s), plus up to as much jitter.",
     )
     http_retry_deadline: float = Field(
-        30.0, gt=0, validation_alias=_env("ETL_HTTP_RETRY_DEADLINE"),
+        30.0,
+        gt=0,
+        validation_alias=_env("ETL_HTTP_RETRY_DEADLINE"),
         description="No new attempt starts when it would start more than this many seconds after the first.",
     )
     runs_dir: Path = Field(PROJECT_ROOT / "runs", validation_alias=_env("ETL_RUNS_DIR"))
     notebook_path: Path = Field(PROJECT_ROOT / "notebooks" / "etl.ipynb", validation_alias=_env("ETL_NOTEBOOK"))
     max_range_days: int = Field(400, validation_alias=_env("ETL_API_MAX_RANGE_DAYS"))
     api_statement_timeout_ms: int = Field(
-        30_000, gt=0, validation_alias=_env("ETL_API_STATEMENT_TIMEOUT_MS"),
+        30_000,
+        gt=0,
+        validation_alias=_env("ETL_API_STATEMENT_TIMEOUT_MS"),
         description="The API's database statements are cancelled after this long.",
     )
     # The API's limits (README, "Reliability"): what it holds at once, and how long it waits for a client.
     api_pool_size: int = Field(
-        8, gt=0, validation_alias=_env("ETL_API_POOL_SIZE"),
+        8,
+        gt=0,
+        validation_alias=_env("ETL_API_POOL_SIZE"),
         description="Database connections the API keeps for its routes (/health has its own).",
     )
     api_pool_timeout_s: float = Field(
-        5.0, gt=0, validation_alias=_env("ETL_API_POOL_TIMEOUT_S"),
+        5.0,
+        gt=0,
+        validation_alias=_env("ETL_API_POOL_TIMEOUT_S"),
         description="How long a request waits for a free connection before the answer is 503 with Retry-After.",
     )
     api_max_answers: int = Field(
-        32, gt=0, validation_alias=_env("ETL_API_MAX_ANSWERS"),
+        32,
+        gt=0,
+        validation_alias=_env("ETL_API_MAX_ANSWERS"),
         description="/data answers under way at once; one more is 503 with Retry-After.",
     )
     api_max_long_answers: int = Field(
-        4, gt=0, validation_alias=_env("ETL_API_MAX_LONG_ANSWERS"),
+        4,
+        gt=0,
+        validation_alias=_env("ETL_API_MAX_LONG_ANSWERS"),
         description="Of those, long ones: intervals that can hold more than 320,000 samples (55 days of 4 turbines).",
     )
     api_send_timeout_s: float = Field(
-        30.0, gt=0, validation_alias=_env("ETL_API_SEND_TIMEOUT_S"),
+        30.0,
+        gt=0,
+        validation_alias=_env("ETL_API_SEND_TIMEOUT_S"),
         description="A client that reads nothing of an answer for this long is cut off.",
     )
     api_header_timeout_s: float = Field(
-        10.0, gt=0, validation_alias=_env("ETL_API_HEADER_TIMEOUT_S"),
+        10.0,
+        gt=0,
+        validation_alias=_env("ETL_API_HEADER_TIMEOUT_S"),
         description="A request's headers must arrive whole within this long (else 408, connection closed).",
     )
     api_max_header_bytes: int = Field(
-        65_536, ge=1024, validation_alias=_env("ETL_API_MAX_HEADER_BYTES"),
+        65_536,
+        ge=1024,
+        validation_alias=_env("ETL_API_MAX_HEADER_BYTES"),
         description="Request line and headers together may be at most this long (else 431, connection closed).",
     )
 

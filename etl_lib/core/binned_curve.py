@@ -80,5 +80,7 @@ class BinnedCurve:
         """One line: the model, and how much of the curve the turbine's own history corrects."""
         if not self.fitted_bins:
             return f"{self.model.name}: the model's curve"
-        return (f"{self.model.name}: the model's curve corrected in {self.fitted_bins} bin(s) of "
-                f"{self.bin_width:g} m/s by the turbine's own history")  # fmt: skip
+        return (
+            f"{self.model.name}: the model's curve corrected in {self.fitted_bins} bin(s) of "
+            f"{self.bin_width:g} m/s by the turbine's own history"
+        )

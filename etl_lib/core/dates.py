@@ -20,7 +20,7 @@ MAX_RANGE_DAYS = 3660
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def parse_run_date(value: object, *, today: dt.date | None = None) -> dt.date:
@@ -64,5 +64,5 @@ def parse_run_date(value: object, *, today: dt.date | None = None) -> dt.date:
 
 def day_bounds(run_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The UTC day ``[D 00:00Z, D+1 00:00Z)``."""
-    start = dt.datetime.combine(run_date, dt.time(0), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(run_date, dt.time(0), tzinfo=dt.UTC)
     return start, start + dt.timedelta(days=1)

@@ -91,8 +91,9 @@ def _number(text: str, path: Path, row: int, what: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ModelTableError(path, f"{what} {text.strip()!r} is not a number", "Write plain numbers (a dot for decimals).",
-                              row=row)  # fmt: skip
+        raise ModelTableError(
+            path, f"{what} {text.strip()!r} is not a number", "Write plain numbers (a dot for decimals).", row=row
+        )
     return value
 
 
@@ -117,9 +118,11 @@ def read_model(path: Path | str) -> TurbineModel:
             key = key.strip().lower().replace(" ", "_")
             if not colon or key not in METADATA:
                 raise ModelTableError(
-                    path, f"{stripped!r} is not a known '# key: value' line",
-                    f"Use only these keys: {', '.join(METADATA)}.", row=number,
-                )  # fmt: skip
+                    path,
+                    f"{stripped!r} is not a known '# key: value' line",
+                    f"Use only these keys: {', '.join(METADATA)}.",
+                    row=number,
+                )
             metadata[key] = value.strip()
             continue
         body.append((number, line))
@@ -130,38 +133,56 @@ def read_model(path: Path | str) -> TurbineModel:
     missing = [name for name in ("wind_speed", "power") if name not in columns]
     if missing:
         raise ModelTableError(
-            path, f"the column(s) {', '.join(missing)} are missing (the header has {columns})",
-            "Start the table with the header line `wind_speed,power` (m/s, kW).", row=header_row,
-        )  # fmt: skip
+            path,
+            f"the column(s) {', '.join(missing)} are missing (the header has {columns})",
+            "Start the table with the header line `wind_speed,power` (m/s, kW).",
+            row=header_row,
+        )
     speed_at, power_at = columns.index("wind_speed"), columns.index("power")
     speeds: list[float] = []
     powers: list[float] = []
     for number, line in body[1:]:
         cells = next(csv.reader([line]))
         if len(cells) <= max(speed_at, power_at):
-            raise ModelTableError(path, f"the row {line!r} has fewer cells than the header",
-                                  "Give every row a wind speed and a power.", row=number)  # fmt: skip
+            raise ModelTableError(
+                path,
+                f"the row {line!r} has fewer cells than the header",
+                "Give every row a wind speed and a power.",
+                row=number,
+            )
         speed = _number(cells[speed_at], path, number, "wind speed")
         power = _number(cells[power_at], path, number, "power")
         if speeds and speed <= speeds[-1]:
             raise ModelTableError(
-                path, f"wind speed {speed:g} m/s is not above the previous row's {speeds[-1]:g} m/s",
-                "Sort the rows by wind speed, one row per wind speed.", row=number,
-            )  # fmt: skip
+                path,
+                f"wind speed {speed:g} m/s is not above the previous row's {speeds[-1]:g} m/s",
+                "Sort the rows by wind speed, one row per wind speed.",
+                row=number,
+            )
         if power < 0:
-            raise ModelTableError(path, f"power {power:g} kW is negative",
-                                  "Give the power the turbine delivers, 0 where it delivers none.", row=number)  # fmt: skip
+            raise ModelTableError(
+                path,
+                f"power {power:g} kW is negative",
+                "Give the power the turbine delivers, 0 where it delivers none.",
+                row=number,
+            )
         speeds.append(speed)
         powers.append(power)
     if len(speeds) < 2 or max(powers) <= 0:
-        raise ModelTableError(path, "the curve needs at least two points and some power above 0",
-                              "Give the manufacturer's curve, one row per wind speed.")  # fmt: skip
+        raise ModelTableError(
+            path,
+            "the curve needs at least two points and some power above 0",
+            "Give the manufacturer's curve, one row per wind speed.",
+        )
     numbers = {key: _number(metadata[key], path, 0, key) for key in _NUMERIC if key in metadata}
     cut_in = numbers.get("cut_in", next(s for s, p in zip(speeds, powers) if p > 0))
     cut_out = numbers.get("cut_out", max(DEFAULT_CUT_OUT, speeds[-1]))
     if not 0 <= cut_in < cut_out:
-        raise ModelTableError(path, f"cut-in {cut_in:g} m/s is not below cut-out {cut_out:g} m/s",
-                              "Correct the '# cut_in:' or '# cut_out:' line.")  # fmt: skip
+        raise ModelTableError(
+            path,
+            f"cut-in {cut_in:g} m/s is not below cut-out {cut_out:g} m/s",
+            "Correct the '# cut_in:' or '# cut_out:' line.",
+        )
     return TurbineModel(
         name=metadata.get("name") or path.stem,
         rated_power=numbers.get("rated_power", max(powers)),

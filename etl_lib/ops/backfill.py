@@ -94,9 +94,7 @@ class BackfillResult:
                 + (f" ({unknown} unknown: the target could not be asked)" if unknown else "")
                 + f", reports for {s['reports_written']}"
             )
-        return (
-            f"{line}, in {s['seconds']:.1f} s ({s['days_per_second']:.1f} days/s, {self.workers} worker(s))"
-        )
+        return f"{line}, in {s['seconds']:.1f} s ({s['days_per_second']:.1f} days/s, {self.workers} worker(s))"
 
 
 def date_range(start: dt.date | str, end: dt.date | str, *, force: bool = False) -> list[dt.date]:
@@ -249,7 +247,9 @@ def run_backfill(
                 _stop_worker()
         else:
             context = _process_context(notebooks)
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(settings,)) as pool:
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_start_worker, initargs=(settings,)
+            ) as pool:
                 futures = {pool.submit(_run_day, run_date, notebooks): run_date for run_date in dates}
                 for future in as_completed(futures):
                     try:

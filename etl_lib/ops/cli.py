@@ -59,21 +59,25 @@ def _database(name: str) -> Iterator[None]:
 
 def _echo_status(status, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(
-            {
-                "source_database_url": status.source_database_url,
-                "target_database_url": status.target_database_url,
-                "api_url": status.api_url,
-                "database_running": status.database_running,
-                "api_running": status.api_running,
-                "stack_dir": status.stack_dir,
-            },
-            indent=2,
-        ))  # fmt: skip
+        typer.echo(
+            json.dumps(
+                {
+                    "source_database_url": status.source_database_url,
+                    "target_database_url": status.target_database_url,
+                    "api_url": status.api_url,
+                    "database_running": status.database_running,
+                    "api_running": status.api_running,
+                    "stack_dir": status.stack_dir,
+                },
+                indent=2,
+            )
+        )
         return
     up = {True: "running", False: "stopped"}
     typer.echo(f"database : {up[status.database_running]}  ({status.stack_dir})")
-    typer.echo(f"api      : {up[status.api_running]}  {status.api_url}" + (f"  pid {status.api_pid}" if status.api_pid else ""))
+    typer.echo(
+        f"api      : {up[status.api_running]}  {status.api_url}" + (f"  pid {status.api_pid}" if status.api_pid else "")
+    )
     typer.echo(f"source   : {status.source_database_url}")
     typer.echo(f"target   : {status.target_database_url}")
 
@@ -116,23 +120,31 @@ def init() -> None:
         prepare_source(source)
     with _database("target"):
         ensure_target_schema(target)
-    typer.echo(f"source schema at revision {current_revision(source)} and target schema at revision "
-               f"{current_revision(target)}: ready")  # fmt: skip
+    typer.echo(
+        f"source schema at revision {current_revision(source)} and target schema at revision "
+        f"{current_revision(target)}: ready"
+    )
 
 
 @app.command()
 def seed(
     start: Annotated[str, typer.Option(help="First UTC day to generate.")] = DEFAULT_PERIOD_START.isoformat(),
-    days: Annotated[int, typer.Option(min=1, max=MAX_RANGE_DAYS, help="How many days to generate.")] = DEFAULT_PERIOD_DAYS,
+    days: Annotated[
+        int, typer.Option(min=1, max=MAX_RANGE_DAYS, help="How many days to generate.")
+    ] = DEFAULT_PERIOD_DAYS,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = DEFAULT_SEED,
     turbines: Annotated[int, typer.Option(min=1, max=999, help="How many turbines the farm has.")] = DEFAULT_TURBINES,
     models: Annotated[
         str,
-        typer.Option(help="Turbine models, comma-separated, in equal groups over the turbines: catalogue names "
-                     "(V90/2000, E-82/2000, MM92/2050, V80/2000, N90/2500) or paths of CSV power curves."),
-    ] = ",".join(DEFAULT_MODELS),  # fmt: skip
+        typer.Option(
+            help="Turbine models, comma-separated, in equal groups over the turbines: catalogue names "
+            "(V90/2000, E-82/2000, MM92/2050, V80/2000, N90/2500) or paths of CSV power curves."
+        ),
+    ] = ",".join(DEFAULT_MODELS),
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the source has rows.")] = False,
-    clean: Annotated[bool, typer.Option("--clean", help="Leave out the documented faults (see README, Data quality).")] = False,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Leave out the documented faults (see README, Data quality).")
+    ] = False,
 ) -> None:
     """Make the source a generated farm over a period (COPY): exactly that farm and period, never duplicated.
 
@@ -150,9 +162,15 @@ def seed(
     chosen = [name.strip() for name in models.split(",") if name.strip()]
     with _database("source"):
         result = seed_source(
-            engine_for(_settings().source_url), first_day, days, seed, turbines=turbines, models=chosen,
-            if_empty=if_empty, **({"faults": ()} if clean else {}),
-        )  # fmt: skip
+            engine_for(_settings().source_url),
+            first_day,
+            days,
+            seed,
+            turbines=turbines,
+            models=chosen,
+            if_empty=if_empty,
+            **({"faults": ()} if clean else {}),
+        )
     if result.skipped:
         typer.echo("source already has data; left as it is (run `etl seed` without --if-empty to regenerate)")
     else:
@@ -165,7 +183,9 @@ def seed(
 @app.command()
 def run(
     date: Annotated[str, typer.Argument(help="UTC day to process, YYYY-MM-DD.")],
-    report: Annotated[bool, typer.Option(help="Execute the notebook into runs/DATE.ipynb (--no-report: library only).")] = True,
+    report: Annotated[
+        bool, typer.Option(help="Execute the notebook into runs/DATE.ipynb (--no-report: library only).")
+    ] = True,
     turbines: Annotated[
         str | None, typer.Option(help="Only these turbines, comma-separated (default: the whole farm).")
     ] = None,
@@ -194,10 +214,16 @@ def run(
 def backfill(
     start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Days run side by side, each worker its own process.")] = 1,
-    notebooks: Annotated[bool, typer.Option("--notebooks", help="Run each day through the notebook: runs/DATE.ipynb.")] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Days run side by side, each worker its own process.")
+    ] = 1,
+    notebooks: Annotated[
+        bool, typer.Option("--notebooks", help="Run each day through the notebook: runs/DATE.ipynb.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    force: Annotated[bool, typer.Option("--force", help=f"Allow a range of more than {MAX_RANGE_DAYS:,} days.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help=f"Allow a range of more than {MAX_RANGE_DAYS:,} days.")
+    ] = False,
 ) -> None:
     """Run every day from START to END; a failed day does not stop the others. Exit 1 if any failed.
 
@@ -219,7 +245,9 @@ def backfill(
 
 @app.command("report")
 def report_command(
-    runs_dir: Annotated[str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")] = None,
+    runs_dir: Annotated[
+        str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")
+    ] = None,
 ) -> None:
     """Summarize every runs/DATE.ipynb (status, rows, quality; failed runs with their error) into
     runs/summary.ipynb and .html, and export each report to runs/DATE.html without code cells."""
@@ -241,27 +269,48 @@ def report_command(
 
 @app.command("check")
 def check_command(
-    file: Annotated[str, typer.Argument(help="A SCADA export, CSV or Parquet: columns turbine, timestamp, wind_speed, "
-                                        "power and optionally ambient_temperature, one row per turbine and time.")],
-    models: Annotated[str | None, typer.Option(
-        help="Each turbine's model: a catalogue name or a curve table (CSV wind_speed,power) for all, or a CSV file "
-        "turbine,model (a catalogue name or a curve table per turbine; * for the others).")] = None,
-    columns: Annotated[str | None, typer.Option(
-        help="The file's names for our columns, e.g. 'timestamp=Date and time,wind_speed=Wind speed (m/s)'.")] = None,
-    thresholds: Annotated[str | None, typer.Option(
-        help="Threshold overrides, e.g. 'frozen_wind_speed=20,band_fraction=0.2' (README, Data quality).")] = None,
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="A SCADA export, CSV or Parquet: columns turbine, timestamp, wind_speed, "
+            "power and optionally ambient_temperature, one row per turbine and time."
+        ),
+    ],
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Each turbine's model: a catalogue name or a curve table (CSV wind_speed,power) for all, or a CSV file "
+            "turbine,model (a catalogue name or a curve table per turbine; * for the others)."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="The file's names for our columns, e.g. 'timestamp=Date and time,wind_speed=Wind speed (m/s)'."
+        ),
+    ] = None,
+    thresholds: Annotated[
+        str | None,
+        typer.Option(help="Threshold overrides, e.g. 'frozen_wind_speed=20,band_fraction=0.2' (README, Data quality)."),
+    ] = None,
     period: Annotated[str | None, typer.Option(help="Sample period, e.g. 10min (default: detected).")] = None,
     out: Annotated[str | None, typer.Option(help="Write every sample's flags to this .parquet or .csv file.")] = None,
-    fit: Annotated[bool, typer.Option(help="Correct each model's curve by the turbine's own history in the file "
-                                      "(method of bins); --no-fit: the models' curves alone.")] = True,
+    fit: Annotated[
+        bool,
+        typer.Option(
+            help="Correct each model's curve by the turbine's own history in the file "
+            "(method of bins); --no-fit: the models' curves alone."
+        ),
+    ] = True,
 ) -> None:
     """Check a SCADA export with the ETL's quality checks: a table of flagged samples per turbine and check.
 
     Exit 0 when the file was checked, whatever it found; non-zero only for input it cannot read."""
     from ..pipeline.check_file import check_file
 
-    typer.echo(check_file(file, models, columns=columns, thresholds=thresholds, period=period, fit=fit,
-                          out=out).report())  # fmt: skip
+    typer.echo(
+        check_file(file, models, columns=columns, thresholds=thresholds, period=period, fit=fit, out=out).report()
+    )
 
 
 @app.command()

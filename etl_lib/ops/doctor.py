@@ -57,22 +57,45 @@ def diagnose(settings: Settings | None = None) -> list[Check]:
 
 def _configuration(settings: Settings) -> list[Check]:
     checks = []
-    for name, url in (("source URL", settings.source_url), ("target URL", settings.target_url),
-                      ("API database URL", settings.api_source_url)):  # fmt: skip
+    for name, url in (
+        ("source URL", settings.source_url),
+        ("target URL", settings.target_url),
+        ("API database URL", settings.api_source_url),
+    ):
         try:
             backend = make_url(url).get_backend_name()
         except Exception as exc:
-            checks.append(Check("configuration", name, False, f"{redact(url)!r} is not a database URL ({exc}).",
-                                "Use the form postgresql+psycopg2://user:password@host:5432/database."))  # fmt: skip
+            checks.append(
+                Check(
+                    "configuration",
+                    name,
+                    False,
+                    f"{redact(url)!r} is not a database URL ({exc}).",
+                    "Use the form postgresql+psycopg2://user:password@host:5432/database.",
+                )
+            )
             continue
         ok = backend == "postgresql"
-        checks.append(Check("configuration", name, ok, redact(url) if ok else f"{redact(url)!r} is not PostgreSQL.",
-                            None if ok else "The ETL needs PostgreSQL: postgresql+psycopg2://..."))  # fmt: skip
+        checks.append(
+            Check(
+                "configuration",
+                name,
+                ok,
+                redact(url) if ok else f"{redact(url)!r} is not PostgreSQL.",
+                None if ok else "The ETL needs PostgreSQL: postgresql+psycopg2://...",
+            )
+        )
     api = httpx.URL(settings.api_base_url)
     ok = api.scheme in ("http", "https") and bool(api.host)
-    checks.append(Check("configuration", "API URL", ok, settings.api_base_url if ok else
-                        f"{settings.api_base_url!r} is not an http(s) URL with a host.",
-                        None if ok else "Set ETL_API_URL like http://127.0.0.1:8765."))  # fmt: skip
+    checks.append(
+        Check(
+            "configuration",
+            "API URL",
+            ok,
+            settings.api_base_url if ok else f"{settings.api_base_url!r} is not an http(s) URL with a host.",
+            None if ok else "Set ETL_API_URL like http://127.0.0.1:8765.",
+        )
+    )
     return checks
 
 
@@ -85,10 +108,14 @@ def _database(name: str, url: str, query: str, describe) -> Check:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         missing_table = "does not exist" in reason and "relation" in reason
         return Check(
-            "database", name, False, reason,
-            "Create the tables with `etl init` (and data with `etl seed`)." if missing_table else
-            "Start the embedded stack with `etl stack up`, or check the URL, the server and the role.",
-        )  # fmt: skip
+            "database",
+            name,
+            False,
+            reason,
+            "Create the tables with `etl init` (and data with `etl seed`)."
+            if missing_table
+            else "Start the embedded stack with `etl stack up`, or check the URL, the server and the role.",
+        )
     finally:
         engine.dispose()
 
@@ -97,16 +124,31 @@ def _databases(settings: Settings) -> list[Check]:
     checks = []
     if settings.uses_embedded_databases:
         running = embedded_postgres.is_running(settings.pgdata)
-        checks.append(Check("database", "embedded server", running,
-                            f"{'running' if running else 'not running'} in {settings.pgdata}",
-                            None if running else "Start it with `etl stack up`."))  # fmt: skip
-    checks.append(_database("source", settings.source_url, f"SELECT count(*) FROM {SOURCE_TABLE}",
-                            lambda n: f"{n:,} samples"))  # fmt: skip
-    checks.append(_database("target", settings.target_url, f"SELECT count(*) FROM {signal.name}",
-                            lambda n: f"{n} signals defined"))  # fmt: skip
-    checks.append(_database("API's role on the source", settings.api_source_url,
-                            f"SELECT count(*) FROM (SELECT 1 FROM {SOURCE_TABLE} LIMIT 1) AS one",
-                            lambda n: "can read the samples"))  # fmt: skip
+        checks.append(
+            Check(
+                "database",
+                "embedded server",
+                running,
+                f"{'running' if running else 'not running'} in {settings.pgdata}",
+                None if running else "Start it with `etl stack up`.",
+            )
+        )
+    checks.append(
+        _database("source", settings.source_url, f"SELECT count(*) FROM {SOURCE_TABLE}", lambda n: f"{n:,} samples")
+    )
+    checks.append(
+        _database(
+            "target", settings.target_url, f"SELECT count(*) FROM {signal.name}", lambda n: f"{n} signals defined"
+        )
+    )
+    checks.append(
+        _database(
+            "API's role on the source",
+            settings.api_source_url,
+            f"SELECT count(*) FROM (SELECT 1 FROM {SOURCE_TABLE} LIMIT 1) AS one",
+            lambda n: "can read the samples",
+        )
+    )
     return checks
 
 
@@ -115,28 +157,62 @@ def _api(settings: Settings) -> list[Check]:
     try:
         health = httpx.get(f"{base}/health", timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
-        return [Check("api", "reachable", False, f"nothing answers at {base} ({type(exc).__name__}).",
-                      "Start it with `etl stack up`, or point ETL_API_URL (or ETL_API_PORT) at the running API.")]  # fmt: skip
+        return [
+            Check(
+                "api",
+                "reachable",
+                False,
+                f"nothing answers at {base} ({type(exc).__name__}).",
+                "Start it with `etl stack up`, or point ETL_API_URL (or ETL_API_PORT) at the running API.",
+            )
+        ]
     if health.status_code != 200:
-        return [Check("api", "health", False, f"{base}/health answered HTTP {health.status_code}: "
-                      "the API runs but cannot read its database.",
-                      "See the database checks above and the API's log (stack folder, api.log).")]  # fmt: skip
+        return [
+            Check(
+                "api",
+                "health",
+                False,
+                f"{base}/health answered HTTP {health.status_code}: the API runs but cannot read its database.",
+                "See the database checks above and the API's log (stack folder, api.log).",
+            )
+        ]
     checks = [Check("api", "health", True, f"{base} answers and reads its database")]
     try:
         with make_client(settings) as client:  # the ETL's own client: its base URL and token
             answer = client.get("/variables", timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:
         answer = None
-        checks.append(Check("api", "authorized", False, f"GET {base}/variables failed ({type(exc).__name__}).",
-                            "Look at the API's log."))  # fmt: skip
+        checks.append(
+            Check(
+                "api",
+                "authorized",
+                False,
+                f"GET {base}/variables failed ({type(exc).__name__}).",
+                "Look at the API's log.",
+            )
+        )
     if answer is not None and answer.status_code == 401:
         sent = "the configured ETL_API_TOKEN was refused" if settings.api_token else "no ETL_API_TOKEN is set"
-        checks.append(Check("api", "authorized", False, f"the API requires a bearer token and {sent}.",
-                            "Set ETL_API_TOKEN to the token the API was started with."))  # fmt: skip
+        checks.append(
+            Check(
+                "api",
+                "authorized",
+                False,
+                f"the API requires a bearer token and {sent}.",
+                "Set ETL_API_TOKEN to the token the API was started with.",
+            )
+        )
     elif answer is not None:
         ok = answer.status_code == 200
-        checks.append(Check("api", "authorized", ok, "requests are accepted" + (" with the token" if settings.api_token else ""),
-                            None if ok else f"GET /variables answered HTTP {answer.status_code}; look at the API's log."))  # fmt: skip
+        checks.append(
+            Check(
+                "api",
+                "authorized",
+                ok,
+                "requests are accepted" + (" with the token" if settings.api_token else ""),
+                None if ok else f"GET /variables answered HTTP {answer.status_code}; look at the API's log.",
+            )
+        )
     return checks
 
 

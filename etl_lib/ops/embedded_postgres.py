@@ -85,7 +85,10 @@ def ensure_databases_and_roles(admin_uri: str) -> None:
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(API_READER_ROLE)))
             for name, value in API_READER_ROLE_SETTINGS.items():
-                cur.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
-                    sql.Identifier(API_READER_ROLE), sql.Identifier(name), sql.Literal(value)))  # fmt: skip
+                cur.execute(
+                    sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                        sql.Identifier(API_READER_ROLE), sql.Identifier(name), sql.Literal(value)
+                    )
+                )
     finally:
         conn.close()

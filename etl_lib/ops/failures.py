@@ -17,7 +17,9 @@ def as_etl_error(exc: BaseException, database: str | None = None) -> EtlError:
     if isinstance(exc, (SQLAlchemyError, psycopg2.Error)):
         driver = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = " ".join(line.strip() for line in clean_message(str(driver)).splitlines() if line.strip())
-        return DatabaseError(database, reason or type(exc).__name__, connection=isinstance(driver, psycopg2.OperationalError))
+        return DatabaseError(
+            database, reason or type(exc).__name__, connection=isinstance(driver, psycopg2.OperationalError)
+        )
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return ConfigurationError(

@@ -145,10 +145,20 @@ def api_command(settings: Settings) -> list[str]:
     guarded HTTP protocol (header and send time-outs, a header size limit: ``api/server.py``) and an
     explicit keep-alive time-out."""
     return [
-        sys.executable, "-m", "uvicorn", "api.main:app",
-        "--host", settings.api_host, "--port", str(settings.api_port), "--no-access-log",
-        "--http", "api.server:GuardedHttpToolsProtocol", "--timeout-keep-alive", str(API_KEEP_ALIVE_S),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.main:app",
+        "--host",
+        settings.api_host,
+        "--port",
+        str(settings.api_port),
+        "--no-access-log",
+        "--http",
+        "api.server:GuardedHttpToolsProtocol",
+        "--timeout-keep-alive",
+        str(API_KEEP_ALIVE_S),
+    ]
 
 
 def _alive(process: psutil.Process) -> bool:

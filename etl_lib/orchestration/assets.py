@@ -28,9 +28,9 @@ from dagster import (
 from ..config.settings import environment
 from ..core.errors import EtlError, NotebookRunError
 from ..pipeline.extract import RetryPolicy
+from ..reports.export import export_html
 from ..reports.notebooks import run_notebook
 from ..reports.recorded import read_recorded, succeeded
-from ..reports.export import export_html
 from .coverage import fetch_coverage, no_source_data, samples_on
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 
@@ -74,7 +74,9 @@ def materialize_day(context: AssetExecutionContext, source_api: SourceApi, targe
             if samples_on(client, day, retry) == 0:
                 reason = no_source_data(day, fetch_coverage(client, retry))
                 context.log.warning(f"Skipped: {reason}")
-                context.instance.add_run_tags(context.run.run_id, {SKIPPED_TAG: f"no source data for {day.isoformat()}"})
+                context.instance.add_run_tags(
+                    context.run.run_id, {SKIPPED_TAG: f"no source data for {day.isoformat()}"}
+                )
                 yield AssetObservation(
                     asset_key=context.asset_key,
                     partition=context.partition_key,

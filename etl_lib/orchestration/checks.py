@@ -53,7 +53,10 @@ def checked_day(context: AssetCheckExecutionContext) -> dt.date:
 
 class QualityThreshold(Config):
     min_share: float = Field(
-        MIN_GOOD_SHARE, ge=0.0, le=1.0, description="Least share (0..1) of a variable's samples that pass the quality checks."
+        MIN_GOOD_SHARE,
+        ge=0.0,
+        le=1.0,
+        description="Least share (0..1) of a variable's samples that pass the quality checks.",
     )
 
 
@@ -62,7 +65,9 @@ def build_checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> l
     # Partitioned asset checks (one verdict per day) are a preview feature in Dagster 1.13; the pin in
     # constraints.txt keeps their behaviour fixed, so the warning each time they are built is only noise.
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
+        warnings.filterwarnings(
+            "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning
+        )
         return _checks(asset, partitions)
 
 
@@ -94,7 +99,9 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         if result.missing:
             metadata["missing_by_reason"] = MetadataValue.json(result.missing)
         severity = AssetCheckSeverity.WARN if result.explained_by_source else AssetCheckSeverity.ERROR
-        return AssetCheckResult(passed=result.passed, severity=severity, description=result.describe(), metadata=metadata)
+        return AssetCheckResult(
+            passed=result.passed, severity=severity, description=result.describe(), metadata=metadata
+        )
 
     @asset_check(
         asset=asset,

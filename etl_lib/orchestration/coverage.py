@@ -60,7 +60,7 @@ def fetch_coverage(client: httpx.Client, retry: RetryPolicy) -> SourceCoverage:
 
 
 def _instant(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value).astimezone(dt.timezone.utc) if value else None
+    return dt.datetime.fromisoformat(value).astimezone(dt.UTC) if value else None
 
 
 def samples_on(client: httpx.Client, day: dt.date, retry: RetryPolicy) -> int:

@@ -27,7 +27,7 @@ SCHEDULE_NAME = "daily_etl_schedule"
 def day_to_run(context: ScheduleEvaluationContext) -> dt.date:
     """The UTC day that ended before the tick."""
     tick = context.scheduled_execution_time or utc_now()
-    return (tick.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date()
+    return (tick.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
 
 
 def build_daily_schedule(job, partitions: PartitionsDefinition) -> ScheduleDefinition:

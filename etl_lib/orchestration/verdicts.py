@@ -90,7 +90,9 @@ def bucket_completeness(
     """
     expected = day_buckets(run_date)
     names = etl_signal_names()
-    groups = {k: pd.DatetimeIndex(g["timestamp"]) for k, g in written.groupby(["turbine", "signal"])} if len(written) else {}
+    groups = (
+        {k: pd.DatetimeIndex(g["timestamp"]) for k, g in written.groupby(["turbine", "signal"])} if len(written) else {}
+    )
     present = {
         (turbine, name): groups.get((turbine, name), pd.DatetimeIndex([], tz="UTC")).intersection(expected)
         for turbine in turbines
@@ -144,7 +146,9 @@ def quality_verdict(recorded: dict, min_share: float, report: str) -> QualityVer
             "Re-materialize the partition with a notebook that runs the data-quality step.",
             {},
         )
-    shares = {key(turbine, variable): float(share) for turbine, per in quality.items() for variable, share in per.items()}
+    shares = {
+        key(turbine, variable): float(share) for turbine, per in quality.items() for variable, share in per.items()
+    }
     below = {name: share for name, share in shares.items() if share < min_share}
     if not below:
         lowest = min(shares, key=shares.get)

@@ -63,7 +63,8 @@ class FileCheck:
                 for variable in self.variables:
                     applies = check == "good" or check in checks_of(variable)
                     n = (self.good if check == "good" else self.flagged).get(
-                        (turbine, variable) if check == "good" else (turbine, variable, check), 0)  # fmt: skip
+                        (turbine, variable) if check == "good" else (turbine, variable, check), 0
+                    )
                     row[(variable, "flagged")] = int(n) if applies else np.nan
                     row[(variable, "share")] = n / total if applies and total else np.nan
                 rows[(turbine, check)] = row
@@ -93,9 +94,7 @@ class FileCheck:
         text = pd.DataFrame(index=table.index)
         for variable in self.variables:
             flagged, share = table[(variable, "flagged")], table[(variable, "share")]
-            text[variable] = [
-                "" if np.isnan(n) else f"{int(n):,} ({s:.2%})" for n, s in zip(flagged, share)
-            ]  # fmt: skip
+            text[variable] = ["" if np.isnan(n) else f"{int(n):,} ({s:.2%})" for n, s in zip(flagged, share)]
         lines.append(f"samples per turbine: {', '.join(f'{t} {n:,}' for t, n in self.expected.items())}")
         lines.append(text.to_string())
         if self.out is not None:
@@ -129,11 +128,15 @@ class FlagWriter:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in OUTPUT_FORMATS:
-            raise InputFileError(self.path, f"its suffix {self.path.suffix or '(none)'!r} is not one of "
-                                 f"{', '.join(OUTPUT_FORMATS)}", "Name the output file .parquet or .csv.")  # fmt: skip
+            raise InputFileError(
+                self.path,
+                f"its suffix {self.path.suffix or '(none)'!r} is not one of {', '.join(OUTPUT_FORMATS)}",
+                "Name the output file .parquet or .csv.",
+            )
         if not self.path.parent.is_dir():
-            raise InputFileError(self.path, f"its folder {self.path.parent} does not exist",
-                                 "Create it, or pick another.")  # fmt: skip
+            raise InputFileError(
+                self.path, f"its folder {self.path.parent} does not exist", "Create it, or pick another."
+            )
         self.partial = self.path.with_name(f".{self.path.name}.partial")
         self._parquet = None
         self._rows = 0
@@ -151,8 +154,9 @@ class FlagWriter:
                     self._parquet = pq.ParquetWriter(self.partial, table.schema)
                 self._parquet.write_table(table.cast(self._parquet.schema))
         except OSError as exc:
-            raise InputFileError(self.path, f"it cannot be written ({exc})",
-                                 "Check the folder's space and permissions.") from None  # fmt: skip
+            raise InputFileError(
+                self.path, f"it cannot be written ({exc})", "Check the folder's space and permissions."
+            ) from None
         self._rows += len(rows)
 
     def close(self) -> None:
@@ -178,8 +182,9 @@ def _chunks(export: ScadaExport) -> Iterator[tuple[RunScope, pd.DataFrame, pd.Da
     for chunk, rows in sorted(pd.Series(np.arange(len(values))).groupby(chunk_of.to_numpy()).indices.items()):
         start = first_day + pd.Timedelta(days=int(chunk) * days_per_chunk)
         stop = start + pd.Timedelta(days=days_per_chunk)
-        scope = RunScope(start.date(), max(start, first).to_pydatetime(), min(stop, end).to_pydatetime(),
-                         tuple(export.turbines))  # fmt: skip
+        scope = RunScope(
+            start.date(), max(start, first).to_pydatetime(), min(stop, end).to_pydatetime(), tuple(export.turbines)
+        )
         yield scope, values.iloc[rows], non_finite.iloc[rows]
 
 
@@ -228,8 +233,11 @@ def parse_pairs(text: str | None, option: str) -> dict[str, str]:
             continue
         name, equals, value = part.partition("=")
         if not equals or not name.strip() or not value.strip():
-            raise ConfigurationError(f"{option} {text!r}: {part.strip()!r} is not of the form name=value.",
-                                     f"Write {option} 'name=value,name=value'.", setting=option)  # fmt: skip
+            raise ConfigurationError(
+                f"{option} {text!r}: {part.strip()!r} is not of the form name=value.",
+                f"Write {option} 'name=value,name=value'.",
+                setting=option,
+            )
         pairs[name.strip()] = value.strip()
     return pairs
 
@@ -243,8 +251,9 @@ def parse_period(text: str | None) -> dt.timedelta | None:
     except ValueError:
         period = None
     if period is None or period <= dt.timedelta(0):
-        raise ConfigurationError(f"--period {text!r} is not a positive duration.", "Write e.g. --period 10min or 1min.",
-                                 setting="period")  # fmt: skip
+        raise ConfigurationError(
+            f"--period {text!r} is not a positive duration.", "Write e.g. --period 10min or 1min.", setting="period"
+        )
     return period
 
 
@@ -272,7 +281,7 @@ def check_file(
             f"Give --models with a catalogue name ({', '.join(catalogue())}) or a curve table (CSV wind_speed,power) "
             "for every turbine, or a CSV file `turbine,model` with one line per turbine.",
             setting="models",
-        )  # fmt: skip
+        )
     mapping = parse_pairs(columns, "--columns") if isinstance(columns, str) or columns is None else dict(columns)
     export = read_export(path, mapping, parse_period(period) if isinstance(period, str) else period)
     return check_export(export, models_for(models, export.turbines), t, fit=fit, out=out)

@@ -100,7 +100,12 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 def get(
-    client: httpx.Client, path: str, params: dict, *, retry: RetryPolicy, headers: dict | None = None,
+    client: httpx.Client,
+    path: str,
+    params: dict,
+    *,
+    retry: RetryPolicy,
+    headers: dict | None = None,
     check: Callable[[httpx.Response], None] | None = None,
 ) -> httpx.Response:
     """GET with exponential backoff and jitter on connection errors, timeouts, 5xx and incomplete
@@ -129,8 +134,9 @@ def get(
         attempts = exc.last_attempt.attempt_number
         seconds = time.monotonic() - started
         if isinstance(last, IncompleteAnswerError):
-            raise SourceUnavailableError(url, attempts, status=200, detail=f"incomplete every time: {last.what}",
-                                         seconds=seconds) from None  # fmt: skip
+            raise SourceUnavailableError(
+                url, attempts, status=200, detail=f"incomplete every time: {last.what}", seconds=seconds
+            ) from None
         if isinstance(last, _RetryableStatus):
             raise SourceUnavailableError(
                 url, attempts, status=last.response.status_code, detail=_detail(last.response), seconds=seconds
@@ -147,8 +153,13 @@ def _log_retry(url: str, retry: RetryPolicy):
         error = state.outcome.exception() if state.outcome else None
         logger.info(
             "The API at %s failed (%s); attempt %d of at most %d in %.1f s, retrying until %.0f s after the first.",
-            url, error, state.attempt_number + 1, retry.retries + 1, state.upcoming_sleep, retry.deadline,
-        )  # fmt: skip
+            url,
+            error,
+            state.attempt_number + 1,
+            retry.retries + 1,
+            state.upcoming_sleep,
+            retry.deadline,
+        )
 
     return log
 
@@ -207,8 +218,9 @@ def fetch_farm(client: httpx.Client, *, retry: RetryPolicy) -> list[Turbine]:
             for t in orjson.loads(response.content)["turbines"]
         ]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise SourceRequestError(str(response.url), response.status_code,
-                                 f"the answer is not a list of turbines with models ({exc!r})") from None  # fmt: skip
+        raise SourceRequestError(
+            str(response.url), response.status_code, f"the answer is not a list of turbines with models ({exc!r})"
+        ) from None
 
 
 def select_turbines(farm: list[Turbine], scope: RunScope) -> list[Turbine]:
@@ -229,11 +241,21 @@ def select_turbines(farm: list[Turbine], scope: RunScope) -> list[Turbine]:
 def fetch_day(client: httpx.Client, scope: RunScope, variables: list[str], *, retry: RetryPolicy) -> Samples:
     """The samples of the scope's day and turbines (``scope.turbines`` must be set), whole and
     validated (``read_samples``). An incomplete answer is asked for again, like a 5xx; never used."""
-    params = {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "variables": ",".join(variables),
-              "turbines": ",".join(scope.turbines)}  # fmt: skip
+    params = {
+        "start": scope.start.isoformat(),
+        "end": scope.end.isoformat(),
+        "variables": ",".join(variables),
+        "turbines": ",".join(scope.turbines),
+    }
     whole: list[Samples] = []
-    get(client, "/data", params, retry=retry, headers={"Accept": DATA_ACCEPT},
-        check=lambda response: whole.append(read_samples(response, variables, scope)))  # fmt: skip
+    get(
+        client,
+        "/data",
+        params,
+        retry=retry,
+        headers={"Accept": DATA_ACCEPT},
+        check=lambda response: whole.append(read_samples(response, variables, scope)),
+    )
     return whole[-1]
 
 
@@ -268,7 +290,7 @@ def _json_numbers(column: pd.Series, name: str, bad) -> tuple[pd.Series, pd.Seri
         return values, pd.Series(False, index=column.index) | ~np.isfinite(values.fillna(0.0))
     texts = column.map(lambda v: v if isinstance(v, str) else None)
     unknown = texts.notna() & ~texts.isin(list(NON_FINITE_JSON))
-    numbers = column.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) or v is None)
+    numbers = column.map(lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)) or v is None)
     if unknown.any() or not (numbers | texts.notna()).all():
         raise bad(f"a value of '{name}' is not a number or null")
     values = column.where(texts.isna(), texts.map(NON_FINITE_JSON)).astype("float64")
@@ -319,9 +341,10 @@ def validate_arrow(content: bytes, variables: list[str], scope: RunScope) -> Sam
             raise bad(f"'{name}' is {kind}, not a number or null")
     timestamps = pd.Series(pd.to_datetime(table.column("timestamp").to_pandas(), utc=True))
     turbines = (
-        table.column("turbine").to_pandas().astype(str) if with_turbine
+        table.column("turbine").to_pandas().astype(str)
+        if with_turbine
         else pd.Series(scope.turbines[0], index=timestamps.index)
-    )  # fmt: skip
+    )
     values, non_finite = {}, {}
     for name in variables:
         column = table.column(name).cast(pa.float64())
@@ -358,14 +381,17 @@ def whole_arrow(content: bytes, bad, incomplete) -> pa.Table:
         raise incomplete("the Arrow IPC stream has no end-of-stream marker")
     rows = sum(batch.num_rows for batch in batches)
     if stated is None:
-        raise incomplete(f"the Arrow IPC stream states no row count (metadata '{COUNT_METADATA_KEY}' of its last batch)")
+        raise incomplete(
+            f"the Arrow IPC stream states no row count (metadata '{COUNT_METADATA_KEY}' of its last batch)"
+        )
     if stated != str(rows).encode():
         raise incomplete(f"the Arrow IPC stream holds {rows} rows but states {stated.decode(errors='replace')}")
     return pa.Table.from_batches(batches, schema=reader.schema)
 
 
-def _checked(timestamps: pd.Series, turbines: pd.Series, values: pd.DataFrame, non_finite: pd.DataFrame, bad,
-             scope: RunScope) -> Samples:  # fmt: skip
+def _checked(
+    timestamps: pd.Series, turbines: pd.Series, values: pd.DataFrame, non_finite: pd.DataFrame, bad, scope: RunScope
+) -> Samples:
     """Timestamps present and inside the day, turbines the ones asked for, ``(turbine, timestamp)``
     unique; floats indexed by ``(turbine, timestamp)`` in order, unusable values as NaN."""
     if timestamps.isna().any():

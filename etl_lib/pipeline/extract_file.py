@@ -71,9 +71,10 @@ def _read_table(path: Path, wanted: list[str] | None) -> pd.DataFrame:
         return pd.read_parquet(path, columns=wanted)
     except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas' and pyarrow's parse errors are ValueErrors
         raise InputFileError(
-            path, f"it cannot be read as {'CSV' if csv else 'Parquet'} ({exc})",
+            path,
+            f"it cannot be read as {'CSV' if csv else 'Parquet'} ({exc})",
             "Export the data again as plain CSV (comma-separated, a header line) or Parquet.",
-        ) from None  # fmt: skip
+        ) from None
 
 
 def _timestamps(path: Path, column: pd.Series, name: str) -> pd.DatetimeIndex:
@@ -94,10 +95,11 @@ def _timestamps(path: Path, column: pd.Series, name: str) -> pd.DatetimeIndex:
                 pd.to_datetime(value, utc=True, format="ISO8601")
             except (ValueError, TypeError, OverflowError):
                 raise InputFileError(
-                    path, f"the timestamp ({name!r}) {value!r} is not an ISO 8601 instant",
+                    path,
+                    f"the timestamp ({name!r}) {value!r} is not an ISO 8601 instant",
                     "Write timestamps like 2024-03-31T02:00:00+01:00 (an offset is converted to UTC; none means UTC).",
                     row=number,
-                ) from None  # fmt: skip
+                ) from None
         raise
 
 
@@ -109,9 +111,12 @@ def _numbers(path: Path, column: pd.Series, name: str) -> np.ndarray:
     wrong = numbers.isna() & column.notna() & column.astype("string").str.strip().ne("")
     if wrong.any():
         row = int(np.flatnonzero(wrong.to_numpy())[0])
-        raise InputFileError(path, f"the value {column.iloc[row]!r} of {name!r} is not a number",
-                             "Write numbers with a dot for decimals, and leave a missing value empty.",
-                             row=row + 1)  # fmt: skip
+        raise InputFileError(
+            path,
+            f"the value {column.iloc[row]!r} of {name!r} is not a number",
+            "Write numbers with a dot for decimals, and leave a missing value empty.",
+            row=row + 1,
+        )
     return numbers.to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -132,20 +137,27 @@ def read_export(
     mapping = {name: name for name in COLUMNS} | dict(columns or {})
     unknown = sorted(set(columns or {}) - set(COLUMNS))
     if unknown:
-        raise InputFileError(path, f"the column mapping names {', '.join(map(repr, unknown))}, which are not ours",
-                             f"Map only these names to the file's columns: {', '.join(COLUMNS)}.")  # fmt: skip
+        raise InputFileError(
+            path,
+            f"the column mapping names {', '.join(map(repr, unknown))}, which are not ours",
+            f"Map only these names to the file's columns: {', '.join(COLUMNS)}.",
+        )
     if path.suffix.lower() not in FORMATS:
-        raise InputFileError(path, f"its suffix {path.suffix or '(none)'!r} is not one of {', '.join(FORMATS)}",
-                             "Give a CSV file (.csv) or a Parquet file (.parquet).")  # fmt: skip
+        raise InputFileError(
+            path,
+            f"its suffix {path.suffix or '(none)'!r} is not one of {', '.join(FORMATS)}",
+            "Give a CSV file (.csv) or a Parquet file (.parquet).",
+        )
     if not path.is_file():
         raise InputFileError(path, "it does not exist (or is not a file)", "Check the path.")
     present = list(_read_table(path, None).columns)
     missing = [name for name in REQUIRED if mapping[name] not in present]
     if missing:
         raise InputFileError(
-            path, f"it has no column for {', '.join(missing)} (its columns are {present})",
+            path,
+            f"it has no column for {', '.join(missing)} (its columns are {present})",
             "Name the file's columns with --columns, e.g. --columns 'timestamp=Date and time,wind_speed=Wind speed'.",
-        )  # fmt: skip
+        )
     chosen = [name for name in COLUMNS if mapping[name] in present]
     table = _read_table(path, [mapping[name] for name in chosen])
     if table.empty:
@@ -161,8 +173,11 @@ def read_export(
     twice = index.duplicated(keep=False)
     duplicates = (
         pd.DataFrame({"turbine": index.get_level_values(0), "timestamp": index.get_level_values(1)})[twice]
-        .groupby(["turbine", "timestamp"], sort=True).size().rename("rows").reset_index()
-    )  # fmt: skip
+        .groupby(["turbine", "timestamp"], sort=True)
+        .size()
+        .rename("rows")
+        .reset_index()
+    )
     keep = ~index.duplicated(keep="first")
     raw, index = raw[keep].set_axis(index[keep]), index[keep]
     non_finite = pd.DataFrame(np.isinf(raw.to_numpy()), index=index, columns=variables)
@@ -170,8 +185,11 @@ def read_export(
     detected = period is None
     period = period or detect_period(samples.values.index)
     if period is None:
-        raise InputFileError(path, "the sample period cannot be told from one sample per turbine",
-                             "Give it with --period, e.g. --period 10min.")  # fmt: skip
+        raise InputFileError(
+            path,
+            "the sample period cannot be told from one sample per turbine",
+            "Give it with --period, e.g. --period 10min.",
+        )
     return ScadaExport(path, samples, period, detected, len(table), duplicates)
 
 
@@ -181,28 +199,31 @@ def models_for(spec: str, turbines: list[str]) -> dict[str, TurbineModel]:
     catalogue name or a curve table (a path relative to that file); ``*`` stands for every other turbine."""
     if spec in catalogue() or not _is_model_map(Path(spec)):
         model = resolve_model(spec)
-        return {turbine: model for turbine in turbines}
+        return dict.fromkeys(turbines, model)
     path = Path(spec)
     try:
         table = pd.read_csv(path, dtype=str, comment="#", skipinitialspace=True).fillna("")
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"it cannot be read as CSV ({exc})",
-                             "Write one line `turbine,model` per turbine.") from None  # fmt: skip
+        raise InputFileError(
+            path, f"it cannot be read as CSV ({exc})", "Write one line `turbine,model` per turbine."
+        ) from None
     table.columns = [name.strip().lower() for name in table.columns]
     chosen: dict[str, TurbineModel] = {}
     pairs = zip(table["turbine"].str.strip(), table["model"].str.strip())
     for number, (turbine, name) in enumerate(pairs, start=1):
         if not turbine or not name:
-            raise InputFileError(path, "a turbine or its model is empty", "Give every line a turbine and a model.",
-                                 row=number)  # fmt: skip
+            raise InputFileError(
+                path, "a turbine or its model is empty", "Give every line a turbine and a model.", row=number
+            )
         relative = path.parent / name
         chosen[turbine] = resolve_model(name if name in catalogue() or not relative.exists() else str(relative))
     missing = [turbine for turbine in turbines if turbine not in chosen and "*" not in chosen]
     if missing:
         raise InputFileError(
-            path, f"it maps no model to the turbine(s) {', '.join(missing)} of the data",
+            path,
+            f"it maps no model to the turbine(s) {', '.join(missing)} of the data",
             "Add a line `<turbine>,<model>` for each, or `*,<model>` for every other turbine.",
-        )  # fmt: skip
+        )
     return {turbine: chosen.get(turbine, chosen.get("*")) for turbine in turbines}
 
 

@@ -44,17 +44,20 @@ def replace_day(
             conn.execute(select(func.pg_advisory_xact_lock(day_lock_key(scope.run_date))))
             ids = ensure_signals(conn, upsert_farm(conn, turbines), signals)
             conn.execute(
-                text(f'DELETE FROM "{target_data.name}" WHERE signal_id = ANY(:ids) '
-                     'AND "timestamp" >= :start AND "timestamp" < :end'),  # fmt: skip
+                text(
+                    f'DELETE FROM "{target_data.name}" WHERE signal_id = ANY(:ids) '
+                    'AND "timestamp" >= :start AND "timestamp" < :end'
+                ),
                 {"ids": list(ids.values()), "start": scope.start, "end": scope.end},
             )
             keys = pd.MultiIndex.from_arrays([rows["turbine"], rows["signal"]])
             signal_id = pd.Series(ids).reindex(keys).to_numpy(dtype="int64")
             timestamps = pd.DatetimeIndex(rows["timestamp"]).tz_convert("UTC").tz_localize(None).to_numpy()
             record.rows_written = copy_rows(
-                conn, target_data.name,
+                conn,
+                target_data.name,
                 {"signal_id": signal_id, "timestamp": timestamps, "value": rows["value"].to_numpy(dtype="float64")},
-            )  # fmt: skip
+            )
             return record.insert(conn, RunStatus.SUCCEEDED)
     except (DBAPIError, psycopg2.Error) as exc:  # COPY runs on the driver's cursor: psycopg2 errors, unwrapped
         record.rows_written = None

@@ -77,8 +77,11 @@ class QualityThresholds(BaseModel):
     frozen_wind_speed: float = Field(10.0, gt=0, description="minutes of one repeated value")
     frozen_power: float = Field(10.0, gt=0, description="minutes; idle power (≤ power_near_zero) never counts")
     frozen_ambient_temperature: float = Field(60.0, gt=0, description="minutes; temperature changes slowly")
-    frozen_min_samples: int = Field(5, ge=2, description="a frozen run also holds at least this many samples "
-                                    "(three equal 10-minute means are no evidence)")  # fmt: skip
+    frozen_min_samples: int = Field(
+        5,
+        ge=2,
+        description="a frozen run also holds at least this many samples (three equal 10-minute means are no evidence)",
+    )
 
     spike_window: float = Field(11.0, gt=0, description="minutes of the centred rolling window")
     spike_window_min_samples: int = Field(5, ge=3, description="the window holds at least this many samples")
@@ -86,34 +89,64 @@ class QualityThresholds(BaseModel):
     spike_min_wind_speed: float = Field(5.0, ge=0, description="m/s; a smaller deviation is never a spike")
     spike_min_power: float = Field(400.0, ge=0, description="kW; a smaller deviation is never a spike")
     spike_min_ambient_temperature: float = Field(3.0, ge=0, description="°C; a smaller deviation is never a spike")
-    spike_storm_margin: float = Field(5.0, ge=0, description="m/s; from cut-out minus this, a jump of power is a "
-                                      "storm stop or restart (gusts inside a 10-minute mean reach cut-out), "
-                                      "not a spike")  # fmt: skip
-    spike_farm_share: float = Field(0.5, gt=0, description="no spike where the farm's median jumps the same way by "
-                                    "at least this share of the turbine's jump ...")  # fmt: skip
-    spike_farm_minutes: float = Field(2.0, ge=0, description="... within this many minutes (a front reaches the "
-                                      "turbines one after another)")  # fmt: skip
+    spike_storm_margin: float = Field(
+        5.0,
+        ge=0,
+        description="m/s; from cut-out minus this, a jump of power is a "
+        "storm stop or restart (gusts inside a 10-minute mean reach cut-out), "
+        "not a spike",
+    )
+    spike_farm_share: float = Field(
+        0.5,
+        gt=0,
+        description="no spike where the farm's median jumps the same way by "
+        "at least this share of the turbine's jump ...",
+    )
+    spike_farm_minutes: float = Field(
+        2.0, ge=0, description="... within this many minutes (a front reaches the turbines one after another)"
+    )
 
     farm_calm_wind_speed: float = Field(2.0, ge=0, description="m/s; the farm's wind at or below this is a calm")
-    farm_wind_dead: float = Field(0.25, gt=0, lt=1, description="an anemometer reading below this share of the "
-                                  "farm's wind while the farm blows is dead or stuck, at once")  # fmt: skip
-    farm_wind_low: float = Field(0.7, gt=0, lt=1, description="... and below this share of it for a while, biased "
-                                 "(iced, misaligned): wakes alone take less")  # fmt: skip
-    farm_wind_minutes: float = Field(30.0, gt=0, description="'for a while': at least half of a centred window of "
-                                     "this many minutes")  # fmt: skip
+    farm_wind_dead: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="an anemometer reading below this share of the "
+        "farm's wind while the farm blows is dead or stuck, at once",
+    )
+    farm_wind_low: float = Field(
+        0.7,
+        gt=0,
+        lt=1,
+        description="... and below this share of it for a while, biased (iced, misaligned): wakes alone take less",
+    )
+    farm_wind_minutes: float = Field(
+        30.0, gt=0, description="'for a while': at least half of a centred window of this many minutes"
+    )
 
-    below_cut_in_margin: float = Field(1.0, ge=0, description="m/s; 'below cut-in' means below the model's cut-in "
-                                       "minus this")  # fmt: skip
-    operating_margin: float = Field(2.0, ge=0, description="m/s; 'well inside the operating range' keeps this "
-                                    "distance from the model's cut-in and cut-out")  # fmt: skip
+    below_cut_in_margin: float = Field(
+        1.0, ge=0, description="m/s; 'below cut-in' means below the model's cut-in minus this"
+    )
+    operating_margin: float = Field(
+        2.0,
+        ge=0,
+        description="m/s; 'well inside the operating range' keeps this distance from the model's cut-in and cut-out",
+    )
     power_near_zero: float = Field(20.0, description="kW; at or below this the turbine is not producing")
     band_fraction: float = Field(0.15, ge=0, description="the band around the expected power: this share of it ...")
     band_power: float = Field(50.0, ge=0, description="... plus this many kW, on either side")
-    performance_minutes: float = Field(30.0, gt=0, description="under- or over-performance holds for at least half "
-                                       "of a centred window of this many minutes")  # fmt: skip
+    performance_minutes: float = Field(
+        30.0,
+        gt=0,
+        description="under- or over-performance holds for at least half of a centred window of this many minutes",
+    )
     curve_bin_width: float = Field(0.5, gt=0, description="m/s; wind-speed bins of the method of bins")
-    curve_min_minutes: float = Field(180.0, gt=0, description="a bin of the turbine's own history corrects the "
-                                     "model's curve when it holds this many minutes of normal operation")  # fmt: skip
+    curve_min_minutes: float = Field(
+        180.0,
+        gt=0,
+        description="a bin of the turbine's own history corrects the "
+        "model's curve when it holds this many minutes of normal operation",
+    )
 
     def ranges(self, rated_power: float | pd.Series) -> dict[str, tuple[float, float | pd.Series]]:
         """Physical limits per variable; power's upper limit is a factor of ``rated_power`` (kW: one
@@ -317,10 +350,12 @@ def expected_power(
     curve from ``curves`` when given, else its model's curve."""
     curves = curves or {}
     return pd.DataFrame(
-        {turbine: (curves.get(turbine) or models[turbine]).power(wind_speed[turbine].to_numpy())
-         for turbine in wind_speed.columns},
+        {
+            turbine: (curves.get(turbine) or models[turbine]).power(wind_speed[turbine].to_numpy())
+            for turbine in wind_speed.columns
+        },
         index=wind_speed.index,
-    )  # fmt: skip
+    )
 
 
 def held(flag: pd.DataFrame, window: int, share: float = 0.5) -> pd.DataFrame:
@@ -408,8 +443,11 @@ class QualityResult:
         flags = self.flags
         if checks is not None:
             flags = flags.loc[:, flags.columns.isin(list(checks), level="check")]
-        return flags.T.groupby(level=["turbine", "variable"], sort=False).any().T.reindex(
-            columns=self.grid.columns, fill_value=False)  # fmt: skip
+        return (
+            flags.T.groupby(level=["turbine", "variable"], sort=False)
+            .any()
+            .T.reindex(columns=self.grid.columns, fill_value=False)
+        )
 
     # A result is not changed once made: what is derived from the whole of it is computed once (the
     # run record, the report and Dagster each ask for it; 100 turbines make that tens of milliseconds).
@@ -471,9 +509,7 @@ def check_day(
     grid.index.name = "timestamp"
     bad = non_finite.unstack("turbine").swaplevel(axis=1).reindex(index=times, columns=columns)
     bad = bad.fillna(False).astype(bool)
-    present = (
-        pd.Series(True, index=samples.index).unstack("turbine").reindex(index=times, columns=turbines)
-    ).notna()  # fmt: skip
+    present = (pd.Series(True, index=samples.index).unstack("turbine").reindex(index=times, columns=turbines)).notna()
     present.columns.name = "turbine"
     limits = t.ranges(pd.Series({n: models[n].rated_power for n in turbines}))
     spike_window = samples_for(t.spike_window, period, at_least=t.spike_window_min_samples) | 1
@@ -508,8 +544,14 @@ def check_day(
             "spike": spike_flag(data, **spike, farm=farm, farm_share=t.spike_farm_share, farm_window=farm_window),
         }
         if variable == "wind_speed":
-            checks["farm_wind"] = farm_wind_flag(data, farm, t.farm_calm_wind_speed, t.farm_wind_dead, t.farm_wind_low,
-                                                 samples_for(t.farm_wind_minutes, period) | 1)  # fmt: skip
+            checks["farm_wind"] = farm_wind_flag(
+                data,
+                farm,
+                t.farm_calm_wind_speed,
+                t.farm_wind_dead,
+                t.farm_wind_low,
+                samples_for(t.farm_wind_minutes, period) | 1,
+            )
         if variable == "power" and wind is not None:
             # A jump of power that the wind explains (a gust on the steep part of the curve, a cut-out)
             # is no spike: it must also stand out from the turbine's expected power. A stop is no
@@ -522,8 +564,9 @@ def check_day(
     frame = pd.concat(parts, axis=1, names=["variable", "check", "turbine"])
     frame = frame.reorder_levels(["turbine", "variable", "check"], axis=1).astype(bool)
     farm_grid = pd.concat(farm_of, axis=1, names=["variable", "turbine"]).swaplevel(axis=1)[columns]
-    return QualityResult(thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid,
-                         expected=expected)  # fmt: skip
+    return QualityResult(
+        thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid, expected=expected
+    )
 
 
 def fit_curves(
@@ -548,12 +591,23 @@ def fit_curves(
                 continue
             model = models[turbine]
             wind, power = result.grid[(turbine, "wind_speed")], result.grid[(turbine, "power")]
-            normal = (good[(turbine, "wind_speed")] & good[(turbine, "power")] & power.gt(t.power_near_zero)
-                      & wind.ge(model.cut_in) & wind.lt(model.cut_out))  # fmt: skip
+            normal = (
+                good[(turbine, "wind_speed")]
+                & good[(turbine, "power")]
+                & power.gt(t.power_near_zero)
+                & wind.ge(model.cut_in)
+                & wind.lt(model.cut_out)
+            )
             pairs.setdefault(turbine, []).append(pd.DataFrame({"wind": wind[normal], "power": power[normal]}))
     curves = {}
     for turbine, parts in pairs.items():
         both = pd.concat(parts)
-        curves[turbine] = BinnedCurve.fit(models[turbine], both["wind"], both["power"], period / MINUTE,
-                                          bin_width=t.curve_bin_width, min_minutes=t.curve_min_minutes)  # fmt: skip
+        curves[turbine] = BinnedCurve.fit(
+            models[turbine],
+            both["wind"],
+            both["power"],
+            period / MINUTE,
+            bin_width=t.curve_bin_width,
+            min_minutes=t.curve_min_minutes,
+        )
     return curves

@@ -97,8 +97,11 @@ def run_etl(
     settings = settings or get_settings()
     scope = RunScope.day(run_date, turbines)
     engine = engine or engine_for(settings.target_url)
-    record = RunRecord(scope.run_date, turbines=None if scope.turbines is None else list(scope.turbines),
-                       report=None if report is None else str(report))  # fmt: skip
+    record = RunRecord(
+        scope.run_date,
+        turbines=None if scope.turbines is None else list(scope.turbines),
+        report=None if report is None else str(report),
+    )
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record)
     except Exception as exc:

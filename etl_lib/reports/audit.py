@@ -59,9 +59,14 @@ def _marked_checks() -> dict[str, float]:
 # --- before the run: what ran, and where it reads and writes -------------------------------------------
 
 
-def command(date, thresholds: dict | None = None, api_url: str | None = None,
-            target_database_url: str | None = None, report_path: str | None = None,
-            turbines: list[str] | str | None = None) -> str:  # fmt: skip
+def command(
+    date,
+    thresholds: dict | None = None,
+    api_url: str | None = None,
+    target_database_url: str | None = None,
+    report_path: str | None = None,
+    turbines: list[str] | str | None = None,
+) -> str:
     """The papermill command, from the project's root, that runs this notebook with these parameters
     (a target URL's password hidden)."""
     output = Path(report_path) if report_path else Path("runs") / f"{date}.ipynb"
@@ -81,14 +86,30 @@ def command(date, thresholds: dict | None = None, api_url: str | None = None,
     return shlex.join(parts)
 
 
-def header(date, thresholds: dict | None = None, api_url: str | None = None,
-           target_database_url: str | None = None, report_path: str | None = None,
-           turbines: list[str] | str | None = None) -> present.Markdown:  # fmt: skip
+def header(
+    date,
+    thresholds: dict | None = None,
+    api_url: str | None = None,
+    target_database_url: str | None = None,
+    report_path: str | None = None,
+    turbines: list[str] | str | None = None,
+) -> present.Markdown:
     """The day, and the command that ran this report (shown before the run, so a failed run has it too)."""
     ran = command(date, thresholds, api_url, target_database_url, report_path, turbines)
-    which = "the whole farm" if not turbines else "the turbines " + ", ".join([turbines] if isinstance(turbines, str) else turbines)
-    lines = [f"## {date} (UTC), {which}", "", "This report is the executed notebook of (from the project's root folder):",
-             "", "```", ran, "```"]  # fmt: skip
+    which = (
+        "the whole farm"
+        if not turbines
+        else "the turbines " + ", ".join([turbines] if isinstance(turbines, str) else turbines)
+    )
+    lines = [
+        f"## {date} (UTC), {which}",
+        "",
+        "This report is the executed notebook of (from the project's root folder):",
+        "",
+        "```",
+        ran,
+        "```",
+    ]
     if not (thresholds or api_url or target_database_url or turbines):
         lines += ["", f"`etl run {date}` runs the same. Run it again to replace the day; nothing is duplicated."]
     return present.Markdown("\n".join(lines))
@@ -206,7 +227,9 @@ def fetched_table(result: RunResult) -> pd.DataFrame:
         rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine")
     counts = [c for c in frame.columns if c.startswith("nulls ") or c == "not finite"]
-    return present.table(frame, warn_above=dict.fromkeys(counts, 0), warn_below={"samples": len(expected_timestamps(result.scope))})
+    return present.table(
+        frame, warn_above=dict.fromkeys(counts, 0), warn_below={"samples": len(expected_timestamps(result.scope))}
+    )
 
 
 # --- the farm -----------------------------------------------------------------------------------------
@@ -234,10 +257,14 @@ def farm_table(result: RunResult) -> pd.DataFrame:
         rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine")
     shares = ["availability", "capacity factor", *(c for c in frame.columns if c.startswith("quality "))]
-    return present.table(frame, percent=shares, warn_below=dict.fromkeys([c for c in shares if c != "capacity factor"], 1.0),
-                         decimals={"energy (MWh)": 3},
-                         caption="The farm: availability is the share of the day's minutes with a row, energy is from the "
-                                 "10-minute mean power")  # fmt: skip
+    return present.table(
+        frame,
+        percent=shares,
+        warn_below=dict.fromkeys([c for c in shares if c != "capacity factor"], 1.0),
+        decimals={"energy (MWh)": 3},
+        caption="The farm: availability is the share of the day's minutes with a row, energy is from the "
+        "10-minute mean power",
+    )
 
 
 def bucket_edges(result: RunResult) -> pd.DatetimeIndex:
@@ -255,7 +282,11 @@ def farm_figure(result: RunResult) -> Figure:
     """Small multiples of the day, a panel per turbine (at most ``SMALL_MULTIPLES``, the lowest quality
     first when the farm has more): its 1-minute power, the 10-minute mean, the samples any check
     flagged, and its rated power."""
-    shown = result.scope.turbines if len(result.scope.turbines) <= SMALL_MULTIPLES else _by_quality(result)[:SMALL_MULTIPLES]
+    shown = (
+        result.scope.turbines
+        if len(result.scope.turbines) <= SMALL_MULTIPLES
+        else _by_quality(result)[:SMALL_MULTIPLES]
+    )
     fig, axes = present.figure(len(shown), row_height=1.15, sharex=True)
     edges = bucket_edges(result)
     times = present.instants(result.quality.grid.index)
@@ -265,17 +296,43 @@ def farm_figure(result: RunResult) -> Figure:
         ax.plot(times, power.to_numpy(), color="0.65", lw=0.6, label="1-minute power", zorder=2)
         if ("power", "mean") in day.statistics.columns:
             mean = day.statistics[("power", "mean")].reindex(edges[:-1]).to_numpy(dtype=float)
-            ax.step(present.instants(edges), np.append(mean, mean[-1]), where="post", color="tab:blue", lw=1.1,
-                    label="10-minute mean", zorder=3)  # fmt: skip
-        suspect = day.flags.loc[:, day.flags.columns.get_level_values("check").isin([c for c in CHECKS if c not in SHADED_CHECKS])]
+            ax.step(
+                present.instants(edges),
+                np.append(mean, mean[-1]),
+                where="post",
+                color="tab:blue",
+                lw=1.1,
+                label="10-minute mean",
+                zorder=3,
+            )
+        suspect = day.flags.loc[
+            :, day.flags.columns.get_level_values("check").isin([c for c in CHECKS if c not in SHADED_CHECKS])
+        ]
         flagged = suspect.any(axis=1).to_numpy()
         if flagged.any():
-            ax.plot(times[flagged], power.to_numpy()[flagged], "o", ms=2.5, color="tab:red", label="flagged",
-                    zorder=FLAG_ZORDER)  # fmt: skip
+            ax.plot(
+                times[flagged],
+                power.to_numpy()[flagged],
+                "o",
+                ms=2.5,
+                color="tab:red",
+                label="flagged",
+                zorder=FLAG_ZORDER,
+            )
         missing = ~day.present.to_numpy()
         if missing.any():
-            ax.fill_between(times, 0, 1, where=missing, transform=ax.get_xaxis_transform(), color="tab:gray",
-                            alpha=0.25, lw=0, step="mid", label="no row (gap)")  # fmt: skip
+            ax.fill_between(
+                times,
+                0,
+                1,
+                where=missing,
+                transform=ax.get_xaxis_transform(),
+                color="tab:gray",
+                alpha=0.25,
+                lw=0,
+                step="mid",
+                label="no row (gap)",
+            )
         ax.axhline(day.model.rated_power, **present.LEVEL_STYLES["rated"], label="rated power")
         share = min(result.quality.day_quality()[name].values())
         present.title(ax, f"{name} ({day.model.name}): quality {share:.1%}")
@@ -297,9 +354,14 @@ def quality_heatmap_figure(result: RunResult) -> Figure:
     start = mdates.date2num(lowest.index[0])
     end = mdates.date2num(lowest.index[-1] + BUCKET)
     image = ax.imshow(
-        lowest.T.to_numpy(), aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, interpolation="nearest",
+        lowest.T.to_numpy(),
+        aspect="auto",
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
         extent=(start, end, len(lowest.columns) - 0.5, -0.5),
-    )  # fmt: skip
+    )
     ax.grid(False)
     ax.set_yticks(range(len(lowest.columns)), list(lowest.columns), fontsize="x-small")
     ax.xaxis_date(tz=present.UTC)
@@ -323,8 +385,9 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
         wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy().ravel()
         power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
         good = quality.good().loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
-        ax.plot(wind[good], power[good], ".", ms=1.5, color=color, alpha=0.5, rasterized=True,
-                label=f"good samples, {name}")  # fmt: skip
+        ax.plot(
+            wind[good], power[good], ".", ms=1.5, color=color, alpha=0.5, rasterized=True, label=f"good samples, {name}"
+        )
         top = max(top, float(np.nanmax(wind)) if np.isfinite(wind).any() else 0.0)
     for check, size in _marked_checks().items():
         columns = [c for c in quality.flags.columns if c[2] == check]
@@ -336,8 +399,15 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
         turbines = list(flagged.columns)
         wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy()[flagged.to_numpy()]
         power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy()[flagged.to_numpy()]
-        ax.plot(wind, power, "o", ms=np.sqrt(size) * 0.8, color=CHECK_COLORS.get(check, "black"), zorder=FLAG_ZORDER,
-                label=f"{check} ({int(flagged.to_numpy().sum())})")  # fmt: skip
+        ax.plot(
+            wind,
+            power,
+            "o",
+            ms=np.sqrt(size) * 0.8,
+            color=CHECK_COLORS.get(check, "black"),
+            zorder=FLAG_ZORDER,
+            label=f"{check} ({int(flagged.to_numpy().sum())})",
+        )
     top = max([top, *(m.cut_out for m in models.values())]) + 1
     speeds = np.linspace(0, top, 400)
     for (name, model), style in zip(models.items(), ["-", "--", "-.", ":"] * 3):
@@ -379,12 +449,23 @@ def flagged_stretches(day: TurbineDay) -> pd.DataFrame:
             continue
         stretch = flags.ne(flags.shift()).cumsum()[flags]
         for _, members in stretch.groupby(stretch):
-            rows.append({"variable": variable, "check": check, "from": members.index[0].strftime("%H:%M"),
-                         "to": members.index[-1].strftime("%H:%M"), "samples": len(members)})  # fmt: skip
+            rows.append(
+                {
+                    "variable": variable,
+                    "check": check,
+                    "from": members.index[0].strftime("%H:%M"),
+                    "to": members.index[-1].strftime("%H:%M"),
+                    "samples": len(members),
+                }
+            )
     columns = ["variable", "check", "from", "to", "samples"]
     table = pd.DataFrame(rows, columns=columns).sort_values(["from", "variable", "check"], ignore_index=True)
-    return present.table(table.astype({"samples": int}), index=False, empty="No check flagged any sample.",
-                         caption="Where the flags are (UTC)")  # fmt: skip
+    return present.table(
+        table.astype({"samples": int}),
+        index=False,
+        empty="No check flagged any sample.",
+        caption="Where the flags are (UTC)",
+    )
 
 
 PERFECT_DAY = "Every bucket of the day has quality 1: all ten samples present and good, for each variable."
@@ -406,8 +487,13 @@ def statistics_table(day: TurbineDay) -> pd.DataFrame:
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["variable", "statistic"])
     frame = frame.astype({c: "Int64" for c in frame.columns if c[1] == "count"})
     shares = [c for c in frame.columns if c[1] == "quality"]
-    return present.table(frame, percent=shares, warn_below=dict.fromkeys(shares, 1.0), empty=PERFECT_DAY,
-                         caption="The buckets below quality 1: statistics, samples (count) and quality")  # fmt: skip
+    return present.table(
+        frame,
+        percent=shares,
+        warn_below=dict.fromkeys(shares, 1.0),
+        empty=PERFECT_DAY,
+        caption="The buckets below quality 1: statistics, samples (count) and quality",
+    )
 
 
 def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
@@ -417,8 +503,11 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
     wind, power = day.grid["wind_speed"], day.grid["power"]
     good = day.good["power"] & day.good["wind_speed"]
     expected = pd.Series(day.model.power(wind.to_numpy()), index=wind.index).where(wind.notna())
-    power_checks = [c for c in ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
-                    if ("power", c) in day.flags.columns]  # fmt: skip
+    power_checks = [
+        c
+        for c in ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
+        if ("power", c) in day.flags.columns
+    ]
     flagged = day.flags.loc[:, [("power", c) for c in power_checks]].any(axis=1) if power_checks else good & False
     edges = np.arange(0.0, max(float(wind.max()) if wind.notna().any() else 0.0, 0.0) + bin_width, bin_width)
     groups = pd.cut(wind, edges, right=False)
@@ -439,8 +528,12 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
     table.index = [f"{interval.left:g}–{interval.right:g}" for interval in table.index]
     table.index.name = "wind (m/s)"
     table = table[table["samples"] > 0].round(1)
-    return present.table(table, decimals={c: 1 for c in table.columns if "power" in c or "curve" in c},
-                         warn_above={"flagged by a power-curve check": 0}, caption="Measured power curve")  # fmt: skip
+    return present.table(
+        table,
+        decimals={c: 1 for c in table.columns if "power" in c or "curve" in c},
+        warn_above={"flagged by a power-curve check": 0},
+        caption="Measured power curve",
+    )
 
 
 def _levels(variable: str, day: TurbineDay) -> dict[str, tuple[str, list[float]]]:
@@ -469,23 +562,53 @@ def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
         ax.plot(times, data.to_numpy(), color="0.6", lw=0.7, label="1-minute samples", zorder=2)
         if variable in day.statistics.columns.get_level_values(0):
             stats = day.statistics[variable].reindex(edges[:-1])
-            stepped = {s: np.append(stats[s].to_numpy(dtype=float), stats[s].to_numpy(dtype=float)[-1]) for s in
-                       ("mean", "min", "max")}  # fmt: skip
+            stepped = {
+                s: np.append(stats[s].to_numpy(dtype=float), stats[s].to_numpy(dtype=float)[-1])
+                for s in ("mean", "min", "max")
+            }
             x = present.instants(edges)
-            ax.fill_between(x, stepped["min"], stepped["max"], step="post", color="tab:blue", alpha=0.15, lw=0,
-                            label="10-min min–max", zorder=1)  # fmt: skip
+            ax.fill_between(
+                x,
+                stepped["min"],
+                stepped["max"],
+                step="post",
+                color="tab:blue",
+                alpha=0.15,
+                lw=0,
+                label="10-min min–max",
+                zorder=1,
+            )
             ax.step(x, stepped["mean"], where="post", color="tab:blue", lw=1.2, label="10-min mean", zorder=3)
         gaps = (day.flag(variable, "gap") | day.flag(variable, "null")).to_numpy()
         if gaps.any():
-            ax.fill_between(times, 0, 1, where=gaps, transform=ax.get_xaxis_transform(), color=CHECK_COLORS["gap"],
-                            alpha=0.25, step="mid", lw=0, label=f"gap / null ({int(gaps.sum())})")  # fmt: skip
+            ax.fill_between(
+                times,
+                0,
+                1,
+                where=gaps,
+                transform=ax.get_xaxis_transform(),
+                color=CHECK_COLORS["gap"],
+                alpha=0.25,
+                step="mid",
+                lw=0,
+                label=f"gap / null ({int(gaps.sum())})",
+            )
         for check, size in _marked_checks().items():
             flags = day.flag(variable, check).to_numpy()
             if flags.any():
-                ax.plot(times[flags], data.to_numpy()[flags], "o", ms=np.sqrt(size) * 0.8, color=CHECK_COLORS[check],
-                        zorder=FLAG_ZORDER, label=f"{check} ({int(flags.sum())})")  # fmt: skip
+                ax.plot(
+                    times[flags],
+                    data.to_numpy()[flags],
+                    "o",
+                    ms=np.sqrt(size) * 0.8,
+                    color=CHECK_COLORS[check],
+                    zorder=FLAG_ZORDER,
+                    label=f"{check} ({int(flags.sum())})",
+                )
         levels = _levels(variable, day)
-        crossed = [label for label, (style, _) in levels.items() if style == "limit" and day.flag(variable, "range").any()]
+        crossed = [
+            label for label, (style, _) in levels.items() if style == "limit" and day.flag(variable, "range").any()
+        ]
         present.limit_lines(ax, levels, data, always=crossed)
         present.title(ax, f"{day.name} {variable.replace('_', ' ')}")
         ax.set_ylabel(UNITS.get(variable, ""))
@@ -513,14 +636,18 @@ def turbine_sections(result: RunResult) -> present.Sections:
         if len(sections) < SMALL_MULTIPLES:
             drawn = day_figure(day, edges)
         else:  # a report stays readable and small with hundreds of turbines
-            drawn = present.Markdown(f"(Its day is drawn for the {SMALL_MULTIPLES} turbines of lowest quality only: "
-                                     f"`etl run {result.run_date} --turbines {name}` draws it.)")  # fmt: skip
+            drawn = present.Markdown(
+                f"(Its day is drawn for the {SMALL_MULTIPLES} turbines of lowest quality only: "
+                f"`etl run {result.run_date} --turbines {name}` draws it.)"
+            )
         items = [flagged_stretches(day), drawn, statistics_table(day), power_curve_table(day)]
-        sections.append(present.Section(f"{name} ({day.model.name})", f"quality {shares}; {found}", items,
-                                        folded=bool(sections)))  # fmt: skip
+        sections.append(
+            present.Section(f"{name} ({day.model.name})", f"quality {shares}; {found}", items, folded=bool(sections))
+        )
     if clean:
-        sections.append(present.Section("Without findings", f"{', '.join(clean)}: every sample present and good",
-                                        folded=False))  # fmt: skip
+        sections.append(
+            present.Section("Without findings", f"{', '.join(clean)}: every sample present and good", folded=False)
+        )
     return present.Sections(sections, empty="No turbine.")
 
 
@@ -545,8 +672,11 @@ def written_table(result: RunResult, settings: Settings) -> pd.DataFrame:
         }
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine").round(DECIMALS)
     expected_rows = BUCKETS_PER_DAY * len(etl_signal_names())
-    return present.table(frame.astype({"signals": int, "rows": int}), warn_below={"rows": expected_rows},
-                         caption=f"The target now (a complete day: {expected_rows} rows per turbine)")  # fmt: skip
+    return present.table(
+        frame.astype({"signals": int, "rows": int}),
+        warn_below={"rows": expected_rows},
+        caption=f"The target now (a complete day: {expected_rows} rows per turbine)",
+    )
 
 
 def _clock(stamp: pd.Timestamp) -> str:

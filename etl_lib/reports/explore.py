@@ -77,7 +77,9 @@ def open_range(
     chosen signals and of the mean wind speed and power in the range."""
     engine = engine or engine_for((settings or get_settings()).target_url)
     first, last = time_range(start, end)
-    chosen_turbines = check_turbines(turbines, engine=engine) if turbines is not None else available_turbines(engine=engine)
+    chosen_turbines = (
+        check_turbines(turbines, engine=engine) if turbines is not None else available_turbines(engine=engine)
+    )
     if not chosen_turbines:
         raise QueryError("The target knows no turbines yet.", "Run the ETL first: etl run 2024-10-01 (or make run).")
     chosen = check_signals(signals or statistic_signal_names(), engine=engine)
@@ -127,8 +129,11 @@ def target_url(settings: Settings) -> str:
 
 def one_turbine(wide: pd.DataFrame, turbine: str) -> pd.DataFrame:
     """The columns of ``turbine`` in a wide frame of ``read_signals``, named by signal."""
-    return wide.xs(turbine, axis=1, level="turbine") if turbine in wide.columns.get_level_values("turbine") else \
-        pd.DataFrame(index=wide.index)  # fmt: skip
+    return (
+        wide.xs(turbine, axis=1, level="turbine")
+        if turbine in wide.columns.get_level_values("turbine")
+        else pd.DataFrame(index=wide.index)
+    )
 
 
 # --- the 10-minute statistics as time series ----------------------------------------------------------
@@ -176,8 +181,15 @@ def series_figure(wide: pd.DataFrame) -> Figure:
                 for turbine in values.columns:
                     ax.plot(values.index, values[turbine], lw=0.8, label=turbine)
             else:
-                ax.fill_between(values.index, values.min(axis=1), values.max(axis=1), color="tab:blue", alpha=0.2,
-                                lw=0, label="lowest to highest turbine")  # fmt: skip
+                ax.fill_between(
+                    values.index,
+                    values.min(axis=1),
+                    values.max(axis=1),
+                    color="tab:blue",
+                    alpha=0.2,
+                    lw=0,
+                    label="lowest to highest turbine",
+                )
                 ax.plot(values.index, values.median(axis=1), color="tab:blue", lw=0.9, label="median turbine")
             heading = f"{variable.replace('_', ' ')}, 10-minute {statistic or 'value'} per turbine (UTC)"
         present.title(ax, heading)
@@ -194,11 +206,19 @@ def _one_turbine_panel(ax, variable: str, signals: pd.DataFrame) -> None:
     columns = {split_signal_name(n)[1]: signals[n] for n in signals.columns if split_signal_name(n)[0] == variable}
     index = signals.index
     if "min" in columns and "max" in columns:
-        ax.fill_between(index, columns["min"], columns["max"], color="tab:blue", alpha=0.15, lw=0,
-                        label="10-min min–max")  # fmt: skip
+        ax.fill_between(
+            index, columns["min"], columns["max"], color="tab:blue", alpha=0.15, lw=0, label="10-min min–max"
+        )
     if "mean" in columns and "std" in columns:
-        ax.fill_between(index, columns["mean"] - columns["std"], columns["mean"] + columns["std"], color="tab:blue",
-                        alpha=0.3, lw=0, label="mean ± std")  # fmt: skip
+        ax.fill_between(
+            index,
+            columns["mean"] - columns["std"],
+            columns["mean"] + columns["std"],
+            color="tab:blue",
+            alpha=0.3,
+            lw=0,
+            label="mean ± std",
+        )
     for statistic, series in columns.items():
         if statistic == "mean":
             ax.plot(series.index, series, color="tab:blue", lw=0.9, label="10-min mean")
@@ -221,17 +241,21 @@ def daily_quality(quality: pd.DataFrame) -> pd.DataFrame:
     days = quality.index.floor("D")
     shares = quality.groupby(days).mean().T
     order = {name: position for position, name in enumerate(quality_signal_names())}
-    shares = shares.sort_index(key=lambda level: level.map(lambda name: order.get(name, len(order)))
-                               if level.name == "signal" else level)  # fmt: skip
+    shares = shares.sort_index(
+        key=lambda level: level.map(lambda name: order.get(name, len(order))) if level.name == "signal" else level
+    )
     shares.index = pd.MultiIndex.from_tuples(
         [(turbine, name.removesuffix(QUALITY_SUFFIX)) for turbine, name in shares.index], names=["turbine", "variable"]
     )
     shares.columns = [day.strftime("%Y-%m-%d") for day in shares.columns]
     shares.columns.name = "day (UTC)"
-    return present.table(shares.round(DECIMALS + 2), percent=list(shares.columns),
-                         warn_below=dict.fromkeys(shares.columns, MIN_GOOD_SHARE),
-                         empty="The target has no quality signals in this range.",
-                         caption="Mean quality per day: the share of the expected samples that are good")  # fmt: skip
+    return present.table(
+        shares.round(DECIMALS + 2),
+        percent=list(shares.columns),
+        warn_below=dict.fromkeys(shares.columns, MIN_GOOD_SHARE),
+        empty="The target has no quality signals in this range.",
+        caption="Mean quality per day: the share of the expected samples that are good",
+    )
 
 
 def lowest_daily_quality(table: pd.DataFrame) -> pd.DataFrame:
@@ -344,9 +368,12 @@ def power_curve_summary(wide: pd.DataFrame, models: dict[str, TurbineModel | Non
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "turbine"
-    return present.table(table.round(DECIMALS), percent=["off the curve, good (% of rated)"],
-                         decimals={"off the curve, all (kW)": 1, "off the curve, good (kW)": 1},
-                         caption="Measured power curves against each turbine's model (10-minute means)")  # fmt: skip
+    return present.table(
+        table.round(DECIMALS),
+        percent=["off the curve, good (% of rated)"],
+        decimals={"off the curve, all (kW)": 1, "off the curve, good (kW)": 1},
+        caption="Measured power curves against each turbine's model (10-minute means)",
+    )
 
 
 def power_curve_figure(wide: pd.DataFrame, models: dict[str, TurbineModel | None]) -> Figure:
@@ -363,29 +390,52 @@ def power_curve_figure(wide: pd.DataFrame, models: dict[str, TurbineModel | None
         model, signals = models[turbine], one_turbine(wide, turbine)
         good = good_buckets(signals)
         flagged = signals.drop(good.index)
-        ax.scatter(good["wind_speed_mean"], good["power_mean"], s=4, color="0.6", alpha=0.6,
-                   label="good buckets (quality 1)")  # fmt: skip
+        ax.scatter(
+            good["wind_speed_mean"], good["power_mean"], s=4, color="0.6", alpha=0.6, label="good buckets (quality 1)"
+        )
         if len(flagged):
-            ax.scatter(flagged["wind_speed_mean"], flagged["power_mean"], s=8, color="tab:orange", zorder=4,
-                       label="buckets below quality 1")  # fmt: skip
+            ax.scatter(
+                flagged["wind_speed_mean"],
+                flagged["power_mean"],
+                s=8,
+                color="tab:orange",
+                zorder=4,
+                label="buckets below quality 1",
+            )
             raw = power_curve(signals)
-            ax.plot(raw["wind_speed"], raw["power"], "o-", color="tab:red", ms=2.5, lw=1, alpha=0.8,
-                    label="binned, all buckets")  # fmt: skip
+            ax.plot(
+                raw["wind_speed"],
+                raw["power"],
+                "o-",
+                color="tab:red",
+                ms=2.5,
+                lw=1,
+                alpha=0.8,
+                label="binned, all buckets",
+            )
         curve = power_curve(good)
-        ax.plot(curve["wind_speed"], curve["power"], "o-", color="tab:blue", ms=3, lw=1.3, zorder=3,
-                label="binned, good buckets")  # fmt: skip
+        ax.plot(
+            curve["wind_speed"],
+            curve["power"],
+            "o-",
+            color="tab:blue",
+            ms=3,
+            lw=1.3,
+            zorder=3,
+            label="binned, good buckets",
+        )
         if model:
             ax.plot(speeds, model.power(speeds), color="k", lw=1, ls="--", label="the model's curve")
         ax.set_xlim(0, top)
         present.title(ax, f"{turbine} ({model.name if model else 'model unknown'})")
-    for ax in axes[len(shown):]:
+    for ax in axes[len(shown) :]:
         ax.set_visible(False)
     for ax in axes[::columns]:
         ax.set_ylabel(f"power ({UNITS['power']})")
-    for ax in axes[len(shown) - columns:len(shown)]:  # the last of each column
+    for ax in axes[len(shown) - columns : len(shown)]:  # the last of each column
         ax.tick_params(labelbottom=True)
         ax.set_xlabel(f"wind speed ({UNITS['wind_speed']})")
-    present.one_legend(axes[:len(shown)], beside=columns - 1)  # beside the first row's last panel
+    present.one_legend(axes[: len(shown)], beside=columns - 1)  # beside the first row's last panel
     return fig
 
 
@@ -397,8 +447,11 @@ def power_curve_sections(wide: pd.DataFrame, models: dict[str, TurbineModel | No
         if not set(MEANS) <= set(signals.columns):
             continue
         table = power_curves(signals, model)
-        sections.append(present.Section(f"{turbine} ({model.name if model else 'model unknown'})",
-                                        f"{len(table)} bins of 0.5 m/s", [table]))  # fmt: skip
+        sections.append(
+            present.Section(
+                f"{turbine} ({model.name if model else 'model unknown'})", f"{len(table)} bins of 0.5 m/s", [table]
+            )
+        )
     return present.Sections(sections, empty="No turbine has 10-minute means of wind speed and power in this range.")
 
 
@@ -407,11 +460,19 @@ def coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
     10-minute buckets it has a value for (in %), and the turbine's first and last value
     (``YYYY-MM-DD HH:MM``)."""
     shares = coverage["coverage"].unstack("signal")
-    table = shares.join(pd.DataFrame({
-        "first": coverage["first"].groupby(level="turbine").min().map(_stamp),
-        "last": coverage["last"].groupby(level="turbine").max().map(_stamp),
-    }))  # fmt: skip
+    table = shares.join(
+        pd.DataFrame(
+            {
+                "first": coverage["first"].groupby(level="turbine").min().map(_stamp),
+                "last": coverage["last"].groupby(level="turbine").max().map(_stamp),
+            }
+        )
+    )
     signals = list(shares.columns)
     expected = int(coverage["expected"].iloc[0]) if len(coverage) else 0
-    return present.table(table, percent=signals, warn_below=dict.fromkeys(signals, 1.0),
-                         caption=f"Coverage: the share of the range's {expected} 10-minute buckets with a value")  # fmt: skip
+    return present.table(
+        table,
+        percent=signals,
+        warn_below=dict.fromkeys(signals, 1.0),
+        caption=f"Coverage: the share of the range's {expected} 10-minute buckets with a value",
+    )

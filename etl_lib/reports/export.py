@@ -61,8 +61,10 @@ def failure_markdown(error: dict) -> str:
     """The failure as the first thing a reader sees: the error's name, what went wrong, what to do."""
     problem, _, fix = str(error.get("evalue", "")).partition(FIX_SEPARATOR)
     if not fix:
-        fix = ("This error was not expected by the ETL: the notebook itself (runs/<date>.ipynb, opened in "
-               "Jupyter) holds the full traceback; run the day again once it is corrected.")  # fmt: skip
+        fix = (
+            "This error was not expected by the ETL: the notebook itself (runs/<date>.ipynb, opened in "
+            "Jupyter) holds the full traceback; run the day again once it is corrected."
+        )
     lines = [
         '<div style="border-left: 6px solid #c0392b; background: #fdecea; padding: 0.5em 1em; margin: 0.5em 0;">',
         "",

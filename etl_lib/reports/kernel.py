@@ -32,9 +32,9 @@ import atexit
 import gc
 import importlib
 import logging
-import threading
 import os
 import sys
+import threading
 from pathlib import Path
 
 QUIET = ("Kernel is running over TCP without encryption", "KeyboardInterrupt caught in kernel")

@@ -48,7 +48,7 @@ PERCENT_DECIMALS = 2
 DPI = 80  # pixels per inch of the PNGs in the reports: an 11-inch figure is 880 pixels wide
 LEGEND_WIDTH = 2.5  # inches to the right of the axes, for legend_outside
 WARN_COLOR = "#fde0c5"  # the background of a cell that shows a fault
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --- tables ---------------------------------------------------------------------------------------
@@ -88,8 +88,16 @@ def _conventions(frame: pd.DataFrame) -> dict:
     return DEFAULTS | frame.attrs.get(ATTRS_KEY, {})
 
 
-DEFAULTS = {"percent": [], "decimals": {}, "caption": None, "empty": None, "warn_below": {}, "warn_above": {},
-            "links": {}, "index": True}  # fmt: skip
+DEFAULTS = {
+    "percent": [],
+    "decimals": {},
+    "caption": None,
+    "empty": None,
+    "warn_below": {},
+    "warn_above": {},
+    "links": {},
+    "index": True,
+}
 
 
 def _decimals_needed(values: np.ndarray, most: int) -> int:
@@ -120,7 +128,7 @@ def formatters(frame: pd.DataFrame) -> dict[str, callable]:
     for column in frame.columns:
         series = frame[column]
         if column in percent:
-            result[column] = _number_format("{:.%df}%%" % percent_digits, scale=100)
+            result[column] = _number_format(f"{{:.{percent_digits}f}}%", scale=100)
         elif pd.api.types.is_bool_dtype(series):
             result[column] = _text_format
         elif pd.api.types.is_integer_dtype(series):
@@ -128,7 +136,7 @@ def formatters(frame: pd.DataFrame) -> dict[str, callable]:
         elif pd.api.types.is_float_dtype(series):
             most = conventions["decimals"].get(column, MAX_DECIMALS)
             digits = _decimals_needed(series.to_numpy("float64", na_value=np.nan), most)
-            result[column] = _number_format("{:.%df}" % digits)
+            result[column] = _number_format(f"{{:.{digits}f}}")
         else:
             result[column] = _text_format
     return result
@@ -143,7 +151,7 @@ def _number_format(pattern: str, scale: float = 1):
         if _is_missing(value):
             return MISSING
         number = float(value) * scale
-        return pattern.format(int(round(number)) if pattern == "{:d}" else number)
+        return pattern.format(round(number) if pattern == "{:d}" else number)
 
     return render
 
@@ -206,13 +214,18 @@ def html(frame: pd.DataFrame) -> str:
             renders[column] = _link_format(pattern)
     styler = Styler(frame, uuid=table_id, cell_ids=False).format(renders)
     index_link = conventions["links"].get(frame.index.name)
-    styler = styler.format_index(_link_format(index_link), axis=0) if index_link else styler.format_index(escape="html", axis=0)
+    styler = (
+        styler.format_index(_link_format(index_link), axis=0)
+        if index_link
+        else styler.format_index(escape="html", axis=0)
+    )
     styler = styler.format_index(escape="html", axis=1)
     styler = styler.set_table_styles(TABLE_STYLES)
     text_columns = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c]) and c not in conventions["links"]]
     if text_columns:  # text reads from the left, numbers from the right
-        styler = styler.set_table_styles({c: [{"selector": "td", "props": "text-align: left;"}] for c in text_columns},
-                                         overwrite=False)  # fmt: skip
+        styler = styler.set_table_styles(
+            {c: [{"selector": "td", "props": "text-align: left;"}] for c in text_columns}, overwrite=False
+        )
     if caption:
         styler = styler.set_caption(caption)
     if not conventions["index"]:
@@ -272,8 +285,15 @@ class Markdown:
 # --- figures --------------------------------------------------------------------------------------
 
 
-def figure(rows: int = 1, *, width: float = 11.0, row_height: float = 3.2, legend: bool = True,
-           sharex: bool = False, columns: int = 1) -> tuple[Figure, np.ndarray]:  # fmt: skip
+def figure(
+    rows: int = 1,
+    *,
+    width: float = 11.0,
+    row_height: float = 3.2,
+    legend: bool = True,
+    sharex: bool = False,
+    columns: int = 1,
+) -> tuple[Figure, np.ndarray]:
     """A Figure with ``rows`` axes stacked (``rows`` × ``columns`` axes, row by row, with ``columns``),
     fixed margins (so it is drawn once, without a layout pass) and, with ``legend``, ``LEGEND_WIDTH``
     inches on the right for ``legend_outside``. With ``sharex`` the axes show one x range, labelled
@@ -284,9 +304,13 @@ def figure(rows: int = 1, *, width: float = 11.0, row_height: float = 3.2, legen
     right = width - (LEGEND_WIDTH if legend else 0.3)
     column_width = (right - left - (columns - 1) * left) / columns
     fig.subplots_adjust(
-        left=left / width, right=right / width, top=1 - top / height, bottom=bottom / height,
-        hspace=between / row_height, wspace=left / column_width,
-    )  # fmt: skip
+        left=left / width,
+        right=right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        hspace=between / row_height,
+        wspace=left / column_width,
+    )
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -313,10 +337,11 @@ def title(ax: Axes, text: str) -> None:
 
 def legend_outside(ax: Axes, **options) -> None:
     """The legend to the right of the axes, top-aligned: never on the data."""
-    handles, labels = ax.get_legend_handles_labels()
+    handles, _labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small",
-                  frameon=False, **options)  # fmt: skip
+        ax.legend(
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small", frameon=False, **options
+        )
 
 
 def one_legend(axes: Iterable[Axes], beside: int = 0) -> None:
@@ -325,8 +350,15 @@ def one_legend(axes: Iterable[Axes], beside: int = 0) -> None:
     axes = list(axes)
     entries = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels())}
     if entries:
-        axes[beside].legend(entries.values(), entries.keys(), loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                       borderaxespad=0.0, fontsize="small", frameon=False)  # fmt: skip
+        axes[beside].legend(
+            entries.values(),
+            entries.keys(),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            fontsize="small",
+            frameon=False,
+        )
 
 
 LEVEL_STYLES = {
@@ -335,8 +367,9 @@ LEVEL_STYLES = {
 }
 
 
-def limit_lines(ax: Axes, levels: Mapping[str, tuple[str, Iterable[float]]], data: Iterable[float],
-                *, always: Iterable[str] = ()) -> None:  # fmt: skip
+def limit_lines(
+    ax: Axes, levels: Mapping[str, tuple[str, Iterable[float]]], data: Iterable[float], *, always: Iterable[str] = ()
+) -> None:
     """Horizontal lines at reference levels, each kind once in the legend: ``levels`` maps a label
     (e.g. "range limits (kW)") to its style in ``LEVEL_STYLES`` and its values. A value is drawn when
     it lies within the data's span plus a twentieth of it, or when its label is in ``always`` (a limit
@@ -400,8 +433,9 @@ def daily_shares_figure(shares: pd.DataFrame, heading: str) -> tuple[Figure, Axe
     fig, (ax,) = figure(1, row_height=2.6)
     for (column, values), (marker, size) in zip(shares.items(), SHARE_MARKERS):
         ax.plot(days, values.astype(float), marker=marker, ms=size, lw=1, label=str(column).replace("_", " "))
-    ax.axhline(MIN_GOOD_SHARE, color="tab:red", lw=0.9, ls=(0, (2, 2)),
-               label=f"quality check threshold ({MIN_GOOD_SHARE:.0%})")  # fmt: skip
+    ax.axhline(
+        MIN_GOOD_SHARE, color="tab:red", lw=0.9, ls=(0, (2, 2)), label=f"quality check threshold ({MIN_GOOD_SHARE:.0%})"
+    )
     share_axis(ax, shares.to_numpy(dtype=float, na_value=np.nan).ravel(), floor=MIN_GOOD_SHARE)
     if len(days):
         ax.set_xlim(days.min() - pd.Timedelta(hours=12), days.max() + pd.Timedelta(hours=12))
@@ -415,8 +449,9 @@ def png(fig: Figure) -> bytes:
     """The figure as PNG, drawn once at ``DPI`` (its margins are fixed, so no tight bounding box)."""
     buffer = io.BytesIO()
     # Compression level 1 instead of 6: about as small for these plots, and a third faster.
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None},
-                pil_kwargs={"compress_level": 1})  # fmt: skip
+    fig.savefig(
+        buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None}, pil_kwargs={"compress_level": 1}
+    )
     return buffer.getvalue()
 
 
@@ -487,7 +522,7 @@ class Sections:
                 summary += f" — {html_escape.escape(section.summary)}"
             body = "".join(_item_html(item) for item in section.items)
             opened = "" if section.folded else " open"
-            parts.append(f"<details{opened} style=\"margin: 0.4em 0;\"><summary>{summary}</summary>{body}</details>")
+            parts.append(f'<details{opened} style="margin: 0.4em 0;"><summary>{summary}</summary>{body}</details>')
         return "".join(parts)
 
     def __repr__(self) -> str:

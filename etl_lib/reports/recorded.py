@@ -98,7 +98,9 @@ def summary_line(values: dict) -> str:
     variables = [v for v in SOURCE_VARIABLES if v in found] + sorted(found - set(SOURCE_VARIABLES))
     if variables:
         worst = {v: min(quality, key=lambda turbine: quality[turbine].get(v, 1.0)) for v in variables}
-        shown = [f"{v} {quality[worst[v]][v]:.1%}" + (f" ({worst[v]})" if quality[worst[v]][v] < 1 else "")
-                 for v in variables]  # fmt: skip
+        shown = [
+            f"{v} {quality[worst[v]][v]:.1%}" + (f" ({worst[v]})" if quality[worst[v]][v] < 1 else "")
+            for v in variables
+        ]
         line += "; lowest quality " + ", ".join(shown)
     return line

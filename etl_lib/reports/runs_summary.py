@@ -72,15 +72,18 @@ def summarize_runs(runs_dir: Path | str | None = None) -> pd.DataFrame:
     quality = [c for c in frame.columns if c.startswith("quality ")]
     known = [f"quality {variable}" for variable in SOURCE_VARIABLES]  # the variables in their usual order
     quality = [c for c in known if c in quality] + [c for c in quality if c not in known]
-    frame = frame.reindex(columns=["date", "status", "turbines", "rows_read", "rows_written", *quality, "error", "report"])
+    frame = frame.reindex(
+        columns=["date", "status", "turbines", "rows_read", "rows_written", *quality, "error", "report"]
+    )
     return frame.astype({"turbines": "Int64", "rows_read": "Int64", "rows_written": "Int64"}).set_index("date")
 
 
 def overview(summary: pd.DataFrame) -> pd.DataFrame:
     """How many runs there are, and how many succeeded and failed (or stopped unfinished)."""
     succeeded = int((summary["status"] == RunStatus.SUCCEEDED).sum())
-    return pd.DataFrame({"runs": {"reports": len(summary), "succeeded": succeeded,
-                                  "failed or unfinished": len(summary) - succeeded}})  # fmt: skip
+    return pd.DataFrame(
+        {"runs": {"reports": len(summary), "succeeded": succeeded, "failed or unfinished": len(summary) - succeeded}}
+    )
 
 
 def records(summary: pd.DataFrame) -> list[dict]:
@@ -98,9 +101,14 @@ def runs_table(summary: pd.DataFrame) -> pd.DataFrame:
     quality in %, days below ``MIN_GOOD_SHARE`` highlighted; the error text is listed apart."""
     table = summary.drop(columns=["error", "report"])
     shares = _quality_columns(table)
-    return present.table(table, percent=shares, warn_below=dict.fromkeys(shares, MIN_GOOD_SHARE),
-                         links={"date": "{}.html"}, empty="There are no reports yet.",
-                         caption="Quality: per variable, the lowest share of good samples of the day's turbines")  # fmt: skip
+    return present.table(
+        table,
+        percent=shares,
+        warn_below=dict.fromkeys(shares, MIN_GOOD_SHARE),
+        links={"date": "{}.html"},
+        empty="There are no reports yet.",
+        caption="Quality: per variable, the lowest share of good samples of the day's turbines",
+    )
 
 
 def failed_runs(summary: pd.DataFrame) -> pd.DataFrame:
@@ -118,8 +126,9 @@ def daily_quality_figure(summary: pd.DataFrame) -> Figure:
     fig, ax = present.daily_shares_figure(shares, "Daily data quality (red: failed runs)")
     failed = pd.to_datetime(summary.index[(summary["status"] != RunStatus.SUCCEEDED).to_numpy()]).tz_localize("UTC")
     for i, day in enumerate(failed):
-        ax.axvspan(day, day + pd.Timedelta(days=1), color="tab:red", alpha=0.2, lw=0,
-                   label="failed run" if i == 0 else None)  # fmt: skip
+        ax.axvspan(
+            day, day + pd.Timedelta(days=1), color="tab:red", alpha=0.2, lw=0, label="failed run" if i == 0 else None
+        )
     present.legend_outside(ax)
     return fig
 

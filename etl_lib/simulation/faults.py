@@ -63,23 +63,46 @@ def _at(day: str, hhmm: str) -> dt.datetime:
 
 
 DEFAULT_FAULTS: tuple[Fault, ...] = (
-    Fault("null", _at("2024-10-01", "06:02"), 3, "wind_speed", note="anemometer reading lost for 3 minutes",
-          turbine="WT01"),
+    Fault(
+        "null",
+        _at("2024-10-01", "06:02"),
+        3,
+        "wind_speed",
+        note="anemometer reading lost for 3 minutes",
+        turbine="WT01",
+    ),
     Fault("null", _at("2024-10-01", "06:41"), 1, "power", note="one power reading lost", turbine="WT01"),
     Fault("spike", _at("2024-10-01", "12:17"), 1, "power", 1400.0, note="power transducer glitch", turbine="WT02"),
     Fault("gap", _at("2024-10-01", "13:20"), 35, note="logger outage: 35 minutes without rows", turbine="WT03"),
     Fault("spike", _at("2024-10-01", "20:31"), 1, "wind_speed", 14.0, note="anemometer glitch", turbine="WT04"),
     Fault("spike", _at("2024-10-01", "20:48"), 1, "wind_speed", 12.5, note="anemometer glitch", turbine="WT04"),
-    Fault("stuck", _at("2024-10-03", "10:00"), 70, "wind_speed", note="anemometer frozen for 70 minutes",
-          turbine="WT02"),
-    Fault("out_of_range", _at("2024-10-06", "09:10"), 4, "power", 3276.7, note="transducer saturated (0x7FFF/10)",
-          turbine="WT01"),
-    Fault("curtailment", _at("2024-10-06", "12:00"), 90, "power", 600.0, note="power capped at 600 kW (derating)",
-          turbine="WT03"),
-)  # fmt: skip
+    Fault(
+        "stuck", _at("2024-10-03", "10:00"), 70, "wind_speed", note="anemometer frozen for 70 minutes", turbine="WT02"
+    ),
+    Fault(
+        "out_of_range",
+        _at("2024-10-06", "09:10"),
+        4,
+        "power",
+        3276.7,
+        note="transducer saturated (0x7FFF/10)",
+        turbine="WT01",
+    ),
+    Fault(
+        "curtailment",
+        _at("2024-10-06", "12:00"),
+        90,
+        "power",
+        600.0,
+        note="power capped at 600 kW (derating)",
+        turbine="WT03",
+    ),
+)
 
 
-def apply_faults(frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE) -> pd.DataFrame:
+def apply_faults(
+    frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE
+) -> pd.DataFrame:
     """A copy of ``turbine``'s generated ``frame`` (column ``timestamp`` plus variables) with its ``faults``
     and the farm's (``turbine=FARM``) applied. Faults of other turbines, or outside the frame's period,
     are ignored.

@@ -72,12 +72,15 @@ def turbine_names(count: int) -> list[str]:
     return [f"WT{number:0{width}d}" for number in range(1, count + 1)]
 
 
-def build_farm(turbines: int = DEFAULT_TURBINES, models: Sequence[str | TurbineModel] = DEFAULT_MODELS) -> list[FarmTurbine]:
+def build_farm(
+    turbines: int = DEFAULT_TURBINES, models: Sequence[str | TurbineModel] = DEFAULT_MODELS
+) -> list[FarmTurbine]:
     """``turbines`` turbines in rows of five, west to east, 5 rotor diameters apart (rows 7 apart);
     the models (catalogue names, CSV paths or TurbineModels) in equal consecutive groups."""
     if turbines < 1:
-        raise ConfigurationError(f"A farm needs at least one turbine, not {turbines}.", "Give --turbines 1 or more.",
-                                 setting="turbines")  # fmt: skip
+        raise ConfigurationError(
+            f"A farm needs at least one turbine, not {turbines}.", "Give --turbines 1 or more.", setting="turbines"
+        )
     resolved = [m if isinstance(m, TurbineModel) else resolve_model(m) for m in models]
     if not resolved:
         raise ConfigurationError("No turbine model was given.", "Name one or more models.", setting="models")
@@ -170,8 +173,9 @@ def turbine_samples(
     ideal = model.power(wind_speed)  # 0 outside [cut-in, cut-out)
     producing = ideal > 0
     top = max(model.powers) * 1.02
-    power = np.where(producing, np.clip(ideal * (1.0 + 0.03 * noise) + 8.0 * noise, 0.0, top),
-                     STANDBY_POWER + 0.5 * noise)  # fmt: skip
+    power = np.where(
+        producing, np.clip(ideal * (1.0 + 0.03 * noise) + 8.0 * noise, 0.0, top), STANDBY_POWER + 0.5 * noise
+    )
 
     temperature = sky.temperature + 0.05 * _stream(seed, 5, number).standard_normal(n)
     return pd.DataFrame(

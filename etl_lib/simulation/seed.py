@@ -54,10 +54,13 @@ def seed_source(
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {source_data.name}, {turbine.name}, {turbine_model.name}"))
         conn.execute(insert(turbine_model), [model_row(m) for m in {t.model.name: t.model for t in farm}.values()])
-        conn.execute(insert(turbine), [
-            {"id": number, "name": t.name, "model": t.model.name, "latitude": t.latitude, "longitude": t.longitude}
-            for number, t in enumerate(farm, start=1)
-        ])  # fmt: skip
+        conn.execute(
+            insert(turbine),
+            [
+                {"id": number, "name": t.name, "model": t.model.name, "latitude": t.latitude, "longitude": t.longitude}
+                for number, t in enumerate(farm, start=1)
+            ],
+        )
         for number, (member, frame) in enumerate(generator.generate(farm, start, days, seed), start=1):
             frame = apply_faults(frame, faults, seed, turbine=member.name)
             written += copy_frame(conn, source_data.name, frame.assign(turbine_id=number))

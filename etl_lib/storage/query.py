@@ -24,7 +24,9 @@ def _as_utc(value: dt.date | dt.datetime | str) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def time_range(start: dt.date | dt.datetime | str, end: dt.date | dt.datetime | str) -> tuple[pd.Timestamp, pd.Timestamp]:
+def time_range(
+    start: dt.date | dt.datetime | str, end: dt.date | dt.datetime | str
+) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``[start, end)`` as UTC timestamps (naive values are UTC); a malformed or empty range is an error."""
     bounds = []
     for name, value in (("start", start), ("end", end)):
@@ -69,8 +71,11 @@ def turbine_models(
 ) -> dict[str, TurbineModel | None]:
     """Each turbine's model (``turbines``, all when None) as the last run recorded it, by turbine name;
     None for a turbine the target holds rows of but was never told the model of."""
-    query = select(turbine.c.name.label("turbine"), turbine_model).select_from(
-        turbine.outerjoin(turbine_model, turbine_model.c.name == turbine.c.model)).order_by(turbine.c.name)  # fmt: skip
+    query = (
+        select(turbine.c.name.label("turbine"), turbine_model)
+        .select_from(turbine.outerjoin(turbine_model, turbine_model.c.name == turbine.c.model))
+        .order_by(turbine.c.name)
+    )
     if turbines is not None:
         query = query.where(turbine.c.name.in_(turbines))
     with _engine(settings, engine).connect() as conn:
@@ -93,12 +98,16 @@ def _known(names: list[str], known: list[str], what: str) -> list[str]:
     return names
 
 
-def check_signals(names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
+def check_signals(
+    names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None
+) -> list[str]:
     """``names`` as a list if the target defines them all; otherwise an error listing the valid ones."""
     return _known(_as_list(names), available_signals(settings, engine=engine), "signal")
 
 
-def check_turbines(names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
+def check_turbines(
+    names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None
+) -> list[str]:
     """``names`` as a list if the target knows them all; otherwise an error listing the valid ones."""
     return _known(_as_list(names), available_turbines(settings, engine=engine), "turbine")
 
@@ -165,8 +174,9 @@ def read_signals(
     """
     engine = _engine(settings, engine)
     query = (
-        select(target_data.c.timestamp, turbine.c.name.label("turbine"), signal.c.name.label("signal"),
-               target_data.c.value)  # fmt: skip
+        select(
+            target_data.c.timestamp, turbine.c.name.label("turbine"), signal.c.name.label("signal"), target_data.c.value
+        )
         .join(signal, signal.c.id == target_data.c.signal_id)
         .join(turbine, turbine.c.id == signal.c.turbine_id)
         .where(target_data.c.timestamp >= _as_utc(start), target_data.c.timestamp < _as_utc(end))

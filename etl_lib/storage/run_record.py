@@ -35,7 +35,9 @@ class RunRecord:
         """Insert the row inside the connection's open transaction and return its id."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         return conn.execute(
-            insert(etl_run).values(**values, finished_at=utc_now(), status=status.value, error=error).returning(etl_run.c.id)
+            insert(etl_run)
+            .values(**values, finished_at=utc_now(), status=status.value, error=error)
+            .returning(etl_run.c.id)
         ).scalar_one()
 
     def write(self, engine: Engine, status: RunStatus, error: str | None = None) -> int:

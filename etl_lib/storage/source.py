@@ -57,4 +57,3 @@ def prepare_source(engine: Engine) -> None:
 def source_row_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(source_data)).scalar_one()
-

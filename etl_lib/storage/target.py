@@ -92,13 +92,26 @@ def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
     if models:
         rows = [model_row(model) for model in models.values()]
         statement = insert(turbine_model).values(rows)
-        conn.execute(statement.on_conflict_do_update(
-            index_elements=["name"], set_={c: statement.excluded[c] for c in rows[0] if c != "name"}))  # fmt: skip
-    rows = [{"name": t["name"], "model": t["model"].name if t.get("model") else None,
-             "latitude": t.get("latitude"), "longitude": t.get("longitude")} for t in turbines]  # fmt: skip
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"], set_={c: statement.excluded[c] for c in rows[0] if c != "name"}
+            )
+        )
+    rows = [
+        {
+            "name": t["name"],
+            "model": t["model"].name if t.get("model") else None,
+            "latitude": t.get("latitude"),
+            "longitude": t.get("longitude"),
+        }
+        for t in turbines
+    ]
     statement = insert(turbine).values(rows)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=["name"], set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude")}))  # fmt: skip
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude")}
+        )
+    )
     names = [t["name"] for t in turbines]
     return dict(conn.execute(select(turbine.c.name, turbine.c.id).where(turbine.c.name.in_(names))).all())
 

@@ -40,10 +40,12 @@ from etl_lib.storage.engines import engine_for
 
 from .fault_servers import FAST_RETRY, Outcome
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 VARIABLES = ",".join(SOURCE_VARIABLES)
-SEEDED = (dt.datetime.combine(DEFAULT_PERIOD_START, dt.time(), UTC),
-          dt.datetime.combine(DEFAULT_PERIOD_START, dt.time(), UTC) + dt.timedelta(days=DEFAULT_PERIOD_DAYS))  # fmt: skip
+SEEDED = (
+    dt.datetime.combine(DEFAULT_PERIOD_START, dt.time(), UTC),
+    dt.datetime.combine(DEFAULT_PERIOD_START, dt.time(), UTC) + dt.timedelta(days=DEFAULT_PERIOD_DAYS),
+)
 A_YEAR = {"start": "2024-01-01T00:00:00Z", "end": "2024-12-31T00:00:00Z"}  # the seeded ten days and nothing else
 
 
@@ -128,8 +130,12 @@ class HealthProbe:
         self.seconds: list[float] = []
 
     def __enter__(self) -> HealthProbe:
-        self._process = subprocess.Popen([sys.executable, "-c", _PROBE, f"{self.base_url}/health", str(self.timeout)],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _PROBE, f"{self.base_url}/health", str(self.timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -179,13 +185,16 @@ def long_period(source_engine: Engine) -> Iterator[tuple[dt.datetime, dt.datetim
     columns = "turbine_id, timestamp, " + ", ".join(SOURCE_VARIABLES)
     with source_engine.begin() as conn:
         conn.execute(
-            text(f"INSERT INTO data ({columns}) SELECT turbine_id, timestamp - :shift - k * :span, "
-                 f"{', '.join(SOURCE_VARIABLES)} FROM data, generate_series(0, :copies - 1) k "
-                 "WHERE timestamp >= :s AND timestamp < :e"),
+            text(
+                f"INSERT INTO data ({columns}) SELECT turbine_id, timestamp - :shift - k * :span, "
+                f"{', '.join(SOURCE_VARIABLES)} FROM data, generate_series(0, :copies - 1) k "
+                "WHERE timestamp >= :s AND timestamp < :e"
+            ),
             {"shift": LONG_SHIFT, "span": SEEDED[1] - SEEDED[0], "copies": LONG_COPIES, "s": SEEDED[0], "e": SEEDED[1]},
-        )  # fmt: skip
-        rows = conn.execute(text("SELECT count(*) FROM data WHERE timestamp >= :s AND timestamp < :e"),
-                            {"s": start, "e": end}).scalar_one()  # fmt: skip
+        )
+        rows = conn.execute(
+            text("SELECT count(*) FROM data WHERE timestamp >= :s AND timestamp < :e"), {"s": start, "e": end}
+        ).scalar_one()
     try:
         yield start, end, rows
     finally:
@@ -276,16 +285,34 @@ def run_killed_session(settings: Settings, fmt: str, attempts: int = 3) -> Stres
                 answers[f"curl: {ending}"] += 1
                 if "incomplete" in ending:
                     break
-    return Stress(f"API session killed mid-answer ({fmt}, 60 days)", dict(answers), None,
-                  time.perf_counter() - started, facts=facts)  # fmt: skip
+    return Stress(
+        f"API session killed mid-answer ({fmt}, 60 days)",
+        dict(answers),
+        None,
+        time.perf_counter() - started,
+        facts=facts,
+    )
 
 
 def _curl_killed(settings: Settings, source: Engine, params: dict, start: dt.datetime, fmt: str) -> str:
     """The same fault seen by curl: how the answer ended for it (its exit status 18 is an incomplete read)."""
     with tempfile.NamedTemporaryFile() as out:
-        process = subprocess.Popen(["curl", "-sS", "-o", out.name, "-w", "%{http_code}", "--max-time", "60",
-                                    f"{settings.api_base_url}/data?{urlencode(params)}"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        process = subprocess.Popen(
+            [
+                "curl",
+                "-sS",
+                "-o",
+                out.name,
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "60",
+                f"{settings.api_base_url}/data?{urlencode(params)}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         victim = reading_backend(source, start, timeout=10)
         if victim is not None:
             _terminate(source, victim)
@@ -294,7 +321,9 @@ def _curl_killed(settings: Settings, source: Engine, params: dict, start: dt.dat
             return "reading over before the kill"
         if process.returncode == 18:
             return f"{status}, then incomplete read (exit 18: {err.strip()})"
-        return _ending(int(status or 0), Path(out.name).read_bytes(), fmt, broken=False) + f" (exit {process.returncode})"
+        return (
+            _ending(int(status or 0), Path(out.name).read_bytes(), fmt, broken=False) + f" (exit {process.returncode})"
+        )
 
 
 def run_etl_killed_session(settings: Settings, attempts: int = 3) -> Outcome:
@@ -311,8 +340,12 @@ def run_etl_killed_session(settings: Settings, attempts: int = 3) -> Outcome:
         for _ in range(attempts):
             requests: list[httpx.Request] = []
             with make_client(fast) as client, ThreadPoolExecutor(1) as pool:
-                client.event_hooks["request"] = [lambda r: requests.append(r) if r.url.path == "/data" else None]
-                future = pool.submit(fetch_day, client, scope, list(SOURCE_VARIABLES), retry=RetryPolicy.from_settings(fast))
+                client.event_hooks["request"] = [
+                    lambda r, seen=requests: seen.append(r) if r.url.path == "/data" else None
+                ]
+                future = pool.submit(
+                    fetch_day, client, scope, list(SOURCE_VARIABLES), retry=RetryPolicy.from_settings(fast)
+                )
                 victim = reading_backend(source, start, timeout=10)
                 if victim is not None:
                     _terminate(source, victim)
@@ -323,9 +356,15 @@ def run_etl_killed_session(settings: Settings, attempts: int = 3) -> Outcome:
             if len(requests) > 1:  # the kill broke an answer
                 break
     got = 0 if samples is None else len(samples)
-    return Outcome(name, error is None, type(error).__name__ if error else None, str(error) if error else None,
-                   len(requests), time.perf_counter() - started,
-                   "correct" if got == rows else f"WRONG: {got} of {rows} samples")  # fmt: skip
+    return Outcome(
+        name,
+        error is None,
+        type(error).__name__ if error else None,
+        str(error) if error else None,
+        len(requests),
+        time.perf_counter() - started,
+        "correct" if got == rows else f"WRONG: {got} of {rows} samples",
+    )
 
 
 # --- finding 2: clients that ask for a year and do not read -------------------------------------------
@@ -374,16 +413,21 @@ def run_non_reading_clients(settings: Settings, clients: int = 20) -> Stress:
     process = api_process(settings)
     started = time.perf_counter()
     with long_period(source) as (start, _, _), _Sampler(process) as sampler:
-        year = {"start": dt.datetime(start.year, 1, 1, tzinfo=UTC).isoformat(),
-                "end": dt.datetime(start.year + 1, 1, 1, tzinfo=UTC).isoformat()}  # fmt: skip
+        year = {
+            "start": dt.datetime(start.year, 1, 1, tzinfo=UTC).isoformat(),
+            "end": dt.datetime(start.year + 1, 1, 1, tzinfo=UTC).isoformat(),
+        }
         sockets = [_raw_request(settings, year | {"variables": VARIABLES, "format": "json"}) for _ in range(clients)]
         try:
             time.sleep(1.0)  # the answers back up
             health = [timed_health(settings.api_base_url) for _ in range(5)]
             day_started = time.perf_counter()
             try:
-                day = httpx.get(f"{settings.api_base_url}/data", timeout=10, params={
-                    "start": "2024-10-02T00:00:00Z", "end": "2024-10-03T00:00:00Z", "variables": VARIABLES}).status_code  # fmt: skip
+                day = httpx.get(
+                    f"{settings.api_base_url}/data",
+                    timeout=10,
+                    params={"start": "2024-10-02T00:00:00Z", "end": "2024-10-03T00:00:00Z", "variables": VARIABLES},
+                ).status_code
             except httpx.TimeoutException:
                 day = "client time-out (10 s)"
             day_seconds = time.perf_counter() - day_started
@@ -393,9 +437,14 @@ def run_non_reading_clients(settings: Settings, clients: int = 20) -> Stress:
             settle_started, sessions = time.perf_counter(), {}
             while time.perf_counter() - settle_started < SETTLE_S:
                 with source.connect() as conn:
-                    sessions = dict(conn.execute(text(
-                        "SELECT coalesce(state, '?'), count(*) FROM pg_stat_activity WHERE usename = :r GROUP BY 1"),
-                        {"r": API_READER_ROLE}).all())  # fmt: skip
+                    sessions = dict(
+                        conn.execute(
+                            text(
+                                "SELECT coalesce(state, '?'), count(*) FROM pg_stat_activity WHERE usename = :r GROUP BY 1"
+                            ),
+                            {"r": API_READER_ROLE},
+                        ).all()
+                    )
                 if not {"active", "idle in transaction"} & set(sessions):
                     break
                 time.sleep(0.1)
@@ -407,12 +456,21 @@ def run_non_reading_clients(settings: Settings, clients: int = 20) -> Stress:
         time.sleep(0.5)
         year_started = time.perf_counter()
         after = httpx.get(f"{settings.api_base_url}/data", params=year | {"variables": "power"}, timeout=60)
-        facts = {"day": (day, round(day_seconds, 3)), "api_sessions": sessions,
-                 "sessions_idle_after_s": round(settled_s, 1),
-                 "health_s": [round(h, 3) for h in health],
-                 "year_after": (after.status_code, round(time.perf_counter() - year_started, 3))}  # fmt: skip
-    return Stress(f"{clients} clients ask for a year and read nothing", dict(answers), max(health),
-                  time.perf_counter() - started, sampler.figures(), facts)  # fmt: skip
+        facts = {
+            "day": (day, round(day_seconds, 3)),
+            "api_sessions": sessions,
+            "sessions_idle_after_s": round(settled_s, 1),
+            "health_s": [round(h, 3) for h in health],
+            "year_after": (after.status_code, round(time.perf_counter() - year_started, 3)),
+        }
+    return Stress(
+        f"{clients} clients ask for a year and read nothing",
+        dict(answers),
+        max(health),
+        time.perf_counter() - started,
+        sampler.figures(),
+        facts,
+    )
 
 
 # --- finding 3: many clients at once -------------------------------------------------------------------
@@ -445,8 +503,14 @@ def run_concurrent_requests(settings: Settings, clients: int = 60) -> Stress:
     answers = Counter(what for what, _ in results)
     slowest = max(seconds for _, seconds in results)
     facts = {"slowest_answer_s": round(slowest, 2), "health_s": [round(s, 3) for s in health.seconds]}
-    return Stress(f"{clients} clients ask for 10 days of JSON at once", dict(answers), health.worst,
-                  time.perf_counter() - started, sampler.figures(), facts)  # fmt: skip
+    return Stress(
+        f"{clients} clients ask for 10 days of JSON at once",
+        dict(answers),
+        health.worst,
+        time.perf_counter() - started,
+        sampler.figures(),
+        facts,
+    )
 
 
 # --- finding 7: unfinished headers ------------------------------------------------------------------------
@@ -462,7 +526,7 @@ def _unfinished(settings: Settings, size: int) -> socket.socket:
     while payload and time.monotonic() < deadline:
         select.select([], [sock], [], 0.2)
         try:
-            payload = payload[sock.send(payload):]
+            payload = payload[sock.send(payload) :]
         except BlockingIOError:
             continue
         except OSError:  # the API closed it (431)
@@ -510,12 +574,21 @@ def run_unfinished_headers(settings: Settings, sockets: int = 100) -> Stress:
     answers = Counter({f"{what} (1 MB of header)": n for what, n in big_answers.items()})
     answers.update({f"{what} (1 kB, then silence)": n for what, n in small_answers.items()})
     open_after = sum(c is None for c in big_closed + small_closed)
-    facts = {"still_open": open_after, "big_closed_by_s": max(c for c in big_closed if c is not None),
-             "small_closed_by_s": max((c for c in small_closed if c is not None), default=None)}  # fmt: skip
+    facts = {
+        "still_open": open_after,
+        "big_closed_by_s": max(c for c in big_closed if c is not None),
+        "small_closed_by_s": max((c for c in small_closed if c is not None), default=None),
+    }
     if open_after:
         answers["still open"] = open_after
-    return Stress(f"{sockets} × 1 MB of unfinished headers, {sockets} × 1 kB then silence", dict(answers), health,
-                  time.perf_counter() - started, sampler.figures(), facts)  # fmt: skip
+    return Stress(
+        f"{sockets} × 1 MB of unfinished headers, {sockets} × 1 kB then silence",
+        dict(answers),
+        health,
+        time.perf_counter() - started,
+        sampler.figures(),
+        facts,
+    )
 
 
 def scenarios(settings: Settings) -> list[Stress]:

@@ -318,8 +318,9 @@ def run_api_fault(name: str, settings: Settings, run_date: dt.date) -> Outcome:
     seconds = time.perf_counter() - started
     after = day_rows(engine, run_date)
     target = ("correct" if ok else "unchanged") if after == before else f"CHANGED: {len(before)} -> {len(after)} rows"
-    return Outcome(name, ok, type(error).__name__ if error else None, str(error) if error else None, requests,
-                   seconds, target)  # fmt: skip
+    return Outcome(
+        name, ok, type(error).__name__ if error else None, str(error) if error else None, requests, seconds, target
+    )
 
 
 def _waiting_copy_pid(engine: Engine, exclude: int, timeout: float = 60.0) -> int:
@@ -374,13 +375,17 @@ def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
     run_etl(run_date, settings)
     signal_id, timestamp, value = day_rows(engine, run_date)[0]
     with engine.begin() as conn:
-        conn.execute(text('DELETE FROM data WHERE signal_id = :i AND "timestamp" = :t'), {"i": signal_id, "t": timestamp})
+        conn.execute(
+            text('DELETE FROM data WHERE signal_id = :i AND "timestamp" = :t'), {"i": signal_id, "t": timestamp}
+        )
     before = day_rows(engine, run_date)
     blocker = engine.raw_connection()
     pool = ThreadPoolExecutor(1)
     try:
         cursor = blocker.cursor()
-        cursor.execute('INSERT INTO data (signal_id, "timestamp", value) VALUES (%s, %s, %s)', (signal_id, timestamp, value))
+        cursor.execute(
+            'INSERT INTO data (signal_id, "timestamp", value) VALUES (%s, %s, %s)', (signal_id, timestamp, value)
+        )
         started = time.perf_counter()
         with _quiet_terminated_copy():
             running = pool.submit(_run, settings, run_date)
@@ -396,15 +401,26 @@ def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
     after = day_rows(engine, run_date)
     target = "unchanged" if after == before else f"CHANGED: {len(before)} -> {len(after)} rows"
     run_etl(run_date, settings)  # leave the day complete again
-    return Outcome("target connection killed mid-load", ok, type(error).__name__ if error else None,
-                   str(error) if error else None, None, seconds, target)  # fmt: skip
+    return Outcome(
+        "target connection killed mid-load",
+        ok,
+        type(error).__name__ if error else None,
+        str(error) if error else None,
+        None,
+        seconds,
+        target,
+    )
 
 
 def stack_variables(settings: Settings) -> dict[str, str]:
     """The variables that point a child process (``etl``, a notebook's kernel) at the same target,
     API and runs folder as ``settings``."""
-    return {"ETL_STACK_DIR": str(settings.stack_dir), "ETL_RUNS_DIR": str(settings.runs_dir),
-            "TARGET_DATABASE_URL": settings.target_url, "ETL_API_URL": settings.api_base_url}  # fmt: skip
+    return {
+        "ETL_STACK_DIR": str(settings.stack_dir),
+        "ETL_RUNS_DIR": str(settings.runs_dir),
+        "TARGET_DATABASE_URL": settings.target_url,
+        "ETL_API_URL": settings.api_base_url,
+    }
 
 
 def _cli_env(settings: Settings) -> dict[str, str]:
@@ -454,7 +470,7 @@ def run_concurrent(settings: Settings, run_date: dt.date, threads: int = 4, proc
     failures = [str(error) for ok, error in (f.result() for f in futures) if not ok]
     pool.shutdown()
     for child in children:
-        out, err = child.communicate(timeout=120)
+        _out, err = child.communicate(timeout=120)
         if child.returncode != 0:
             failures.append(err.strip() or f"exit code {child.returncode}")
     seconds = time.perf_counter() - started
@@ -462,9 +478,15 @@ def run_concurrent(settings: Settings, run_date: dt.date, threads: int = 4, proc
     target = "correct" if after == expected else f"WRONG: {len(after)} rows, expected {len(expected)}"
     if contended < runs and not failures:
         failures.append(f"only {contended} of {runs} runs waited on the lock at once")
-    return Outcome(f"{runs} concurrent runs of one date ({threads} threads, {processes} CLI processes)",
-                   not failures, f"{len(failures)}/{runs} failed" if failures else None,
-                   "\n".join(failures) or None, None, seconds, target)  # fmt: skip
+    return Outcome(
+        f"{runs} concurrent runs of one date ({threads} threads, {processes} CLI processes)",
+        not failures,
+        f"{len(failures)}/{runs} failed" if failures else None,
+        "\n".join(failures) or None,
+        None,
+        seconds,
+        target,
+    )
 
 
 @contextmanager
@@ -477,8 +499,9 @@ def serve_api(settings: Settings) -> Iterator[str]:
     from api.main import create_app
     from api.server import guarded_protocol
 
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="critical",
-                            http=guarded_protocol(settings))  # fmt: skip
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=free_port(), log_level="critical", http=guarded_protocol(settings)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -499,9 +522,13 @@ def serve_api(settings: Settings) -> Iterator[str]:
 NON_FINITE_DAY = dt.date(2024, 9, 20)
 # (minute of the day, turbine, variable, value as PostgreSQL text): NaN, ±Infinity, and ten samples of
 # 1e308 in one bucket (their mean overflows).
-NON_FINITE_VALUES = [(600, "WT01", "power", "NaN"), (601, "WT02", "power", "Infinity"),
-                     (660, "WT03", "wind_speed", "-Infinity"), (780, "WT01", "ambient_temperature", "NaN"),
-                     *((720 + i, "WT04", "power", "1e308") for i in range(10))]  # fmt: skip
+NON_FINITE_VALUES = [
+    (600, "WT01", "power", "NaN"),
+    (601, "WT02", "power", "Infinity"),
+    (660, "WT03", "wind_speed", "-Infinity"),
+    (780, "WT01", "ambient_temperature", "NaN"),
+    *((720 + i, "WT04", "power", "1e308") for i in range(10)),
+]
 
 
 @contextmanager
@@ -511,16 +538,26 @@ def non_finite_day(settings: Settings, run_date: dt.date = NON_FINITE_DAY, sourc
     source, target = engine_for(settings.source_url), engine_for(settings.target_url)
     start, end = day_bounds(run_date)
     with source.begin() as conn:
-        conn.execute(text(
-            'INSERT INTO data (turbine_id, "timestamp", wind_speed, power, ambient_temperature) '
-            'SELECT turbine_id, "timestamp" + :shift, wind_speed, power, ambient_temperature FROM data '
-            'WHERE "timestamp" >= :s AND "timestamp" < :e'),
-            {"shift": start - day_bounds(source_day)[0], "s": day_bounds(source_day)[0], "e": day_bounds(source_day)[1]})  # fmt: skip
+        conn.execute(
+            text(
+                'INSERT INTO data (turbine_id, "timestamp", wind_speed, power, ambient_temperature) '
+                'SELECT turbine_id, "timestamp" + :shift, wind_speed, power, ambient_temperature FROM data '
+                'WHERE "timestamp" >= :s AND "timestamp" < :e'
+            ),
+            {
+                "shift": start - day_bounds(source_day)[0],
+                "s": day_bounds(source_day)[0],
+                "e": day_bounds(source_day)[1],
+            },
+        )
         for minute, turbine, variable, value in NON_FINITE_VALUES:
-            conn.execute(text(
-                f'UPDATE data SET "{variable}" = CAST(:v AS double precision) WHERE "timestamp" = :t '
-                'AND turbine_id = (SELECT id FROM turbine WHERE name = :n)'),
-                {"v": value, "t": start + dt.timedelta(minutes=minute), "n": turbine})  # fmt: skip
+            conn.execute(
+                text(
+                    f'UPDATE data SET "{variable}" = CAST(:v AS double precision) WHERE "timestamp" = :t '
+                    "AND turbine_id = (SELECT id FROM turbine WHERE name = :n)"
+                ),
+                {"v": value, "t": start + dt.timedelta(minutes=minute), "n": turbine},
+            )
     try:
         yield run_date
     finally:
@@ -537,7 +574,8 @@ def _result(settings: Settings, run_date: dt.date) -> tuple[list[tuple], dict]:
 
     run = read_runs(engine_for(settings.target_url), run_date).iloc[-1]
     return day_rows(engine_for(settings.target_url), run_date), {
-        key: run[key] for key in ("status", "rows_read", "rows_written", "quality", "flag_counts")}  # fmt: skip
+        key: run[key] for key in ("status", "rows_read", "rows_written", "quality", "flag_counts")
+    }
 
 
 def run_non_finite_formats(settings: Settings) -> Outcome:
@@ -554,14 +592,31 @@ def run_non_finite_formats(settings: Settings) -> Outcome:
                 requests = server.requests
             json = _result(settings, run_date)
         except EtlError as exc:
-            return Outcome("NaN, ±Infinity, 1e308: Arrow vs JSON", False, type(exc).__name__, str(exc), None,
-                           time.perf_counter() - started, "unchanged")  # fmt: skip
-    differences = [key for key in arrow[1] if arrow[1][key] != json[1][key]] + (["target rows"] if arrow[0] != json[0] else [])
-    flags = {turbine: {variable: n for variable, n in checks["non_finite"].items() if n}
-             for turbine, checks in arrow[1]["flag_counts"].items() if any(checks["non_finite"].values())}  # fmt: skip
-    return Outcome("NaN, ±Infinity, 1e308: Arrow vs JSON", not differences,
-                   f"formats differ in {', '.join(differences)}" if differences else None,
-                   f"Arrow: {arrow[1]}\nJSON: {json[1]}" if differences else None, requests,
-                   time.perf_counter() - started,
-                   f"correct: the same from both, non_finite flags {flags}" if not differences
-                   else f"DIFFERENT: {', '.join(differences)}")  # fmt: skip
+            return Outcome(
+                "NaN, ±Infinity, 1e308: Arrow vs JSON",
+                False,
+                type(exc).__name__,
+                str(exc),
+                None,
+                time.perf_counter() - started,
+                "unchanged",
+            )
+    differences = [key for key in arrow[1] if arrow[1][key] != json[1][key]] + (
+        ["target rows"] if arrow[0] != json[0] else []
+    )
+    flags = {
+        turbine: {variable: n for variable, n in checks["non_finite"].items() if n}
+        for turbine, checks in arrow[1]["flag_counts"].items()
+        if any(checks["non_finite"].values())
+    }
+    return Outcome(
+        "NaN, ±Infinity, 1e308: Arrow vs JSON",
+        not differences,
+        f"formats differ in {', '.join(differences)}" if differences else None,
+        f"Arrow: {arrow[1]}\nJSON: {json[1]}" if differences else None,
+        requests,
+        time.perf_counter() - started,
+        f"correct: the same from both, non_finite flags {flags}"
+        if not differences
+        else f"DIFFERENT: {', '.join(differences)}",
+    )

@@ -42,7 +42,9 @@ ETL = str(Path(sys.executable).with_name("etl"))
 
 def etl(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """The ``etl`` command as a user runs it, with ``env`` over this process's environment."""
-    return subprocess.run([ETL, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [ETL, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 # --- the report's folder refusing files; a run killed mid-way ------------------------------------
@@ -78,8 +80,16 @@ def run_unwritable_reports(settings: Settings, run_date: dt.date, runs_dir: Path
     written, recorded = len(day_rows(engine, run_date)), _etl_runs(engine, run_date) - runs
     run_etl(run_date, settings)  # leave the day complete again
     target = "unchanged" if not written and not recorded else f"CHANGED: {written} rows, {recorded} etl_run row(s)"
-    return Outcome(f"report folder refuses files ({why})", error is None, type(error).__name__ if error else None,
-                   str(error) if error else None, None, seconds, target, report="none")  # fmt: skip
+    return Outcome(
+        f"report folder refuses files ({why})",
+        error is None,
+        type(error).__name__ if error else None,
+        str(error) if error else None,
+        None,
+        seconds,
+        target,
+        report="none",
+    )
 
 
 def kernel_of(process: subprocess.Popen, timeout: float = 60.0) -> psutil.Process:
@@ -110,8 +120,13 @@ def run_killed(settings: Settings, run_date: dt.date, runs_dir: Path, after: flo
     earlier = report.read_bytes()
     before = day_rows(engine, run_date)
     started = time.perf_counter()
-    command = subprocess.Popen([ETL, "run", run_date.isoformat()], env={**os.environ, **variables},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    command = subprocess.Popen(
+        [ETL, "run", run_date.isoformat()],
+        env={**os.environ, **variables},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     victims: list = [command]
     try:
         victims.append(kernel_of(command))
@@ -125,7 +140,11 @@ def run_killed(settings: Settings, run_date: dt.date, runs_dir: Path, after: flo
     problems = [
         *([f"{report.name} is still there"] if report.exists() else []),
         *([f"etl report lists {report.name}"] if report in report_files(runs_dir) else []),
-        *([] if kept.exists() and kept.read_bytes() == earlier else [f"the previous report is not kept as {kept.name}"]),
+        *(
+            []
+            if kept.exists() and kept.read_bytes() == earlier
+            else [f"the previous report is not kept as {kept.name}"]
+        ),
     ]
     after_rows = day_rows(engine, run_date)
     target = "unchanged" if after_rows == before else f"CHANGED: {len(before)} -> {len(after_rows)} rows"
@@ -187,8 +206,16 @@ def run_zombie_api(settings: Settings) -> Outcome:
         *([] if healthy else ["no API answers /health"]),
         *([] if status.api_running and status.api_pid == new else [f"status says {status}"]),
     ]
-    return Outcome("API killed, its pid still a zombie: stack up", not problems, "; ".join(problems) or None, None,
-                   None, seconds, "-", report="-")  # fmt: skip
+    return Outcome(
+        "API killed, its pid still a zombie: stack up",
+        not problems,
+        "; ".join(problems) or None,
+        None,
+        None,
+        seconds,
+        "-",
+        report="-",
+    )
 
 
 def _name_in_pid_file(own: Settings, pid: int, recorded_as: str) -> None:
@@ -230,8 +257,16 @@ def run_foreign_pid(settings: Settings, *, recorded_as: str) -> Outcome:
         *([] if not stopped and survived else ["stack down signalled the unrelated process"]),
         *([] if new != stranger.pid and healthy else ["no API was started"]),
     ]
-    return Outcome(f"API pid file ({recorded_as}) names an unrelated process: status, down, up", not problems,
-                   "; ".join(problems) or None, None, None, seconds, "-", report="-")  # fmt: skip
+    return Outcome(
+        f"API pid file ({recorded_as}) names an unrelated process: status, down, up",
+        not problems,
+        "; ".join(problems) or None,
+        None,
+        None,
+        seconds,
+        "-",
+        report="-",
+    )
 
 
 def _reap(pid: int) -> None:
@@ -295,6 +330,17 @@ def run_api_restart(settings: Settings, run_date: dt.date, down_seconds: float =
         return Outcome(name, False, "still running", "the run did not end within its deadline", None, seconds, "-")
     error = result.get("error")
     after = day_rows(engine, run_date)
-    target = ("correct" if error is None else "unchanged") if after == before else f"CHANGED: {len(before)} -> {len(after)} rows"
-    return Outcome(name, error is None, type(error).__name__ if error else None, str(error) if error else None,
-                   retries.retries + 1, seconds, target)  # fmt: skip
+    target = (
+        ("correct" if error is None else "unchanged")
+        if after == before
+        else f"CHANGED: {len(before)} -> {len(after)} rows"
+    )
+    return Outcome(
+        name,
+        error is None,
+        type(error).__name__ if error else None,
+        str(error) if error else None,
+        retries.retries + 1,
+        seconds,
+        target,
+    )

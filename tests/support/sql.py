@@ -46,9 +46,9 @@ def counts_in_sql(source_engine, run_date: dt.date) -> pd.DataFrame:
     counts = ", ".join(f"count(d.{v}) AS {v}_count" for v in ETL_VARIABLES)
     start, end = day_bounds(run_date)
     with source_engine.connect() as conn:
-        return pd.read_sql(
-            text(SQL_COUNTS.format(counts=counts)), conn, params={"start": start, "end": end}
-        ).set_index(["turbine", "timestamp"])
+        return pd.read_sql(text(SQL_COUNTS.format(counts=counts)), conn, params={"start": start, "end": end}).set_index(
+            ["turbine", "timestamp"]
+        )
 
 
 def target_day(target_engine, run_date: dt.date) -> pd.Series:

@@ -31,10 +31,24 @@ def upgrade() -> None:
                 "rotor_diameter, curve_wind_speed, curve_power, source) VALUES (:name, :manufacturer, :rated_power, "
                 ":cut_in, :cut_out, :hub_height, :rotor_diameter, :speeds, :powers, :source)"
             ),
-            {**{k: getattr(model, k) for k in ("name", "manufacturer", "rated_power", "cut_in", "cut_out",
-                                                "hub_height", "rotor_diameter", "source")},
-             "speeds": list(model.wind_speeds), "powers": list(model.powers)},
-        )  # fmt: skip
+            {
+                **{
+                    k: getattr(model, k)
+                    for k in (
+                        "name",
+                        "manufacturer",
+                        "rated_power",
+                        "cut_in",
+                        "cut_out",
+                        "hub_height",
+                        "rotor_diameter",
+                        "source",
+                    )
+                },
+                "speeds": list(model.wind_speeds),
+                "powers": list(model.powers),
+            },
+        )
         connection.execute(
             sa.text("INSERT INTO turbine (id, name, model) VALUES (1, :name, :model)"),
             {"name": DEFAULT_TURBINE, "model": model.name},

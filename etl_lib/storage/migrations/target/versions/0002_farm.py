@@ -45,5 +45,7 @@ def upgrade() -> None:
         ),
         {"name": DEFAULT_TURBINE},
     )
-    op.alter_column("etl_run", "quality", comment="{turbine: {variable: share of the day's expected samples that are good}}")
+    op.alter_column(
+        "etl_run", "quality", comment="{turbine: {variable: share of the day's expected samples that are good}}"
+    )
     op.alter_column("etl_run", "flag_counts", comment="{turbine: {check: {variable: samples flagged}}}")
