@@ -10,7 +10,7 @@ from etl_lib.core.contract import MODEL_TABLE, TURBINE_TABLE
 def turbine_ids(conn: Connection) -> dict[str, int]:
     """Every turbine's id by name, in name order."""
     rows = conn.execute(text(f'SELECT name, id FROM "{TURBINE_TABLE}" ORDER BY name'))
-    return dict(rows)
+    return {name: turbine_id for name, turbine_id in rows}  # noqa: C416 (a Result has keys(): dict() would take it for a mapping)
 
 
 def turbines_with_models(conn: Connection) -> list[dict]:

@@ -26,7 +26,7 @@ def day_counts(target_engine, days: list[dt.date]) -> dict[dt.date, int]:
             ),
             {"s": min(days), "e": max(days) + dt.timedelta(days=1)},
         )
-        return dict(rows)
+        return {day: count for day, count in rows}  # noqa: C416 (a Result has keys(): dict() would take it for a mapping)
 
 
 def clear_target(target_engine, days: list[dt.date]) -> None:
