@@ -22,7 +22,7 @@ COPY etl_lib ./etl_lib
 COPY api ./api
 COPY notebooks ./notebooks
 RUN pip install --no-deps -e . \
- && python -c "from etl_lib.reports.notebooks import ensure_kernel; ensure_kernel()"
+ && python -c "from etl_lib.notebook.runner import ensure_kernel; ensure_kernel()"
 
 # A non-root user; the folders it writes to (run reports, Dagster's home) are its own.
 RUN useradd --create-home --uid 10001 app \

@@ -7,8 +7,13 @@ DATE   ?= 2024-10-01
 STAMP  := $(VENV)/.installed
 INSTALL_LOG := $(VENV)/install.log
 
-.PHONY: run test install lock stack-up stack-down status dagster dagster-home lab bench faults doctor clean-stack golden FORCE
+.PHONY: help run test test-fast install lock stack-up stack-down status dagster dagster-home lab bench faults doctor clean-stack golden FORCE
 
+## The targets and what each does (the first line of the comment above each).
+help:
+	@awk '/^## / { if (!text) text = substr($$0, 4); next } /^[a-z][a-z-]*:/ { if (text) { split($$0, t, ":"); printf "  make %-13s %s\n", t[1], text }; text = "" }' $(MAKEFILE_LIST)
+
+## The environment (.venv, or VENV) with the project and its locked dependencies, made or brought up to date.
 install: $(STAMP)
 
 # The interpreter that makes the environment, as its stamp records it: real path and version. The stamp
@@ -35,7 +40,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "$(VENV): pip install -c constraints.txt -e '.[dev]' with $(PYTHON_ID) (log: $(INSTALL_LOG))"
 	@{ $(BIN)/python -m pip install --upgrade pip \
 	   && $(BIN)/python -m pip install --progress-bar off -c constraints.txt -e '.[dev]' \
-	   && $(BIN)/python -c 'from etl_lib.reports.notebooks import ensure_kernel; ensure_kernel()'; \
+	   && $(BIN)/python -c 'from etl_lib.notebook.runner import ensure_kernel; ensure_kernel()'; \
 	 } >$(INSTALL_LOG) 2>&1 \
 	  || { echo "$(VENV): the install failed; from $(INSTALL_LOG):" >&2; \
 	       err=$$(awk '/^ *(ERROR|error)[: ]/ { found = 1 } found' $(INSTALL_LOG) | head -n 80); \
@@ -49,45 +54,54 @@ run: $(STAMP)
 	$(BIN)/etl seed --if-empty
 	$(BIN)/etl run $(DATE)
 
-## The whole test suite (pytest against a real embedded PostgreSQL and the real API, plus nbval).
+## The whole test suite: the unit tier, the integration tier (a real embedded PostgreSQL and the real API) and nbval.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## The unit tier alone (tests/unit: no database, no API, no server started), in about a minute.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+## Start the embedded PostgreSQL and the API (etl stack up).
 stack-up: $(STAMP)
 	$(BIN)/etl stack up
 
+## Stop the API and the embedded PostgreSQL (etl stack down).
 stack-down: $(STAMP)
 	$(BIN)/etl stack down
 
+## What runs, and the URLs to reach it (etl stack status).
 status: $(STAMP)
 	$(BIN)/etl stack status
 
-## Dagster's UI and daemon (`dagster dev -m etl_lib.orchestration`) on http://127.0.0.1:3000, against the
-## embedded stack (started and seeded if needed), or the services the URLs in the environment point at.
-## DAGSTER_ARGS="--port 3001" passes options on. Run history lives in DAGSTER_HOME (default .dagster/,
-## git-ignored), which `make dagster-home` prepares: its dagster.yaml is a copy of deploy/dagster.yaml
-## (telemetry off; 2 runs at a time, one at a time per day), and an older one without a telemetry
-## setting gets `enabled: false` added. DAGSTER_QUIET filters the one warning Dagster 1.13 gives on
-## every CLI command, that `dg` (dagster-dg-cli, not installed here) supersedes it.
+# Run history lives in DAGSTER_HOME (default .dagster/, git-ignored). DAGSTER_QUIET filters the one warning
+# Dagster 1.13 gives on every CLI command, that `dg` (dagster-dg-cli, not installed here) supersedes it.
 DAGSTER_HOME ?= $(CURDIR)/.dagster
 DAGSTER_QUIET = PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}ignore::FutureWarning:click.core"
+
+## Prepare DAGSTER_HOME: its dagster.yaml a copy of deploy/dagster.yaml (telemetry off; 2 runs at a time,
+## one at a time per day); an older one without a telemetry setting gets `enabled: false` added.
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@grep -q '^telemetry:' $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' >> $(DAGSTER_HOME)/dagster.yaml
 
+## Dagster's UI and daemon (`dagster dev -m etl_lib.orchestration`) on http://127.0.0.1:3000, against the
+## embedded stack (started and seeded if needed), or the services the URLs in the environment point at.
+## DAGSTER_ARGS="--port 3001" passes options on.
 dagster: $(STAMP) dagster-home
 	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "dagster: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up && $(BIN)/etl seed --if-empty; fi
 	DAGSTER_HOME=$(DAGSTER_HOME) $(DAGSTER_QUIET) $(BIN)/dagster dev -m etl_lib.orchestration $(DAGSTER_ARGS)
 
+# JupyterLab refuses to start as root without --allow-root; containers and CI often run as root.
+LAB_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 ## JupyterLab in this environment with the project's kernel (wind-etl), on notebooks/explore.ipynb.
 ## Against the embedded stack (started if needed), or against the services that SOURCE_DATABASE_URL,
 ## TARGET_DATABASE_URL and ETL_API_URL point at when they are set (docker compose). LAB_ARGS="--no-browser --port 8899".
-# JupyterLab refuses to start as root without --allow-root; containers and CI often run as root.
-LAB_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(STAMP)
 	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "lab: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up; fi
-	$(BIN)/python -c 'from etl_lib.reports.notebooks import ensure_kernel; ensure_kernel()'
+	$(BIN)/python -c 'from etl_lib.notebook.runner import ensure_kernel; ensure_kernel()'
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --MultiKernelManager.default_kernel_name=wind-etl $(LAB_ROOT) $(LAB_ARGS) notebooks/explore.ipynb
 
 ## Re-execute the committed notebooks against a fresh temporary stack (their outputs are nbval's reference).

@@ -23,9 +23,9 @@ import psutil
 
 from etl_lib.config.settings import PROJECT_ROOT, Settings
 from etl_lib.core.contract import DEFAULT_PERIOD_START, DEFAULT_TURBINES
+from etl_lib.notebook.runner import ensure_kernel
 from etl_lib.ops.stack import running_api
-from etl_lib.reports.notebooks import ensure_kernel
-from tests.support.stack import temporary_stack
+from harness.stack import temporary_stack
 
 from . import fleet
 from .measure import (
@@ -107,7 +107,7 @@ def bench_notebook(settings: Settings) -> dict:
     """The user's command ``papermill notebooks/etl.ipynb runs/D.ipynb -p date D`` and ``etl run D``, each a
     fresh whole process (median of 5), and where the time of the first goes: importing papermill (a fresh
     ``python -c "import papermill"``), starting the kernel (papermill on a notebook with one empty cell,
-    less the import; the kernel loads the notebooks' libraries meanwhile, etl_lib.reports.kernel.PRELOAD,
+    less the import; the kernel loads the notebooks' libraries meanwhile, etl_lib.notebook.kernel.PRELOAD,
     and its first cell waits for them), the imports left to the notebook's import cell and the
     notebook's work (the cells' durations that papermill records), and the rest (papermill reading,
     saving and writing the report, stopping the kernel)."""

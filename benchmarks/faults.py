@@ -1,11 +1,11 @@
-"""`make faults`: every fault scenario of tests.support.fault_servers and tests.support.process_faults
+"""`make faults`: every fault scenario of harness.fault_servers and harness.process_faults
 on a throw-away stack, as a table.
 
 For each fault: did the run succeed (after retries) or fail, with which error, how many requests
 the faulty API saw (attempts, for the API restart), how long it took, whether the target day was
 left unchanged (or correct), and what was left as the report where one is involved. The same
 scenarios are asserted in tests/ (test_reliability, test_report_trail, test_stack_identity); here
-they are only printed. A second table shows the API under stress (tests.support.api_stress, asserted in
+they are only printed. A second table shows the API under stress (harness.api_stress, asserted in
 tests/test_api_stress.py): what the clients got, /health's slowest answer meanwhile, the API process's
 memory. Run with --messages to print each error message as the user would see it.
 """
@@ -21,9 +21,9 @@ import pandas as pd
 
 from etl_lib.config.settings import Settings
 from etl_lib.pipeline.extract import RetryPolicy
-from tests.support import api_stress, process_faults
-from tests.support import fault_servers as faults
-from tests.support.stack import temporary_stack
+from harness import api_stress, process_faults
+from harness import fault_servers as faults
+from harness.stack import temporary_stack
 
 DAY = dt.date(2024, 10, 8)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from etl_lib.reports.notebooks import ensure_kernel
-from tests.support.stack import temporary_stack
+from etl_lib.notebook.runner import ensure_kernel
+from harness.stack import temporary_stack
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 IGNORED = "nbval-ignore-output"

@@ -6,9 +6,7 @@
   media types, run statuses;
 - ``scope``: the turbines and the UTC period a run covers;
 - ``turbines``: turbine models and their power curves (what a turbine should produce at a wind
-  speed), read from the CSV files of ``turbine_models``;
-- ``binned_curve``: a turbine's expected power, its model's curve corrected per wind-speed bin by
-  its own history (method of bins).
+  speed), read from the CSV files of ``turbine_models``.
 
 May import: the standard library and NumPy only. Everything in the project may import it.
 """

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..config.settings import Settings, get_settings
 from ..core.contract import RunStatus
-from ..core.dates import MAX_RANGE_DAYS, parse_run_date, utc_now
+from ..core.dates import MAX_RANGE_DAYS, parse_run_date
 from ..core.errors import InvalidDateError, NotebookRunError, clean_message
 from .failures import as_etl_error
 
@@ -163,40 +163,33 @@ def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
 
 
 def _run_day_notebook(run_date: dt.date) -> DayOutcome:
-    """One day through the notebook; when it fails, the target says whether the day was written."""
-    from ..reports.notebooks import run_notebook
-    from ..reports.recorded import read_recorded
+    """One day through the notebook; the run's record says what was written, also when it failed."""
+    from ..notebook.runner import run_notebook
 
-    settings = _worker["settings"]
-    started, since = time.perf_counter(), utc_now()
+    started = time.perf_counter()
     try:
-        report = run_notebook(run_date, settings)
+        done = run_notebook(run_date, _worker["settings"])
     except Exception as exc:
-        rows = _rows_recorded_since(settings, run_date, since)
+        # A notebook that ran carries its record (None: the target could not be asked); one that never
+        # started (a bad setting, a folder refusing the report) has none and wrote nothing.
+        record = getattr(exc, "record", {})
+        written = None if record is None else record.get("status") == RunStatus.SUCCEEDED
         return DayOutcome(
             run_date,
             time.perf_counter() - started,
-            rows_written=rows or None,
+            rows_written=(record or {}).get("rows_written") if written else None,
             report=exc.report if isinstance(exc, NotebookRunError) else None,
             error=describe(exc),
-            data_written=None if rows is None else rows > 0,
+            data_written=written,
         )
-    rows = read_recorded(report).get("rows_written")
-    return DayOutcome(run_date, time.perf_counter() - started, rows_written=rows, report=report, data_written=True)
-
-
-def _rows_recorded_since(settings: Settings, run_date: dt.date, since: dt.datetime) -> int | None:
-    """Rows a succeeded run of ``run_date`` started at or after ``since`` wrote, per the target's
-    ``etl_run``: 0 if there is none, None if the target cannot be asked."""
-    from ..storage.engines import engine_for
-    from ..storage.run_record import read_runs
-
-    try:
-        runs = read_runs(engine_for(settings.target_url), run_date)
-    except Exception:
-        return None
-    done = runs[(runs["status"] == RunStatus.SUCCEEDED.value) & (runs["started_at"] >= since)]
-    return int(done["rows_written"].iloc[-1]) if len(done) else 0
+    record = done.record
+    return DayOutcome(
+        run_date,
+        time.perf_counter() - started,
+        rows_written=(record or {}).get("rows_written"),
+        report=done.report,
+        data_written=None if record is None else record["status"] == RunStatus.SUCCEEDED,
+    )
 
 
 def describe(exc: BaseException) -> str:
@@ -225,7 +218,7 @@ def run_backfill(
         raise ValueError(f"workers must be 1 or more, not {workers}")
     workers = min(workers, max(len(dates), 1))
     if notebooks and dates:  # a folder that refuses reports fails the backfill before any day runs
-        from ..reports.notebooks import check_writable, report_path
+        from ..notebook.runner import check_writable, report_path
 
         check_writable(report_path(dates[0], settings))
     outcomes: list[DayOutcome] = []

@@ -197,12 +197,11 @@ def run(
     settings = _settings()
     names = None if turbines is None else [name.strip() for name in turbines.split(",")]
     if report:
-        from ..reports.notebooks import run_notebook
-        from ..reports.recorded import read_recorded, summary_line
+        from ..notebook.runner import run_notebook
 
-        path = run_notebook(date, settings, parameters=None if names is None else {"turbines": names})
-        typer.echo(summary_line(read_recorded(path)))
-        typer.echo(f"report: {path}")
+        done = run_notebook(date, settings, parameters=None if names is None else {"turbines": names})
+        typer.echo(summary_line(done.record or {}))
+        typer.echo(f"report: {done.report}")
     else:
         from ..pipeline.run import run_etl
 
@@ -249,8 +248,9 @@ def report_command(
         str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")
     ] = None,
 ) -> None:
-    """Summarize every runs/DATE.ipynb (status, rows, quality; failed runs with their error) into
-    runs/summary.ipynb and .html, and export each report to runs/DATE.html without code cells."""
+    """Summarize the runs whose reports are in runs/ (per day the latest: status, rows, quality; failed runs with
+    their error), read from the target's run records, into runs/summary.ipynb and .html, and export each
+    report to runs/DATE.html without code cells."""
     from pathlib import Path
 
     from ..reports.present import text
@@ -259,7 +259,7 @@ def report_command(
     settings = _settings()
     folder = Path(runs_dir) if runs_dir else settings.runs_dir
     output = build_report(settings, folder)
-    summary = summarize_runs(folder)
+    summary = summarize_runs(folder, settings)
     typer.echo(text(runs_table(summary)))
     failed = failed_runs(summary)
     for day, row in failed.iterrows():
@@ -325,6 +325,34 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
         typer.echo(report(checks))
     if down_parts(checks):
         raise typer.Exit(code=1)
+
+
+def summary_line(record: dict) -> str:
+    """One line a person reads after a run, from its record (``etl_run``): e.g. ``2024-10-06 succeeded: 4
+    turbine(s), 5760 samples read, 576 buckets, 6912 rows written; lowest quality wind_speed 100.0%, power
+    93.8% (WT03), ambient_temperature 100.0%``."""
+    from ..core.contract import SOURCE_VARIABLES
+
+    turbines = record.get("turbines") or []
+    day = record.get("run_date")
+    line = (
+        f"{day.isoformat() if day else '?'} {record.get('status', '?')}: {len(turbines)} turbine(s), "
+        f"{record.get('rows_read', '?')} samples read, {record.get('buckets', '?')} buckets, "
+        f"{record.get('rows_written', '?')} rows written"
+    )
+    quality = record.get("quality") or {}  # {turbine: {variable: share}}
+    found = {v for shares in quality.values() for v in shares}
+    variables = [v for v in SOURCE_VARIABLES if v in found] + sorted(found - set(SOURCE_VARIABLES))
+    if variables:
+        worst = {v: min(quality, key=lambda turbine, v=v: quality[turbine].get(v, 1.0)) for v in variables}
+        shown = [
+            f"{v} {quality[worst[v]][v]:.1%}" + (f" ({worst[v]})" if quality[worst[v]][v] < 1 else "")
+            for v in variables
+        ]
+        line += "; lowest quality " + ", ".join(shown)
+    if record.get("report_error"):
+        line += f"; the report is not the run's: {record['report_error']}"
+    return line
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ their verdicts as plain functions (``verdicts``), the daily schedule (``schedule
 ``definitions``.
 
 ``dagster dev -m etl_lib.orchestration`` loads ``defs`` from here.
-May import: ``core``, ``config``, ``storage``, ``pipeline``, ``reports``.
+May import: ``core``, ``config``, ``storage``, ``metrics``, ``pipeline``, ``notebook`` (not ``reports``).
 """
 
 from .definitions import defs

@@ -2,8 +2,8 @@
 
 A partition runs the same notebook as ``etl run`` (papermill, no dagstermill) into
 ``runs/<date>.ipynb``, so a run from Dagster and one from the CLI leave the same target rows and
-the same report; what the notebook recorded (``reports.recorded``) becomes the metadata, and the
-report's HTML export (``runs/<date>.html``) its link. A day without source data is skipped, not
+the same report; the run's record (its ``etl_run`` row, keyed by the Dagster run's id) becomes the
+metadata, and the report's HTML export (``runs/<date>.html``) its link. A day without source data is skipped, not
 failed: the step ends without a materialization, says why, and the day's checks are skipped.
 
 The asset is built for the partitions of the source (``coverage.source_partitions``), which
@@ -26,11 +26,11 @@ from dagster import (
 )
 
 from ..config.settings import environment
+from ..core.contract import RunStatus
 from ..core.errors import EtlError, NotebookRunError
+from ..notebook.export import export_html
+from ..notebook.runner import run_notebook
 from ..pipeline.extract import RetryPolicy
-from ..reports.export import export_html
-from ..reports.notebooks import run_notebook
-from ..reports.recorded import read_recorded, succeeded
 from .coverage import fetch_coverage, no_source_data, samples_on
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 
@@ -90,43 +90,45 @@ def materialize_day(context: AssetExecutionContext, source_api: SourceApi, targe
     context.log.info(f"Running the ETL notebook for {day.isoformat()} against {settings.api_base_url}")
     try:
         with environment(env):  # the notebook's kernel copies this process's environment
-            report = run_notebook(day, settings, parameters=parameters)
+            done = run_notebook(day, settings, parameters=parameters, key=context.run.run_id)
     except NotebookRunError as exc:
         export_html(exc.report)
-        raise failure(exc, report_metadata(exc.report)) from None
+        raise failure(exc, {**report_metadata(exc.report), **record_metadata(exc.record)}) from None
     except EtlError as exc:
-        raise failure(exc) from None
-    recorded = read_recorded(report)
-    export_html(report)
-    if not succeeded(recorded):
+        raise failure(exc, record_metadata(getattr(exc, "record", None))) from None
+    export_html(done.report)
+    if not done.record or done.record["status"] != RunStatus.SUCCEEDED:
         raise Failure(
-            description=f"{report} ran without error but recorded no successful run ({recorded or 'nothing'}). "
-            "Check that notebooks/etl.ipynb still ends with its recorded.record_run(result) cell.",
-            metadata=report_metadata(report),
+            description=f"{done.report} ran without error, but the target's etl_run holds no succeeded run with "
+            f"this Dagster run's key ({done.key}). Check that notebooks/etl.ipynb still passes run_key to run_etl.",
+            metadata=report_metadata(done.report),
         )
-    yield MaterializeResult(metadata={**report_metadata(report), **recorded_metadata(recorded)})
+    yield MaterializeResult(metadata={**report_metadata(done.report), **record_metadata(done.record)})
 
 
-def recorded_metadata(recorded: dict) -> dict:
-    """What the notebook recorded, as Dagster metadata (whatever keys it has)."""
-    metadata: dict = {}
+def record_metadata(record: dict | None) -> dict:
+    """A run's record (its ``etl_run`` row) as Dagster metadata: the row's id, counts, turbines, quality,
+    flag counts and seconds; nothing for no record."""
+    if not record:
+        return {}
+    metadata: dict = {"etl_run": MetadataValue.int(int(record["id"])), "status": MetadataValue.text(record["status"])}
     for key in ("rows_read", "buckets", "rows_written"):
-        if key in recorded:
-            metadata[key] = MetadataValue.int(int(recorded[key]))
-    if recorded.get("turbines"):
-        metadata["turbines"] = MetadataValue.json(recorded["turbines"])
-    metadata.update(quality_metadata(recorded))
+        if record.get(key) is not None:
+            metadata[key] = MetadataValue.int(int(record[key]))
+    if record.get("turbines"):
+        metadata["turbines"] = MetadataValue.json(record["turbines"])
+    metadata.update(quality_metadata(record))
     for key in ("flag_counts", "seconds"):
-        if key in recorded:
-            metadata[key] = MetadataValue.json(recorded[key])
+        if record.get(key):
+            metadata[key] = MetadataValue.json(record[key])
     return metadata
 
 
-def quality_metadata(recorded: dict) -> dict:
-    """``quality/<turbine>/<variable>``: each share of good samples the notebook recorded."""
+def quality_metadata(record: dict) -> dict:
+    """``quality/<turbine>/<variable>``: each share of good samples of the run's record."""
     return {
         f"quality/{turbine}/{variable}": MetadataValue.float(float(share))
-        for turbine, shares in (recorded.get("quality") or {}).items()
+        for turbine, shares in (record.get("quality") or {}).items()
         for variable, share in shares.items()
     }
 

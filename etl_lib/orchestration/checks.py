@@ -7,6 +7,7 @@ the checks are built for the partitions known when Dagster loads the definitions
 # No `from __future__ import annotations`: Dagster reads the type hints of checks.
 import datetime as dt
 import warnings
+from pathlib import Path
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -23,15 +24,13 @@ from dagster import (
 )
 from pydantic import Field
 
-from ..config.settings import get_settings
 from ..core.contract import BUCKETS_PER_DAY, ETL_VARIABLES, MIN_GOOD_SHARE, etl_signal_names
 from ..core.errors import EtlError
 from ..core.scope import RunScope
 from ..pipeline.extract import fetch_day, fetch_farm
-from ..reports.notebooks import report_path
-from ..reports.recorded import read_recorded
 from ..storage.query import available_turbines, read_signals
-from .assets import quality_metadata, report_metadata
+from ..storage.run_record import latest_succeeded
+from .assets import record_metadata, report_metadata
 from .resources import SourceApi, TargetDatabase
 from .verdicts import bucket_completeness, quality_verdict
 
@@ -106,23 +105,26 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
     @asset_check(
         asset=asset,
         partitions_def=partitions,
-        description="Each turbine's share of good samples of each variable that day, as recorded in "
-        "`runs/<date>.ipynb`, reaches min_share (a warning below it).",
+        description="Each turbine's share of good samples of each variable that day, as the day's latest "
+        "succeeded run recorded it in the target's etl_run, reaches min_share (a warning below it).",
     )
-    def quality_above_threshold(context: AssetCheckExecutionContext, config: QualityThreshold) -> AssetCheckResult:
-        report = report_path(checked_day(context), get_settings())
-        if not report.exists():
+    def quality_above_threshold(
+        context: AssetCheckExecutionContext, config: QualityThreshold, target_database: TargetDatabase
+    ) -> AssetCheckResult:
+        day = checked_day(context)
+        record = latest_succeeded(target_database.get_engine(), day)
+        if record is None:
             return AssetCheckResult(
                 passed=False,
                 severity=AssetCheckSeverity.WARN,
-                description=f"There is no audit notebook {report}; materialize this partition first.",
+                description=f"The target's etl_run holds no succeeded run of {day.isoformat()}; materialize this "
+                "partition first.",
             )
-        recorded = read_recorded(report)
-        verdict = quality_verdict(recorded, config.min_share, str(report))
-        metadata: dict = {"min_share": MetadataValue.float(config.min_share), **report_metadata(report)}
-        metadata.update(quality_metadata(recorded))
-        if recorded.get("flag_counts"):
-            metadata["flag_counts"] = MetadataValue.json(recorded["flag_counts"])
+        where = f"the run record {record['id']}" + (f" (report {record['report']})" if record.get("report") else "")
+        verdict = quality_verdict(record, config.min_share, where)
+        metadata: dict = {"min_share": MetadataValue.float(config.min_share), **record_metadata(record)}
+        if record.get("report"):
+            metadata.update(report_metadata(Path(record["report"])))
         return AssetCheckResult(
             passed=verdict.passed, severity=AssetCheckSeverity.WARN, description=verdict.description, metadata=metadata
         )

@@ -2,8 +2,8 @@
 are tested without it).
 
 ``bucket_completeness`` says whether a day has every 10-minute bucket of every signal of every
-turbine in the target (every signal the ETL writes) and, when not, why not (from the day's samples); ``quality_verdict`` compares
-the shares of good samples the notebook recorded with a threshold.
+turbine in the target (every signal the ETL writes) and, when not, why not (from the day's samples);
+``quality_verdict`` compares the shares of good samples a run's record holds with a threshold.
 """
 
 from __future__ import annotations
@@ -134,16 +134,15 @@ class QualityVerdict:
     below: dict[str, float]
 
 
-def quality_verdict(recorded: dict, min_share: float, report: str) -> QualityVerdict:
-    """Every turbine's share of good samples of every variable (``recorded["quality"]``:
-    ``{turbine: {variable: share}}``) must reach ``min_share``; ``below`` names the ones that do not
-    as ``turbine/variable``."""
-    quality = recorded.get("quality")
+def quality_verdict(record: dict, min_share: float, where: str) -> QualityVerdict:
+    """Every turbine's share of good samples of every variable (``record["quality"]``:
+    ``{turbine: {variable: share}}``, as a run's record holds it) must reach ``min_share``; ``below`` names
+    the ones that do not as ``turbine/variable``. ``where`` names the record in the description."""
+    quality = record.get("quality")
     if not quality:
         return QualityVerdict(
             False,
-            f"{report} records no quality values, so the day's quality is unknown. "
-            "Re-materialize the partition with a notebook that runs the data-quality step.",
+            f"{where} holds no quality values, so the day's quality is unknown. Re-materialize the partition.",
             {},
         )
     shares = {
@@ -162,6 +161,6 @@ def quality_verdict(recorded: dict, min_share: float, report: str) -> QualityVer
         False,
         f"Below the threshold of {min_share:.1%} good samples: "
         + ", ".join(f"{name} {share:.1%}" for name, share in below.items())
-        + f". The flags per check are in {report}.",
+        + f". The flags per check are in {where}.",
         below,
     )

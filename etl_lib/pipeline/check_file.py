@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.binned_curve import BinnedCurve
 from ..core.errors import ConfigurationError, InputFileError
 from ..core.scope import RunScope
 from ..core.turbines import TurbineModel, catalogue
+from ..metrics.power_curve import BinnedCurve
 from .extract_file import ScadaExport, models_for, read_export
-from .quality import CHECKS, MINUTE, QualityResult, QualityThresholds, check_day, checks_of, fit_curves, thresholds_from
+from .quality import CHECKS, MINUTE, QualityResult, QualityThresholds, check_day, fit_curves, thresholds_from
 
 OUTPUT_FORMATS = (".parquet", ".csv")
 CHUNK_SAMPLES = 1440  # per turbine and call of check_day, about
@@ -58,10 +58,10 @@ class FileCheck:
         rows = {}
         for turbine in self.export.turbines:
             total = self.expected[turbine]
-            for check in (*CHECKS, "good"):
+            for check in (*CHECKS.names, "good"):
                 row = {}
                 for variable in self.variables:
-                    applies = check == "good" or check in checks_of(variable)
+                    applies = check == "good" or check in CHECKS.of(variable)
                     n = (self.good if check == "good" else self.flagged).get(
                         (turbine, variable) if check == "good" else (turbine, variable, check), 0
                     )
@@ -113,7 +113,7 @@ def flag_rows(result: QualityResult) -> pd.DataFrame:
     if result.expected is not None:
         columns["expected_power"] = result.expected.stack(future_stack=True).reindex(grid.index)
     for variable in result.variables:
-        for check in checks_of(variable):
+        for check in CHECKS.of(variable):
             columns[f"{variable}.{check}"] = flags[(variable, check)]
         columns[f"{variable}.good"] = good[variable]
     rows = pd.DataFrame(columns)

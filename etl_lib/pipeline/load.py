@@ -8,6 +8,7 @@ inserts the run record: all of it commits, or none. Other turbines' rows are not
 from __future__ import annotations
 
 import datetime as dt
+import time
 import zlib
 
 import pandas as pd
@@ -39,6 +40,7 @@ def replace_day(
     Concurrent runs of the same date serialize on an advisory lock; a failure anywhere rolls
     back, leaving the previous rows of the day intact and no record of success.
     """
+    started = time.perf_counter()
     try:
         with engine.begin() as conn:
             conn.execute(select(func.pg_advisory_xact_lock(day_lock_key(scope.run_date))))
@@ -58,6 +60,7 @@ def replace_day(
                 target_data.name,
                 {"signal_id": signal_id, "timestamp": timestamps, "value": rows["value"].to_numpy(dtype="float64")},
             )
+            record.seconds = {**(record.seconds or {}), "load": round(time.perf_counter() - started, 4)}
             return record.insert(conn, RunStatus.SUCCEEDED)
     except (DBAPIError, psycopg2.Error) as exc:  # COPY runs on the driver's cursor: psycopg2 errors, unwrapped
         record.rows_written = None

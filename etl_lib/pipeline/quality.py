@@ -13,7 +13,7 @@ turbines): what the whole farm does at once (a calm, a gust front, a grid event)
 grid, not a sensor fault, so the frozen and spike checks consult the farm before they flag, and
 an anemometer reading (near) zero while the farm blows is flagged. A lone turbine is judged alone.
 
-Power is judged against the turbine's expected power (``core.binned_curve``: its model's curve,
+Power is judged against the turbine's expected power (``metrics.power_curve``: its model's curve,
 corrected per wind-speed bin by its own history when the caller fitted one) with a band around it.
 All default thresholds live in ``QualityThresholds``; rated power and curve come from the model.
 """
@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -30,32 +31,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..core.binned_curve import BinnedCurve
 from ..core.contract import SAMPLE_PERIOD
 from ..core.errors import ConfigurationError
 from ..core.scope import RunScope
 from ..core.turbines import TurbineModel
+from ..metrics import quality as summaries
+from ..metrics.power_curve import BinnedCurve
 
-# The checks that compare power with the wind and the turbine's curve (they flag power).
-POWER_CURVE_CHECKS: tuple[str, ...] = ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
-SENSOR_CHECKS: tuple[str, ...] = ("gap", "null", "non_finite", "range", "frozen", "spike")
-CHECKS: tuple[str, ...] = (*SENSOR_CHECKS, "farm_wind", *POWER_CURVE_CHECKS)
-CHECK_DESCRIPTIONS = {
-    "gap": "expected timestamp absent from the source",
-    "null": "timestamp present, value null",
-    "non_finite": "value is NaN or ±Infinity: not a reading",
-    "range": "value outside the physical range",
-    "frozen": "the same value for a while, unless the farm holds still too (a farm-wide calm)",
-    "spike": "far from the rolling median of its neighbours in time (robust, median/MAD), unless the farm "
-    "jumps too (a gust front, a grid event)",
-    "farm_wind": "the anemometer reads (near) zero while the other turbines' wind blows (dead or stuck), or far "
-    "less for a while (iced, misaligned)",
-    "stopped_in_wind": "no power while the wind is well inside the operating range",
-    "under_performance": "power below the band around the expected power for a while (curtailment, a derating cap)",
-    "over_performance": "power above the band around the expected power for a while (an iced or faulty "
-    "anemometer reading low)",
-    "power_without_wind": "power produced while the wind is below cut-in",
-}
 # MAD of a normal distribution times this is its standard deviation.
 MAD_TO_STD = 1.4826
 MINUTE = dt.timedelta(minutes=1)
@@ -164,36 +146,8 @@ class QualityThresholds(BaseModel):
         return getattr(self, f"spike_min_{variable}")
 
     def describe(self) -> dict[str, str]:
-        """The threshold of each check as one line of text, for the report."""
-        band = f"({self.band_fraction:g} × expected + {self.band_power:g} kW)"
-        held = f"for at least half of a centred {self.performance_minutes:g}-minute window"
-        return {
-            "gap": "every timestamp of the UTC day at the sample period is expected",
-            "null": "any null value",
-            "non_finite": "any NaN, +Infinity or −Infinity",
-            "range": f"wind speed outside [{self.wind_speed_min:g}, {self.wind_speed_max:g}] m/s; power outside "
-            f"[{self.power_min:g} kW, {self.power_max_factor:g} × rated]; ambient temperature outside "
-            f"[{self.ambient_temperature_min:g}, {self.ambient_temperature_max:g}] °C",
-            "frozen": f"one value for ≥ {self.frozen_wind_speed:g} min (wind), {self.frozen_power:g} min (power, not "
-            f"idle), {self.frozen_ambient_temperature:g} min (temperature), and ≥ {self.frozen_min_samples} samples; "
-            f"not where the farm's median holds still too, nor wind where it and the farm's are ≤ "
-            f"{self.farm_calm_wind_speed:g} m/s",
-            "spike": f"|x − median| over {self.spike_window:g} min (≥ {self.spike_window_min_samples} samples) > "
-            f"max({self.spike_mads:g}·1.4826·MAD, {self.spike_min_wind_speed:g} m/s | {self.spike_min_power:g} kW | "
-            f"{self.spike_min_ambient_temperature:g} °C); not where the farm's median jumps the same way by ≥ "
-            f"{self.spike_farm_share:g} of it within ±{self.spike_farm_minutes:g} min; power: not a stop (idle), "
-            f"not from cut-out − {self.spike_storm_margin:g} m/s on, nor a jump the wind explains",
-            "farm_wind": f"while the farm's median wind is > {self.farm_calm_wind_speed:g} m/s: wind < "
-            f"{self.farm_wind_dead:g} × it, or < {self.farm_wind_low:g} × it for at least half of a centred "
-            f"{self.farm_wind_minutes:g}-minute window",
-            "stopped_in_wind": f"≤ {self.power_near_zero:g} kW between cut-in + {self.operating_margin:g} and "
-            f"cut-out − {self.operating_margin:g} m/s",
-            "under_performance": f"> {self.power_near_zero:g} kW but below expected − {band} between cut-in + "
-            f"{self.operating_margin:g} and cut-out − {self.operating_margin:g} m/s, {held}",
-            "over_performance": f"above expected + {band} from cut-in − {self.below_cut_in_margin:g} m/s to cut-out, "
-            f"{held}",
-            "power_without_wind": f"> {self.power_near_zero:g} kW below cut-in − {self.below_cut_in_margin:g} m/s",
-        }
+        """The threshold of each check (``CHECKS``) as one line of text, for the report and the docs."""
+        return {check.name: check.rule(self) for check in CHECKS}
 
 
 def thresholds_from(overrides: dict | QualityThresholds | None) -> QualityThresholds:
@@ -216,12 +170,6 @@ def thresholds_from(overrides: dict | QualityThresholds | None) -> QualityThresh
             f"Use only these names with numbers: {', '.join(QualityThresholds.model_fields)}.",
             setting="thresholds",
         ) from None
-
-
-def checks_of(variable: str) -> tuple[str, ...]:
-    """The checks that can flag ``variable`` (in ``CHECKS`` order): every variable has the sensor checks;
-    wind speed is compared with the farm's, power with the wind and the turbine's curve."""
-    return (*SENSOR_CHECKS, *{"wind_speed": ("farm_wind",), "power": POWER_CURVE_CHECKS}.get(variable, ()))
 
 
 def samples_for(minutes: float, period: dt.timedelta, *, at_least: int = 1) -> int:
@@ -372,7 +320,7 @@ def power_curve_flags(
     t: QualityThresholds,
     window: int,
 ) -> dict[str, pd.DataFrame]:
-    """The power-curve checks (``POWER_CURVE_CHECKS``) by name: power judged against the wind and the
+    """The power-curve checks (the ``judges_curve`` entries of ``CHECKS``) by name: power judged against the wind and the
     ``expected`` power with the band ``± (band_fraction x expected + band_power)``; under- and
     over-performance must hold for at least half of the centred ``window`` (samples). A sample with
     either value null is not judged."""
@@ -391,6 +339,398 @@ def power_curve_flags(
         "over_performance": held(high, window),
         "power_without_wind": below_cut_in & producing,
     }
+
+
+# --- the day every check sees ---------------------------------------------------------------------
+
+
+@dataclass
+class DayData:
+    """One day of a farm as the checks see it: per variable a frame on the day's time grid, one column
+    per turbine (absent rows and unusable values as NaN); which rows were present; where the source sent
+    NaN or ±Infinity; the turbines' models; the thresholds and the sample period. What several checks
+    need (the physical limits, the farm's reference, the expected power, the power-curve comparison) is
+    computed once, when a check first asks for it."""
+
+    data: dict[str, pd.DataFrame]
+    present: pd.DataFrame  # columns: turbines
+    non_finite: dict[str, pd.DataFrame]
+    models: Mapping[str, TurbineModel]
+    thresholds: QualityThresholds
+    period: dt.timedelta = SAMPLE_PERIOD
+    curves: Mapping[str, BinnedCurve] | None = field(default=None, repr=False)
+
+    @property
+    def turbines(self) -> list[str]:
+        return list(self.present.columns)
+
+    @property
+    def variables(self) -> list[str]:
+        return list(self.data)
+
+    def samples(self, minutes: float, *, at_least: int = 1) -> int:
+        """How many samples span ``minutes`` at this day's period (``samples_for``)."""
+        return samples_for(minutes, self.period, at_least=at_least)
+
+    def window(self, minutes: float, *, at_least: int = 1) -> int:
+        """A centred window of ``minutes``: an odd number of samples."""
+        return self.samples(minutes, at_least=at_least) | 1
+
+    def of_models(self, attribute: str) -> pd.Series:
+        """A model attribute (``cut_in``, ``cut_out``, ``rated_power``) per turbine."""
+        return pd.Series({name: getattr(self.models[name], attribute) for name in self.turbines}, dtype="float64")
+
+    @cached_property
+    def out_of_range(self) -> dict[str, pd.DataFrame]:
+        """Per variable: True where the value lies outside its physical limits (``range_flag``)."""
+        limits = self.thresholds.ranges(self.of_models("rated_power"))
+        return {v: range_flag(d, *limits.get(v, (-np.inf, np.inf))) for v, d in self.data.items()}
+
+    @cached_property
+    def farm(self) -> dict[str, pd.DataFrame]:
+        """Per variable: the farm's reference of each turbine (``farm_reference``), out-of-range values
+        left out; NaN for a lone turbine."""
+        return {v: farm_reference(d.mask(self.out_of_range[v])) for v, d in self.data.items()}
+
+    @cached_property
+    def expected(self) -> pd.DataFrame | None:
+        """Each turbine's expected power at its wind speed (``expected_power``); None without wind."""
+        wind = self.data.get("wind_speed")
+        return None if wind is None else expected_power(wind, self.models, self.curves)
+
+    def at_rest(self, variable: str) -> pd.DataFrame | None:
+        """Where a repeated or jumping value is no fault: idle power (a stop), a wind speed of a farm-wide
+        calm; None for the other variables."""
+        t = self.thresholds
+        if variable == "power":
+            return self.data["power"].le(t.power_near_zero)
+        if variable == "wind_speed":
+            calm = t.farm_calm_wind_speed
+            return self.data["wind_speed"].le(calm) & self.farm["wind_speed"].le(calm)
+        return None
+
+    @cached_property
+    def power_curve(self) -> dict[str, pd.DataFrame]:
+        """``power_curve_flags`` of the day: each power-curve check's flags by name."""
+        window = self.window(self.thresholds.performance_minutes)
+        return power_curve_flags(
+            self.data["wind_speed"], self.data["power"], self.expected, self.models, self.thresholds, window
+        )
+
+    @cached_property
+    def nothing(self) -> pd.DataFrame:
+        """No flag anywhere: what a check that does not apply to a variable gives."""
+        return pd.DataFrame(False, index=self.present.index, columns=self.present.columns)
+
+
+# --- each check as the registry calls it: (day, variable) -> flags, a column per turbine ------------
+
+
+def gap_check(day: DayData, variable: str) -> pd.DataFrame:
+    return gap_flag(day.present)
+
+
+def null_check(day: DayData, variable: str) -> pd.DataFrame:
+    return null_flag(day.data[variable], day.present, day.non_finite[variable])
+
+
+def non_finite_check(day: DayData, variable: str) -> pd.DataFrame:
+    return day.non_finite[variable]
+
+
+def range_check(day: DayData, variable: str) -> pd.DataFrame:
+    return day.out_of_range[variable]
+
+
+def frozen_check(day: DayData, variable: str) -> pd.DataFrame:
+    t = day.thresholds
+    samples = day.samples(t.frozen_minutes(variable), at_least=t.frozen_min_samples)
+    return frozen_flag(day.data[variable], samples, exempt=day.at_rest(variable), farm=day.farm[variable])
+
+
+def spike_check(day: DayData, variable: str) -> pd.DataFrame:
+    t, data = day.thresholds, day.data[variable]
+    spike = {
+        "window": day.window(t.spike_window, at_least=t.spike_window_min_samples),
+        "n_mads": t.spike_mads,
+        "min_deviation": t.spike_min_deviation(variable),
+    }
+    farm_window = 2 * int(t.spike_farm_minutes // (day.period / MINUTE)) + 1
+    flag = spike_flag(data, **spike, farm=day.farm[variable], farm_share=t.spike_farm_share, farm_window=farm_window)
+    if variable == "power" and day.expected is not None:
+        # A jump of power that the wind explains (a gust on the steep part of the curve, a cut-out) is no
+        # spike: it must also stand out from the turbine's expected power. A stop is no spike, nor a drop
+        # in a storm (a cut-out inside a 10-minute mean).
+        storm = day.data["wind_speed"].ge(day.of_models("cut_out") - t.spike_storm_margin)
+        flag &= spike_flag(data - day.expected, **spike) & ~day.at_rest(variable) & ~storm
+    return flag
+
+
+def farm_wind_check(day: DayData, variable: str) -> pd.DataFrame:
+    t = day.thresholds
+    window = day.window(t.farm_wind_minutes)
+    return farm_wind_flag(
+        day.data[variable], day.farm[variable], t.farm_calm_wind_speed, t.farm_wind_dead, t.farm_wind_low, window
+    )
+
+
+def power_curve_check(name: str) -> Callable[[DayData, str], pd.DataFrame]:
+    """The check ``name`` of ``power_curve_flags`` (all four are computed together, once a day)."""
+
+    def check(day: DayData, variable: str) -> pd.DataFrame:
+        return day.power_curve[name]
+
+    check.__name__ = f"{name}_check"
+    return check
+
+
+# --- the registry: every check declared once ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One quality check, declared once: everything else (``check_day``, the flag counts, the report's
+    colours and tables, ``etl check``, the docs' checks table) derives from its entry in ``CHECKS``.
+
+    ``flag(day, variable)`` returns True where a sample is suspect, one column per turbine;
+    ``variables`` are the variables it can flag (None: every one), ``needs`` the others it reads;
+    ``thresholds`` the ``QualityThresholds`` fields it reads and ``rule`` its threshold as a sentence;
+    ``shaded`` checks are drawn as shaded spans (a missing value has no height to mark), the others as
+    markers; ``judges_curve`` checks compare power with the curve, so a curve fitted on history ignores them.
+    """
+
+    name: str
+    flag: Callable[[DayData, str], pd.DataFrame]
+    description: str
+    rule: Callable[[QualityThresholds], str]
+    colour: str
+    variables: tuple[str, ...] | None = None
+    needs: tuple[str, ...] = ()
+    thresholds: tuple[str, ...] = ()
+    shaded: bool = False
+    judges_curve: bool = False
+
+    def applies_to(self, variable: str, available: Iterable[str] | None = None) -> bool:
+        """Whether it can flag ``variable`` when the data has the ``available`` variables (default: all)."""
+        if self.variables is not None and variable not in self.variables:
+            return False
+        return available is None or set(self.needs) <= set(available)
+
+
+class CheckRegistry(Sequence[Check]):
+    """The checks in the order the reports list them; ``CHECKS["spike"]`` finds one by name."""
+
+    def __init__(self, checks: Iterable[Check]) -> None:
+        self._checks: list[Check] = []
+        for check in checks:
+            self.register(check)
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for check in self._checks:
+                if check.name == key:
+                    return check
+            raise KeyError(key)
+        return self._checks[key]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(check.name for check in self._checks)
+
+    def of(self, variable: str, available: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The names of the checks that can flag ``variable`` (with the ``available`` variables), in order."""
+        available = None if available is None else tuple(available)
+        return tuple(check.name for check in self._checks if check.applies_to(variable, available))
+
+    def register(self, check: Check) -> Check:
+        """Add a check at the end; its name must be new and its thresholds fields of ``QualityThresholds``."""
+        if check.name in self.names:
+            raise ValueError(f"A quality check named {check.name!r} is already registered.")
+        unknown = [name for name in check.thresholds if name not in QualityThresholds.model_fields]
+        if unknown:
+            raise ValueError(
+                f"The check {check.name!r} reads thresholds QualityThresholds lacks: {', '.join(unknown)}."
+            )
+        self._checks.append(check)
+        return check
+
+    @contextmanager
+    def added(self, check: Check) -> Iterator[Check]:
+        """``check`` registered inside the block only (tests, a notebook trying a check out)."""
+        self.register(check)
+        try:
+            yield check
+        finally:
+            self._checks.remove(check)
+
+
+def _band(t: QualityThresholds) -> str:
+    return f"({t.band_fraction:g} × expected + {t.band_power:g} kW)"
+
+
+def _operating(t: QualityThresholds) -> str:
+    return f"between cut-in + {t.operating_margin:g} and cut-out − {t.operating_margin:g} m/s"
+
+
+def _held(t: QualityThresholds) -> str:
+    return f"for at least half of a centred {t.performance_minutes:g}-minute window"
+
+
+_CURVE = ("power_near_zero", "operating_margin", "below_cut_in_margin", "band_fraction", "band_power")
+
+CHECKS = CheckRegistry(
+    [
+        Check(
+            "gap",
+            gap_check,
+            "expected timestamp absent from the source",
+            lambda t: "every timestamp of the UTC day at the sample period is expected",
+            colour="tab:gray",
+            shaded=True,
+        ),
+        Check(
+            "null",
+            null_check,
+            "timestamp present, value null",
+            lambda t: "any null value",
+            colour="black",
+            shaded=True,
+        ),
+        Check(
+            "non_finite",
+            non_finite_check,
+            "value is NaN or ±Infinity: not a reading",
+            lambda t: "any NaN, +Infinity or −Infinity",
+            colour="tab:brown",
+        ),
+        Check(
+            "range",
+            range_check,
+            "value outside the physical range",
+            lambda t: (
+                f"wind speed outside [{t.wind_speed_min:g}, {t.wind_speed_max:g}] m/s; power outside "
+                f"[{t.power_min:g} kW, {t.power_max_factor:g} × rated]; ambient temperature outside "
+                f"[{t.ambient_temperature_min:g}, {t.ambient_temperature_max:g}] °C"
+            ),
+            colour="tab:red",
+            thresholds=(
+                "wind_speed_min",
+                "wind_speed_max",
+                "power_min",
+                "power_max_factor",
+                "ambient_temperature_min",
+                "ambient_temperature_max",
+            ),
+        ),
+        Check(
+            "frozen",
+            frozen_check,
+            "the same value for a while, unless the farm holds still too (a farm-wide calm)",
+            lambda t: (
+                f"one value for ≥ {t.frozen_wind_speed:g} min (wind), {t.frozen_power:g} min (power, not "
+                f"idle), {t.frozen_ambient_temperature:g} min (temperature), and ≥ {t.frozen_min_samples} samples; "
+                f"not where the farm's median holds still too, nor wind where it and the farm's are ≤ "
+                f"{t.farm_calm_wind_speed:g} m/s"
+            ),
+            colour="tab:purple",
+            thresholds=(
+                "frozen_wind_speed",
+                "frozen_power",
+                "frozen_ambient_temperature",
+                "frozen_min_samples",
+                "power_near_zero",
+                "farm_calm_wind_speed",
+            ),
+        ),
+        Check(
+            "spike",
+            spike_check,
+            "far from the rolling median of its neighbours in time (robust, median/MAD), unless the farm "
+            "jumps too (a gust front, a grid event)",
+            lambda t: (
+                f"|x − median| over {t.spike_window:g} min (≥ {t.spike_window_min_samples} samples) > "
+                f"max({t.spike_mads:g}·1.4826·MAD, {t.spike_min_wind_speed:g} m/s | {t.spike_min_power:g} kW | "
+                f"{t.spike_min_ambient_temperature:g} °C); not where the farm's median jumps the same way by ≥ "
+                f"{t.spike_farm_share:g} of it within ±{t.spike_farm_minutes:g} min; power: not a stop (idle), "
+                f"not from cut-out − {t.spike_storm_margin:g} m/s on, nor a jump the wind explains"
+            ),
+            colour="tab:orange",
+            thresholds=(
+                "spike_window",
+                "spike_window_min_samples",
+                "spike_mads",
+                "spike_min_wind_speed",
+                "spike_min_power",
+                "spike_min_ambient_temperature",
+                "spike_storm_margin",
+                "spike_farm_share",
+                "spike_farm_minutes",
+                "power_near_zero",
+            ),
+        ),
+        Check(
+            "farm_wind",
+            farm_wind_check,
+            "the anemometer reads (near) zero while the other turbines' wind blows (dead or stuck), or far "
+            "less for a while (iced, misaligned)",
+            lambda t: (
+                f"while the farm's median wind is > {t.farm_calm_wind_speed:g} m/s: wind < "
+                f"{t.farm_wind_dead:g} × it, or < {t.farm_wind_low:g} × it for at least half of a centred "
+                f"{t.farm_wind_minutes:g}-minute window"
+            ),
+            colour="tab:cyan",
+            variables=("wind_speed",),
+            thresholds=("farm_calm_wind_speed", "farm_wind_dead", "farm_wind_low", "farm_wind_minutes"),
+        ),
+        Check(
+            "stopped_in_wind",
+            power_curve_check("stopped_in_wind"),
+            "no power while the wind is well inside the operating range",
+            lambda t: f"≤ {t.power_near_zero:g} kW {_operating(t)}",
+            colour="tab:olive",
+            variables=("power",),
+            needs=("wind_speed",),
+            thresholds=("power_near_zero", "operating_margin"),
+            judges_curve=True,
+        ),
+        Check(
+            "under_performance",
+            power_curve_check("under_performance"),
+            "power below the band around the expected power for a while (curtailment, a derating cap)",
+            lambda t: f"> {t.power_near_zero:g} kW but below expected − {_band(t)} {_operating(t)}, {_held(t)}",
+            colour="tab:green",
+            variables=("power",),
+            needs=("wind_speed",),
+            thresholds=(*_CURVE, "performance_minutes"),
+            judges_curve=True,
+        ),
+        Check(
+            "over_performance",
+            power_curve_check("over_performance"),
+            "power above the band around the expected power for a while (an iced or faulty anemometer reading low)",
+            lambda t: f"above expected + {_band(t)} from cut-in − {t.below_cut_in_margin:g} m/s to cut-out, {_held(t)}",
+            colour="tab:pink",
+            variables=("power",),
+            needs=("wind_speed",),
+            thresholds=(*_CURVE, "performance_minutes"),
+            judges_curve=True,
+        ),
+        Check(
+            "power_without_wind",
+            power_curve_check("power_without_wind"),
+            "power produced while the wind is below cut-in",
+            lambda t: f"> {t.power_near_zero:g} kW below cut-in − {t.below_cut_in_margin:g} m/s",
+            colour="tab:blue",
+            variables=("power",),
+            needs=("wind_speed",),
+            thresholds=("power_near_zero", "below_cut_in_margin"),
+            judges_curve=True,
+        ),
+    ]
+)
 
 
 # --- all checks over one day of a farm ----------------------------------------------------------------
@@ -440,14 +780,7 @@ class QualityResult:
     def suspect(self, checks: Iterable[str] | None = None) -> pd.DataFrame:
         """Per (turbine, variable): True where the sample is missing or any check (of ``checks``, default
         all) flagged it."""
-        flags = self.flags
-        if checks is not None:
-            flags = flags.loc[:, flags.columns.isin(list(checks), level="check")]
-        return (
-            flags.T.groupby(level=["turbine", "variable"], sort=False)
-            .any()
-            .T.reindex(columns=self.grid.columns, fill_value=False)
-        )
+        return summaries.suspect(self.flags, self.grid.columns, checks)
 
     # A result is not changed once made: what is derived from the whole of it is computed once (the
     # run record, the report and Dagster each ask for it; 100 turbines make that tens of milliseconds).
@@ -466,11 +799,7 @@ class QualityResult:
 
     @cached_property
     def _flag_counts(self) -> dict[str, dict[str, dict[str, int]]]:
-        counts, variables = self.flags.sum().to_dict(), self.variables
-        return {
-            turbine: {c: {v: int(counts.get((turbine, v, c), 0)) for v in variables} for c in CHECKS}
-            for turbine in self.turbines
-        }
+        return summaries.flag_counts(self.flags, self.turbines, self.variables, CHECKS.names)
 
     def day_quality(self) -> dict[str, dict[str, float]]:
         """``{turbine: {variable: share of the day's expected samples that are good}}``."""
@@ -478,8 +807,7 @@ class QualityResult:
 
     @cached_property
     def _day_quality(self) -> dict[str, dict[str, float]]:
-        shares, variables = self.good().mean().to_dict(), self.variables
-        return {turbine: {v: float(shares[(turbine, v)]) for v in variables} for turbine in self.turbines}
+        return summaries.day_quality(self.good())
 
 
 def check_day(
@@ -511,61 +839,26 @@ def check_day(
     bad = bad.fillna(False).astype(bool)
     present = (pd.Series(True, index=samples.index).unstack("turbine").reindex(index=times, columns=turbines)).notna()
     present.columns.name = "turbine"
-    limits = t.ranges(pd.Series({n: models[n].rated_power for n in turbines}))
-    spike_window = samples_for(t.spike_window, period, at_least=t.spike_window_min_samples) | 1
-    farm_window = 2 * int(t.spike_farm_minutes // (period / MINUTE)) + 1
-    performance_window = samples_for(t.performance_minutes, period) | 1
-
-    data_of = {v: grid.xs(v, axis=1, level="variable") for v in samples.columns}
-    in_range = {v: range_flag(d, *limits.get(v, (-np.inf, np.inf))) for v, d in data_of.items()}
-    farm_of = {v: farm_reference(d.mask(in_range[v])) for v, d in data_of.items()}
-    wind = data_of.get("wind_speed")
-    expected = expected_power(wind, models, curves) if wind is not None else None
-    nothing = pd.DataFrame(False, index=times, columns=present.columns)
-    gaps = gap_flag(present)  # the same for every variable
-
+    variables = list(samples.columns)
+    day = DayData(
+        data={v: grid.xs(v, axis=1, level="variable") for v in variables},
+        present=present,
+        non_finite={v: bad.xs(v, axis=1, level="variable") for v in variables},
+        models=models,
+        thresholds=t,
+        period=period,
+        curves=curves,
+    )
     parts: dict[tuple[str, str], pd.DataFrame] = {}  # (variable, check): a column per turbine
-    for variable, data in data_of.items():
-        farm = farm_of[variable]
-        exempt = None
-        if variable == "power":
-            exempt = data.le(t.power_near_zero)  # idle: neither frozen nor a spike (a stop)
-        elif variable == "wind_speed":
-            exempt = data.le(t.farm_calm_wind_speed) & farm.le(t.farm_calm_wind_speed)  # a farm-wide calm
-        frozen = samples_for(t.frozen_minutes(variable), period, at_least=t.frozen_min_samples)
-        spike = dict(window=spike_window, n_mads=t.spike_mads, min_deviation=t.spike_min_deviation(variable))
-        non_finite = bad.xs(variable, axis=1, level="variable")
-        checks = {
-            "gap": gaps,
-            "null": null_flag(data, present, non_finite),
-            "non_finite": non_finite,
-            "range": in_range[variable],
-            "frozen": frozen_flag(data, frozen, exempt=exempt, farm=farm),
-            "spike": spike_flag(data, **spike, farm=farm, farm_share=t.spike_farm_share, farm_window=farm_window),
-        }
-        if variable == "wind_speed":
-            checks["farm_wind"] = farm_wind_flag(
-                data,
-                farm,
-                t.farm_calm_wind_speed,
-                t.farm_wind_dead,
-                t.farm_wind_low,
-                samples_for(t.farm_wind_minutes, period) | 1,
-            )
-        if variable == "power" and wind is not None:
-            # A jump of power that the wind explains (a gust on the steep part of the curve, a cut-out)
-            # is no spike: it must also stand out from the turbine's expected power. A stop is no
-            # spike, nor a drop in a storm (a cut-out inside a 10-minute mean).
-            storm = wind.ge(pd.Series({n: models[n].cut_out - t.spike_storm_margin for n in turbines}))
-            checks["spike"] &= spike_flag(data - expected, **spike) & ~exempt & ~storm
-            checks.update(power_curve_flags(wind, data, expected, models, t, performance_window))
+    for variable in variables:
         for check in CHECKS:
-            parts[(variable, check)] = checks.get(check, nothing)[turbines]
+            flags = check.flag(day, variable) if check.applies_to(variable, variables) else day.nothing
+            parts[(variable, check.name)] = flags[turbines]
     frame = pd.concat(parts, axis=1, names=["variable", "check", "turbine"])
     frame = frame.reorder_levels(["turbine", "variable", "check"], axis=1).astype(bool)
-    farm_grid = pd.concat(farm_of, axis=1, names=["variable", "turbine"]).swaplevel(axis=1)[columns]
+    farm_grid = pd.concat(day.farm, axis=1, names=["variable", "turbine"]).swaplevel(axis=1)[columns]
     return QualityResult(
-        thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid, expected=expected
+        thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid, expected=day.expected
     )
 
 
@@ -580,7 +873,7 @@ def fit_curves(
     bin with less than ``curve_min_minutes`` of them keeps the model's curve. The median per bin
     shrugs off a minority of curtailed or derated samples."""
     t = thresholds_from(thresholds)
-    sensor_checks = [c for c in CHECKS if c not in POWER_CURVE_CHECKS]  # farm_wind included
+    sensor_checks = [check.name for check in CHECKS if not check.judges_curve]  # farm_wind included
     pairs: dict[str, list[pd.DataFrame]] = {}
     period = SAMPLE_PERIOD
     for result in results:

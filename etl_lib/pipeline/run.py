@@ -44,6 +44,7 @@ class RunResult:
     bucket_quality: pd.DataFrame = field(repr=False)  # (turbine, variable, count|quality) per bucket
     overflowed: int = 0  # statistics not written because they are not finite
     run_id: int | None = None  # the etl_run row
+    key: str | None = None  # the run's key in its etl_run row
 
     @property
     def run_date(self) -> dt.date:
@@ -52,6 +53,7 @@ class RunResult:
     def summary(self) -> dict:
         """The small, JSON-friendly part of the result."""
         return {
+            "key": self.key,
             "date": self.run_date.isoformat(),
             "turbines": list(self.scope.turbines),
             "rows_read": self.rows_read,
@@ -91,9 +93,11 @@ def run_etl(
     engine: Engine | None = None,
     thresholds: QualityThresholds | dict | None = None,
     report: str | None = None,
+    key: str | None = None,
 ) -> RunResult:
     """Run the day for the farm, or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
-    ``report`` is the audit notebook's path (kept in the run record)."""
+    ``report`` is the audit notebook's path and ``key`` the caller's id of the run (both kept in the run
+    record; a key is made when none is given)."""
     settings = settings or get_settings()
     scope = RunScope.day(run_date, turbines)
     engine = engine or engine_for(settings.target_url)
@@ -102,6 +106,8 @@ def run_etl(
         turbines=None if scope.turbines is None else list(scope.turbines),
         report=None if report is None else str(report),
     )
+    if key:
+        record.key = str(key)
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record)
     except Exception as exc:
@@ -158,6 +164,9 @@ def _run_steps(
     with _timed(seconds, "transform"):
         statistics, overflowed = aggregate(quality.grid, list(ETL_VARIABLES))
         rows = to_signal_rows(pd.concat([statistics, per_bucket], axis=1, sort=True))
+    buckets = int(statistics.notna().T.groupby(level="turbine").any().T.to_numpy().sum())
+    record.buckets, record.overflowed_statistics = buckets, overflowed
+    record.seconds = {step: round(value, 4) for step, value in seconds.items()}
     with _timed(seconds, "load"):
         ensure_target_schema(engine)
         run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, etl_signal_names(), record)
@@ -165,7 +174,7 @@ def _run_steps(
         scope=scope,
         turbines=farm,
         rows_read=len(samples),
-        buckets=int(statistics.notna().T.groupby(level="turbine").any().T.to_numpy().sum()),
+        buckets=buckets,
         rows_written=record.rows_written,
         seconds=seconds,
         samples=samples,
@@ -174,4 +183,5 @@ def _run_steps(
         bucket_quality=per_bucket,
         overflowed=overflowed,
         run_id=run_id,
+        key=record.key,
     )

@@ -23,36 +23,23 @@ from matplotlib.ticker import PercentFormatter
 from ..config.settings import PROJECT_ROOT, Settings
 from ..core.contract import BUCKET, BUCKETS_PER_DAY, ETL_VARIABLES, UNITS, etl_signal_names
 from ..core.turbines import TurbineModel
-from ..pipeline.quality import CHECK_DESCRIPTIONS, CHECKS, QualityThresholds, expected_timestamps
+from ..metrics.power_curve import bin_label, bin_starts
+from ..metrics.production import HOUR, capacity_factor, data_availability, energy_kwh
+from ..metrics.quality import stretches
+from ..pipeline.quality import CHECKS, QualityThresholds, expected_timestamps
 from ..pipeline.run import RunResult
 from ..storage.query import signal_coverage
 from . import present
 
 DECIMALS = 4
-# A color per check, in CHECKS order after gap and null (shaded, not marked).
-CHECK_COLORS = {
-    "gap": "tab:gray",
-    "null": "black",
-    "non_finite": "tab:brown",
-    "range": "tab:red",
-    "frozen": "tab:purple",
-    "spike": "tab:orange",
-    "farm_wind": "tab:cyan",
-    "stopped_in_wind": "tab:olive",
-    "under_performance": "tab:green",
-    "over_performance": "tab:pink",
-    "power_without_wind": "tab:blue",
-}
-SHADED_CHECKS = ("gap", "null")
 FLAG_ZORDER = 4
 SMALL_MULTIPLES = 12  # turbines drawn one panel each in the overview; more: the ones with the lowest quality
 NOTEBOOK = "notebooks/etl.ipynb"
-HOURS_PER_DAY = 24
 
 
 def _marked_checks() -> dict[str, float]:
     """The checks drawn as markers, sizes from large to small so that overlapping flags stay visible."""
-    marked = [check for check in CHECKS if check not in SHADED_CHECKS]
+    marked = [check.name for check in CHECKS if not check.shaded]
     return {check: 70 - 60 * i / max(len(marked) - 1, 1) for i, check in enumerate(marked)}
 
 
@@ -176,7 +163,7 @@ def findings(day: TurbineDay) -> str:
     """What the checks found, in a line: ``spike 1 (power); gap 35``."""
     counts = day.counts()
     parts = []
-    for check in CHECKS:
+    for check in CHECKS.names:
         found = {variable: int(n) for (variable, c), n in counts.items() if c == check}
         if not found:
             continue
@@ -238,19 +225,20 @@ def fetched_table(result: RunResult) -> pd.DataFrame:
 def farm_table(result: RunResult) -> pd.DataFrame:
     """Per turbine: its model, availability (the day's rows present), energy from the 10-minute mean
     power, capacity factor, the share of good samples per variable, and what the checks found."""
-    expected_rows = len(expected_timestamps(result.scope))
     day_quality = result.quality.day_quality()
+    availability = data_availability(result.quality.present)
+    hours = (result.scope.end - result.scope.start) / HOUR
     rows = {}
     for name in result.scope.turbines:
         day = turbine_day(result, name)
         energy = 0.0
         if ("power", "mean") in day.statistics.columns:
-            energy = float(day.statistics[("power", "mean")].sum()) * (BUCKET / pd.Timedelta(hours=1)) / 1000
+            energy = float(energy_kwh(day.statistics[("power", "mean")], BUCKET))
         row = {
             "model": day.model.name,
-            "availability": float(day.present.sum()) / expected_rows,
-            "energy (MWh)": round(energy, 3),
-            "capacity factor": energy * 1000 / (day.model.rated_power * HOURS_PER_DAY),
+            "availability": float(availability[name]),
+            "energy (MWh)": round(energy / 1000, 3),
+            "capacity factor": capacity_factor(energy, day.model.rated_power, hours),
             **{f"quality {variable}": day_quality[name][variable] for variable in result.quality.variables},
             "findings": findings(day) or "none",
         }
@@ -306,7 +294,7 @@ def farm_figure(result: RunResult) -> Figure:
                 zorder=3,
             )
         suspect = day.flags.loc[
-            :, day.flags.columns.get_level_values("check").isin([c for c in CHECKS if c not in SHADED_CHECKS])
+            :, day.flags.columns.get_level_values("check").isin([c.name for c in CHECKS if not c.shaded])
         ]
         flagged = suspect.any(axis=1).to_numpy()
         if flagged.any():
@@ -404,7 +392,7 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
             power,
             "o",
             ms=np.sqrt(size) * 0.8,
-            color=CHECK_COLORS.get(check, "black"),
+            color=CHECKS[check].colour,
             zorder=FLAG_ZORDER,
             label=f"{check} ({int(flagged.to_numpy().sum())})",
         )
@@ -427,8 +415,9 @@ def checks_table(result: RunResult) -> pd.DataFrame:
     counts = quality.flags.sum()
     described = quality.thresholds.describe()
     rows = {}
-    for check in CHECKS:
-        row = {"looks for": CHECK_DESCRIPTIONS[check], "threshold": described.get(check, "")}
+    for entry in CHECKS:
+        check = entry.name
+        row = {"looks for": entry.description, "threshold": described.get(check, "")}
         for variable in quality.variables:
             row[variable] = int(sum(n for (t, v, c), n in counts.items() if v == variable and c == check))
         flagged = sorted({t for (t, v, c), n in counts.items() if c == check and n > 0})
@@ -445,17 +434,14 @@ def flagged_stretches(day: TurbineDay) -> pd.DataFrame:
     """Every stretch of consecutive samples one check flagged: variable, check, from, to, samples."""
     rows = []
     for (variable, check), flags in day.flags.items():
-        if not flags.any():
-            continue
-        stretch = flags.ne(flags.shift()).cumsum()[flags]
-        for _, members in stretch.groupby(stretch):
+        for first, last, samples in stretches(flags):
             rows.append(
                 {
                     "variable": variable,
                     "check": check,
-                    "from": members.index[0].strftime("%H:%M"),
-                    "to": members.index[-1].strftime("%H:%M"),
-                    "samples": len(members),
+                    "from": first.strftime("%H:%M"),
+                    "to": last.strftime("%H:%M"),
+                    "samples": samples,
                 }
             )
     columns = ["variable", "check", "from", "to", "samples"]
@@ -503,17 +489,12 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
     wind, power = day.grid["wind_speed"], day.grid["power"]
     good = day.good["power"] & day.good["wind_speed"]
     expected = pd.Series(day.model.power(wind.to_numpy()), index=wind.index).where(wind.notna())
-    power_checks = [
-        c
-        for c in ("stopped_in_wind", "under_performance", "over_performance", "power_without_wind")
-        if ("power", c) in day.flags.columns
-    ]
+    power_checks = [c.name for c in CHECKS if c.judges_curve and ("power", c.name) in day.flags.columns]
     flagged = day.flags.loc[:, [("power", c) for c in power_checks]].any(axis=1) if power_checks else good & False
-    edges = np.arange(0.0, max(float(wind.max()) if wind.notna().any() else 0.0, 0.0) + bin_width, bin_width)
-    groups = pd.cut(wind, edges, right=False)
+    groups = bin_starts(wind, bin_width)
 
     def per_bin(series: pd.Series, how: str) -> pd.Series:
-        return getattr(series.groupby(groups, observed=False), how)()
+        return getattr(series.groupby(groups), how)()
 
     table = pd.DataFrame(
         {
@@ -525,7 +506,7 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
             "flagged by a power-curve check": per_bin(flagged, "sum").astype(int),
         }
     )
-    table.index = [f"{interval.left:g}–{interval.right:g}" for interval in table.index]
+    table.index = [bin_label(start, bin_width) for start in table.index]
     table.index.name = "wind (m/s)"
     table = table[table["samples"] > 0].round(1)
     return present.table(
@@ -587,7 +568,7 @@ def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
                 1,
                 where=gaps,
                 transform=ax.get_xaxis_transform(),
-                color=CHECK_COLORS["gap"],
+                color=CHECKS["gap"].colour,
                 alpha=0.25,
                 step="mid",
                 lw=0,
@@ -601,7 +582,7 @@ def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
                     data.to_numpy()[flags],
                     "o",
                     ms=np.sqrt(size) * 0.8,
-                    color=CHECK_COLORS[check],
+                    color=CHECKS[check].colour,
                     zorder=FLAG_ZORDER,
                     label=f"{check} ({int(flags.sum())})",
                 )

@@ -22,6 +22,8 @@ from ..config.settings import Settings, get_settings
 from ..core.contract import MIN_GOOD_SHARE, UNITS, quality_signal_names, split_signal_name, statistic_signal_names
 from ..core.errors import QueryError
 from ..core.turbines import TurbineModel
+from ..metrics.power_curve import bin_label, bin_starts, mean_deviation
+from ..metrics.quality import daily_mean
 from ..storage.engines import engine_for
 from ..storage.query import (
     available_turbines,
@@ -238,8 +240,7 @@ def daily_quality(quality: pd.DataFrame) -> pd.DataFrame:
     """Per turbine and variable (the ETL's order), day by day (UTC): the mean share of good samples over
     the day's buckets in the target (0 to 1; 100 % is a clean day). Days below ``MIN_GOOD_SHARE``, the
     threshold of Dagster's quality check, are highlighted."""
-    days = quality.index.floor("D")
-    shares = quality.groupby(days).mean().T
+    shares = daily_mean(quality).T
     order = {name: position for position, name in enumerate(quality_signal_names())}
     shares = shares.sort_index(
         key=lambda level: level.map(lambda name: order.get(name, len(order))) if level.name == "signal" else level
@@ -295,8 +296,7 @@ def power_curve(pairs: pd.DataFrame, bin_width: float = 0.5, model: TurbineModel
     power averaged per ``bin_width`` m/s bin of the 10-minute mean wind speed. Rows are bins with at
     least one bucket; ``model_power`` is the ``model``'s curve at the bin's mean speed (NaN without one)."""
     pairs = pairs[MEANS].dropna()
-    bins = (np.floor(pairs["wind_speed_mean"] / bin_width) * bin_width).rename("bin_start")
-    grouped = pairs.groupby(bins)
+    grouped = pairs.groupby(bin_starts(pairs["wind_speed_mean"], bin_width))
     curve = pd.DataFrame(
         {
             "buckets": grouped.size(),
@@ -306,7 +306,7 @@ def power_curve(pairs: pd.DataFrame, bin_width: float = 0.5, model: TurbineModel
         }
     )
     curve["model_power"] = model.power(curve["wind_speed"].to_numpy()) if model else np.nan
-    curve.index = [f"{start:.1f}–{start + bin_width:.1f}" for start in curve.index]
+    curve.index = [bin_label(start, bin_width, digits=1) for start in curve.index]
     curve.index.name = "wind speed bin (m/s)"
     return curve.round(DECIMALS - 2)
 
@@ -342,10 +342,9 @@ def power_curves(signals: pd.DataFrame, model: TurbineModel | None = None, bin_w
 
 def _deviation(signals: pd.DataFrame, model: TurbineModel | None) -> float:
     """The mean of |10-minute mean power - the model's curve at the 10-minute mean wind speed| (kW)."""
-    pairs = signals[MEANS].dropna() if set(MEANS) <= set(signals.columns) else pd.DataFrame(columns=MEANS)
-    if model is None or not len(pairs):
+    if not set(MEANS) <= set(signals.columns):
         return float("nan")
-    return float(np.mean(np.abs(pairs["power_mean"].to_numpy() - model.power(pairs["wind_speed_mean"].to_numpy()))))
+    return mean_deviation(signals["wind_speed_mean"], signals["power_mean"], model)
 
 
 def power_curve_summary(wide: pd.DataFrame, models: dict[str, TurbineModel | None]) -> pd.DataFrame:

@@ -1,13 +1,14 @@
-"""The overview across all audit reports ``runs/<date>.ipynb``, and their HTML exports (``export``).
+"""The overview of the audit trail: the runs whose reports lie in a runs folder, read from the one record
+of each run (the target's ``etl_run``), and the reports' HTML exports (``notebook.export``).
 
-Everything is read back from the executed notebooks (``recorded.read_run``: what they recorded, their error),
-so the summary needs no database and shows failed runs with their error. ``build_report``
-executes ``notebooks/runs_summary.ipynb`` with papermill (what ``etl report`` does).
+Per date, the latest run with a report in the folder: its status, turbines, rows, the day's lowest quality
+per variable and its error; the failed ones listed with their error. Nothing is re-run and no report is
+parsed. ``build_report`` executes ``notebooks/runs_summary.ipynb`` with papermill (what ``etl report``
+does).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -16,65 +17,57 @@ from matplotlib.figure import Figure
 from ..config.settings import Settings, get_settings
 from ..core.contract import MIN_GOOD_SHARE, SOURCE_VARIABLES, RunStatus
 from ..core.errors import ConfigurationError
+from ..metrics.quality import lowest_share
+from ..notebook.export import export_html
+from ..storage.engines import engine_for
+from ..storage.run_record import read_runs
 from . import present
-from .export import export_html
-from .recorded import read_run
 
 SUMMARY_NAME = "summary"
+COLUMNS = ["date", "status", "turbines", "rows_read", "rows_written"]
 
 
-def report_files(runs_dir: Path) -> list[Path]:
-    """The audit reports in ``runs_dir``: files named ``<YYYY-MM-DD>.ipynb``, by date."""
-    reports = []
-    for path in Path(runs_dir).glob("*.ipynb"):
-        try:
-            dt.date.fromisoformat(path.stem)
-        except ValueError:
-            continue
-        reports.append(path)
-    return sorted(reports)
+def runs_in(runs_dir: Path, settings: Settings) -> pd.DataFrame:
+    """The recorded runs whose report lies in ``runs_dir``, oldest first, with ``file``: the report's path."""
+    runs = read_runs(engine_for(settings.target_url))
+    folder = Path(runs_dir).resolve()
+    files = runs["report"].map(lambda report: Path(report).resolve() if isinstance(report, str) else None)
+    inside = files.map(lambda path: path is not None and path.parent == folder)
+    return runs[inside.astype(bool)].assign(file=files[inside.astype(bool)])
 
 
-def lowest_quality(quality: dict | None) -> dict[str, float]:
-    """Per variable, the lowest share of good samples of the day's turbines (``{turbine: {variable:
-    share}}``, as a farm's run records it); a report from before the farm (``{variable: share}``) as it is."""
-    quality = quality or {}
-    if not all(isinstance(shares, dict) for shares in quality.values()):
-        return dict(quality)
-    lowest: dict[str, float] = {}
-    for shares in quality.values():
-        for variable, share in shares.items():
-            lowest[variable] = min(lowest.get(variable, 1.0), share)
-    return lowest
-
-
-def summarize_runs(runs_dir: Path | str | None = None) -> pd.DataFrame:
-    """One row per report in ``runs_dir`` (default: the settings' runs folder): date, status, turbines,
-    rows read and written, per variable the lowest quality of the day's turbines, error."""
-    runs_dir = runs_dir or get_settings().runs_dir
+def summarize_runs(runs_dir: Path | str | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """One row per date with a run whose report lies in ``runs_dir`` (default: the settings' runs folder),
+    the latest such run: status, turbines, rows read and written, per variable the lowest quality of the
+    day's turbines, its error (or why its report is not the run's), and the report's file name."""
+    settings = settings or get_settings()
+    runs = runs_in(Path(runs_dir or settings.runs_dir), settings)
     rows = []
-    for path in report_files(Path(runs_dir)):
-        recorded, error = read_run(path)
+    for _, run in runs.groupby("run_date", sort=True):
+        last = run.iloc[-1]
+        kept = last["file"].exists()
+        error = (
+            last["error"]
+            or (f"the report is not the run's: {last['report_error']}" if last["report_error"] else "")
+            or ("" if kept else f"its report {last['file'].name} was not completed (the run was stopped)")
+        )
         rows.append(
             {
-                "date": path.stem,
-                # A report without error and without a recorded status stopped early (e.g. killed).
-                "status": RunStatus.FAILED.value if error else recorded.get("status", "unfinished"),
-                "turbines": len(recorded["turbines"]) if recorded.get("turbines") else None,
-                "rows_read": recorded.get("rows_read"),
-                "rows_written": recorded.get("rows_written"),
-                **{f"quality {v}": share for v, share in lowest_quality(recorded.get("quality")).items()},
-                "error": f"{error['ename']}: {error['evalue']}" if error else "",
-                "report": path.name,
+                "date": last["run_date"].isoformat(),
+                "status": last["status"],
+                "turbines": len(last["turbines"]) if last["turbines"] else None,
+                "rows_read": last["rows_read"],
+                "rows_written": last["rows_written"],
+                **{f"quality {v}": share for v, share in lowest_share(last["quality"]).items()},
+                "error": error or "",
+                "report": last["file"].name if kept else "",
             }
         )
-    frame = pd.DataFrame(rows, columns=None if rows else ["date", "status", "turbines", "rows_read", "rows_written"])
+    frame = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     quality = [c for c in frame.columns if c.startswith("quality ")]
     known = [f"quality {variable}" for variable in SOURCE_VARIABLES]  # the variables in their usual order
     quality = [c for c in known if c in quality] + [c for c in quality if c not in known]
-    frame = frame.reindex(
-        columns=["date", "status", "turbines", "rows_read", "rows_written", *quality, "error", "report"]
-    )
+    frame = frame.reindex(columns=[*COLUMNS, *quality, "error", "report"])
     return frame.astype({"turbines": "Int64", "rows_read": "Int64", "rows_written": "Int64"}).set_index("date")
 
 
@@ -133,12 +126,13 @@ def daily_quality_figure(summary: pd.DataFrame) -> Figure:
     return fig
 
 
-def export_missing_html(runs_dir: Path) -> list[Path]:
-    """Export every report whose HTML is missing or older than the notebook."""
+def export_missing_html(runs_dir: Path, summary: pd.DataFrame) -> list[Path]:
+    """Export the summary's reports whose HTML is missing or older than the notebook."""
     exported = []
-    for path in report_files(runs_dir):
+    for name in filter(None, summary["report"]):
+        path = Path(runs_dir) / name
         html = path.with_suffix(".html")
-        if not html.exists() or html.stat().st_mtime < path.stat().st_mtime:
+        if path.exists() and (not html.exists() or html.stat().st_mtime < path.stat().st_mtime):
             exported.append(export_html(path))
     return exported
 
@@ -150,7 +144,7 @@ def summary_notebook_path(settings: Settings) -> Path:
 def build_report(settings: Settings | None = None, runs_dir: Path | None = None) -> Path:
     """Execute ``notebooks/runs_summary.ipynb`` over ``runs_dir`` into ``<runs_dir>/summary.ipynb``
     and ``summary.html``, after exporting each report's HTML; return the summary notebook's path."""
-    from .notebooks import execute
+    from ..notebook.runner import execute
 
     settings = settings or get_settings()
     runs_dir = Path(runs_dir or settings.runs_dir).resolve()
@@ -161,13 +155,14 @@ def build_report(settings: Settings | None = None, runs_dir: Path | None = None)
             "Run from a checkout of the project, or set ETL_NOTEBOOK to the ETL notebook beside it.",
             setting="ETL_NOTEBOOK",
         )
-    if not report_files(runs_dir):
+    summary = summarize_runs(runs_dir, settings)
+    if summary.empty:
         raise ConfigurationError(
-            f"There are no audit reports (<date>.ipynb) in {runs_dir}.",
+            f"The target's run records name no audit report in {runs_dir}.",
             "Run some days first (`etl run 2024-10-01`), or point ETL_RUNS_DIR at the folder that holds them.",
             setting="ETL_RUNS_DIR",
         )
-    export_missing_html(runs_dir)
+    export_missing_html(runs_dir, summary)
     output = execute(template, runs_dir / f"{SUMMARY_NAME}.ipynb", {"runs_dir": str(runs_dir)})
     export_html(output)
     return output

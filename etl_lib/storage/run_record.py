@@ -1,20 +1,29 @@
-"""The run record: one ``etl_run`` row in the target per execution of ``run_etl``, failed ones too.
+"""The run record: one ``etl_run`` row in the target per execution of ``run_etl``, failed ones too. It is
+the one record of what a run did (status, counts, quality, flag counts, its report and what became of
+it); ``etl run``, ``etl backfill``, ``etl report`` and Dagster read it, nothing else.
 
 A succeeded run's row is inserted in the same transaction as its data (``insert``), so neither
-commits without the other; a failed run's row in a transaction of its own (``write``).
+commits without the other; a failed run's row in a transaction of its own (``write``). Each row carries
+the ``key`` its caller gave the run, so the caller finds it again (``read_run``), e.g. after the notebook
+that ran it has ended.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 
-import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from ..core.contract import RunStatus
 from ..core.dates import utc_now
 from .target import etl_run
+
+
+def new_key() -> str:
+    """A fresh run key."""
+    return uuid.uuid4().hex
 
 
 @dataclass
@@ -22,13 +31,17 @@ class RunRecord:
     """What is known of a run so far; the pipeline fills it in step by step."""
 
     run_date: dt.date
+    key: str = field(default_factory=new_key)
     started_at: dt.datetime = field(default_factory=utc_now)
     turbines: list[str] | None = None
     rows_read: int | None = None
+    buckets: int | None = None
     rows_written: int | None = None
+    overflowed_statistics: int | None = None
     quality: dict | None = None
     flag_counts: dict | None = None
     thresholds: dict | None = None
+    seconds: dict | None = None
     report: str | None = None
 
     def insert(self, conn: Connection, status: RunStatus, error: str | None = None) -> int:
@@ -46,11 +59,48 @@ class RunRecord:
             return self.insert(conn, status, error)
 
 
-def read_runs(engine: Engine, run_date: dt.date | None = None) -> pd.DataFrame:
-    """The recorded runs (of one date, or all), oldest first."""
+def read_run(engine: Engine, key: str, *, report: str | None = None, since: dt.datetime | None = None) -> dict | None:
+    """The record of the run with ``key`` (the newest, should a key be given twice), or None. With
+    ``report`` and ``since``, a run without that key that names ``report`` and started at or after
+    ``since`` counts too (a notebook of one's own that does not hand its run key to ``run_etl``)."""
+    which = etl_run.c.key == key
+    if report is not None and since is not None:
+        which = which | ((etl_run.c.report == report) & (etl_run.c.started_at >= since))
+    query = select(etl_run).where(which).order_by(etl_run.c.id.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
+def record_report(engine: Engine, key: str, report: str | None, error: str | None = None) -> int:
+    """Say what became of the report of the run with ``key``: where it is (None: no report was kept) and,
+    when it could not be completed, why. Returns how many records it changed (0: no run has the key)."""
+    with engine.begin() as conn:
+        return conn.execute(
+            update(etl_run).where(etl_run.c.key == key).values(report=report, report_error=error)
+        ).rowcount
+
+
+def read_runs(engine: Engine, run_date: dt.date | None = None):
+    """The recorded runs (of one date, or all), oldest first, as a DataFrame."""
+    import pandas as pd
+
     query = select(etl_run).order_by(etl_run.c.started_at, etl_run.c.id)
     if run_date is not None:
         query = query.where(etl_run.c.run_date == run_date)
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return pd.DataFrame(rows, columns=[c.name for c in etl_run.columns])
+
+
+def latest_succeeded(engine: Engine, run_date: dt.date) -> dict | None:
+    """The newest succeeded run of ``run_date``, or None."""
+    query = (
+        select(etl_run)
+        .where(etl_run.c.run_date == run_date, etl_run.c.status == RunStatus.SUCCEEDED.value)
+        .order_by(etl_run.c.finished_at.desc(), etl_run.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return None if row is None else dict(row)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -68,7 +69,13 @@ etl_run = Table(
     Column("thresholds", JSONB, comment="the quality thresholds the run used"),
     Column("report", Text, comment="path of the audit notebook, when run through it"),
     Column("error", Text),
+    Column("key", String(64), comment="the caller's id of this run (etl run, a backfill, a Dagster run)"),
+    Column("buckets", Integer, comment="(turbine, bucket) pairs with statistics"),
+    Column("overflowed_statistics", Integer, comment="statistics not written: not finite (overflow)"),
+    Column("seconds", JSONB, comment="{step: seconds} of the run's steps"),
+    Column("report_error", Text, comment="why the run's report could not be completed, when it could not"),
     CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
+    Index("etl_run_key_idx", "key"),
 )
 
 _prepared: set[str] = set()

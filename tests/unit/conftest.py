@@ -1,0 +1,29 @@
+"""The unit tier: no database, no API, no server. A unit test that leaves a server process running
+(PostgreSQL, the API, a notebook kernel) fails, so the tier stays what ``make test-fast`` promises."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+SERVERS = ("postgres", "uvicorn", "api.main", "ipykernel", "etl_lib.notebook.kernel", "dagster")
+
+
+def _servers() -> dict[int, str]:
+    found = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(child.cmdline()) or child.name()
+        except psutil.Error:
+            continue
+        if any(name in command for name in SERVERS):
+            found[child.pid] = command
+    return found
+
+
+@pytest.fixture(autouse=True)
+def starts_no_server():
+    before = _servers()
+    yield
+    started = {pid: command for pid, command in _servers().items() if pid not in before}
+    assert not started, f"a unit test left server processes running: {started}"

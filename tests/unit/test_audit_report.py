@@ -1,0 +1,34 @@
+"""The audit report's header: the command that made the report, for a date, turbines and thresholds.
+(The report's tables and figures of real farm runs: tests/integration/test_audit_report.py.)"""
+
+from __future__ import annotations
+
+import shlex
+
+import yaml
+
+from etl_lib.reports import audit
+
+SATURATED = 3276.7  # kW: WT01's 2024-10-06 09:10 fault (README, Data quality)
+
+
+def test_the_header_renders_the_command_that_ran_for_that_date_turbines_and_thresholds():
+    plain = audit.header("2024-10-06").source
+    assert "## 2024-10-06 (UTC), the whole farm" in plain
+    assert "papermill notebooks/etl.ipynb runs/2024-10-06.ipynb -p date 2024-10-06\n" in plain
+    assert "`etl run 2024-10-06` runs the same" in plain
+    command = audit.command("2024-10-06", {"power_max_factor": 2.0, "frozen_wind_speed": 15}, turbines=["WT01", "WT03"])
+    arguments = shlex.split(command)
+    assert arguments[:6] == ["papermill", "notebooks/etl.ipynb", "runs/2024-10-06.ipynb", "-p", "date", "2024-10-06"]
+    parameters = {}
+    for flag, value in zip(arguments[6::2], arguments[7::2]):
+        assert flag == "-y"
+        parameters.update(yaml.safe_load(value))
+    assert parameters == {
+        "turbines": ["WT01", "WT03"],
+        "thresholds": {"power_max_factor": 2.0, "frozen_wind_speed": 15},
+    }
+    assert "etl run" not in audit.header("2024-10-06", {"power_max_factor": 2.0}).source  # not the same run
+    assert "the turbines WT03" in audit.header("2024-10-06", turbines="WT03").source
+    hidden = audit.command("2024-10-06", target_database_url="postgresql+psycopg2://etl:s3cret@db:5432/target")
+    assert "s3cret" not in hidden and "etl:***@db:5432/target" in hidden

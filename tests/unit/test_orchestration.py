@@ -1,0 +1,80 @@
+"""Dagster's definitions and verdicts without a stack: the quality threshold, the verdicts as plain
+functions, the last partition, the descriptions. (Materializations against the test stack:
+tests/integration/test_orchestration.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+
+from etl_lib.core.contract import ETL_VARIABLES
+from etl_lib.orchestration.coverage import SourceCoverage, partitions_for
+from etl_lib.orchestration.definitions import defs as load_defs
+from etl_lib.orchestration.verdicts import UNEXPLAINED, bucket_completeness, quality_verdict
+
+SEEDED_DAY = dt.date(2024, 10, 2)
+GAP_DAY = dt.date(2024, 11, 20)  # outside the seeded period; this module adds and removes it
+GAP = ("02:00", "02:29")  # no samples at all: 3 buckets
+LONE_POWER_BUCKET = "05:00"  # power has one sample there: its std is undefined
+QUALITY = "daily_statistics_quality_above_threshold"
+
+
+GAP_TURBINE, LONE_TURBINE = "WT02", "WT04"
+TURBINES = ["WT01", "WT02", "WT03", "WT04"]
+
+
+def test_the_quality_checks_default_threshold_is_the_one_the_reports_draw():
+    from etl_lib.core.contract import MIN_GOOD_SHARE
+    from etl_lib.orchestration.checks import QualityThreshold
+
+    assert QualityThreshold().min_share == MIN_GOOD_SHARE
+
+
+def test_quality_verdict_without_recorded_quality_is_a_failure_not_a_pass():
+    verdict = quality_verdict({"status": "succeeded"}, 0.9, "runs/x.ipynb")
+    assert not verdict.passed
+    assert "records no quality values" in verdict.description
+
+
+def test_the_last_partition_is_the_last_complete_day():
+    coverage = SourceCoverage(
+        dt.datetime(2024, 10, 1, tzinfo=dt.UTC), dt.datetime(2024, 10, 20, 9, 30, tzinfo=dt.UTC), 1
+    )
+    assert partitions_for(coverage, today=dt.date(2024, 10, 20)).get_last_partition_key() == "2024-10-19"
+    assert partitions_for(coverage, today=dt.date(2024, 12, 1)).get_last_partition_key() == "2024-10-20"
+
+
+def test_descriptions_show_in_the_ui_as_written():
+    """The UI renders descriptions as Markdown: an angle bracket outside a code span is taken for HTML."""
+    defs = load_defs()
+    repository = defs.get_repository_def()
+    asset = defs.get_assets_def("daily_statistics")
+    texts = [asset.descriptions_by_key[asset.key]]
+    texts += [
+        spec.description for checks in repository.asset_checks_defs_by_key.values() for spec in checks.check_specs
+    ]
+    texts += [job.description for job in repository.get_all_jobs() if not job.name.startswith("__")]
+    texts += [schedule.description for schedule in repository.schedule_defs]
+    assert any("`runs/<date>.ipynb`" in described for described in texts)
+    for described in texts:
+        outside_code = re.sub(r"`[^`]*`", "", described or "")
+        assert "<" not in outside_code and ">" not in outside_code, described
+
+
+# --- a day without source data, failures, the checks job without a day ---------------------------
+
+
+def test_buckets_missing_although_the_source_has_samples_are_an_error():
+    day = dt.date(2024, 10, 2)
+    stamps = pd.date_range(pd.Timestamp(day, tz="UTC"), periods=1440, freq="1min")
+    index = pd.MultiIndex.from_product([["WT01"], stamps], names=["turbine", "timestamp"])
+    samples = pd.DataFrame(dict.fromkeys(ETL_VARIABLES, 1.0), index=index)
+    written = pd.DataFrame(
+        {"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "turbine": [], "signal": [], "value": []}
+    )
+    result = bucket_completeness(day, ["WT01"], written, samples)
+    assert not result.passed
+    assert set(result.missing) == {UNEXPLAINED}
+    assert not result.explained_by_source
