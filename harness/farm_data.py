@@ -11,6 +11,8 @@ from etl_lib.core.contract import SAMPLE_PERIOD
 from etl_lib.simulation import generator
 from etl_lib.simulation.faults import apply_faults
 
+FARM_MODELS = {t.name: t.model for t in generator.build_farm()}  # the default farm's models by turbine
+
 
 def at(day: dt.date, hhmm: str) -> pd.Timestamp:
     return pd.Timestamp(f"{day.isoformat()}T{hhmm}Z")
@@ -40,3 +42,9 @@ def counts(result) -> dict[tuple[str, str, str], int]:
     """``(turbine, variable, check) -> samples flagged`` of a ``QualityResult``, the non-zero ones."""
     totals = result.flags.sum()
     return {key: int(n) for key, n in totals[totals > 0].items()}
+
+
+def ten_minute_means(samples: pd.DataFrame) -> pd.DataFrame:
+    """A 10-minute export of ``samples``: means labelled by their start, rounded as exports write them."""
+    by = [pd.Grouper(level="turbine"), pd.Grouper(level="timestamp", freq="10min")]
+    return samples.groupby(by).mean().round({"wind_speed": 2, "power": 1, "ambient_temperature": 2})

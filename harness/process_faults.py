@@ -31,7 +31,7 @@ from etl_lib.core.errors import EtlError
 from etl_lib.notebook.runner import previous_report, run_notebook
 from etl_lib.ops.stack import api_command, api_healthy, stack_status, start_api, stop_api
 from etl_lib.pipeline.run import run_etl
-from etl_lib.reports.runs_summary import report_files
+from etl_lib.reports.runs_summary import summarize_runs
 from etl_lib.storage.engines import engine_for
 
 from .fault_servers import Outcome, day_rows, stack_variables
@@ -116,7 +116,7 @@ def run_killed(settings: Settings, run_date: dt.date, runs_dir: Path, after: flo
     in_folder = settings.model_copy(update={"runs_dir": runs_dir})
     variables = stack_variables(in_folder)
     with environment(variables):
-        report = run_notebook(run_date, in_folder)
+        report = run_notebook(run_date, in_folder).report
     earlier = report.read_bytes()
     before = day_rows(engine, run_date)
     started = time.perf_counter()
@@ -139,7 +139,11 @@ def run_killed(settings: Settings, run_date: dt.date, runs_dir: Path, after: flo
     kept = previous_report(report)
     problems = [
         *([f"{report.name} is still there"] if report.exists() else []),
-        *([f"etl report lists {report.name}"] if report in report_files(runs_dir) else []),
+        *(
+            [f"etl report links {report.name}"]
+            if report.name in summarize_runs(runs_dir, in_folder)["report"].tolist()
+            else []
+        ),
         *(
             []
             if kept.exists() and kept.read_bytes() == earlier

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from etl_lib.config.settings import PROJECT_ROOT, Settings
 from etl_lib.core.errors import StackError
 from etl_lib.notebook.recorded import read_error, read_recorded
 from etl_lib.ops.stack import stack_status, start_api
+from etl_lib.storage.engines import engine_for
+from etl_lib.storage.run_record import read_runs
 from harness.stack import free_port, scratch_database
 
 ETL = str(Path(sys.executable).with_name("etl"))
@@ -71,10 +74,9 @@ def test_etl_run_writes_the_report_and_fails_loudly_outside_the_data(settings):
     assert "2024-10-04 succeeded:" in ok.stdout and "rows written; lowest quality " in ok.stdout
     assert "4 turbine(s), 5760 samples read" in ok.stdout
     assert "lowest quality wind_speed 100.0%, power 100.0%, ambient_temperature 100.0%\n" in ok.stdout  # a clean day
-    recorded = read_recorded(report)
-    assert recorded["status"] == "succeeded"
-    assert recorded["rows_read"] > 0
-    assert recorded["rows_written"] > 0
+    record = read_runs(engine_for(settings.target_url), dt.date(2024, 10, 4)).iloc[-1]  # the one record of the run
+    assert record["status"] == "succeeded" and record["report"] == str(report)
+    assert record["rows_read"] == 5760 and f"{record['rows_written']} rows written" in ok.stdout
 
     failed = run(ETL, "run", "2024-12-01")
     assert failed.returncode != 0
@@ -82,6 +84,9 @@ def test_etl_run_writes_the_report_and_fails_loudly_outside_the_data(settings):
     assert "Traceback" not in failed.stderr
     error = read_error(settings.runs_dir / "2024-12-01.ipynb")
     assert error is not None and error["ename"] == "NoSourceDataError"
+    record = read_runs(engine_for(settings.target_url), dt.date(2024, 12, 1)).iloc[-1]
+    assert record["status"] == "failed" and "no samples for 2024-12-01" in record["error"]
+    assert record["report"] == str(settings.runs_dir / "2024-12-01.ipynb")
 
 
 def test_bad_date_on_the_command_line(settings):
@@ -95,7 +100,7 @@ def test_papermill_command_exactly_as_documented(settings, tmp_path):
     output = tmp_path / "2024-10-05.ipynb"
     result = run(PAPERMILL, "notebooks/etl.ipynb", str(output), "-p", "date", "2024-10-05")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert read_recorded(output)["date"] == "2024-10-05"
+    assert read_recorded(output)["date"] == "2024-10-05"  # the report keeps its run's figures for its readers
     assert beyond_progress(result.stderr) == []  # no "running over TCP without encryption", no KeyboardInterrupt
     assert "Executing: 100%" in result.stderr  # the progress is still there
 

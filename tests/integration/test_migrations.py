@@ -71,7 +71,7 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
             [ETL, "init"], capture_output=True, text=True, timeout=120, env={**os.environ, "TARGET_DATABASE_URL": url}
         )
         assert done.returncode == 0, done.stderr
-        assert "target schema at revision 0002" in done.stdout
+        assert "target schema at revision 0003" in done.stdout
 
         assert no_schema_difference(url, target.metadata) == []
         upgraded = create_engine(url, poolclass=NullPool)

@@ -23,7 +23,6 @@ import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, build_schedule_context, materialize
 
 from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, ETL_VARIABLES, STATISTICS, etl_signal_names
-from etl_lib.notebook.recorded import read_recorded
 from etl_lib.notebook.runner import report_path
 from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
 from etl_lib.orchestration.checks import build_checks
@@ -35,6 +34,7 @@ from etl_lib.orchestration.verdicts import NO_SAMPLES, ONE_SAMPLE
 from etl_lib.pipeline.run import run_etl
 from etl_lib.simulation import generator
 from etl_lib.storage.copy import copy_frame
+from etl_lib.storage.run_record import latest_succeeded
 from harness.process_faults import clear_day
 from harness.sql import statistics_in_sql, target_day
 from harness.stack import free_port
@@ -154,15 +154,15 @@ def gap_run(settings, source_engine, target_engine):
 def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings, source_engine, target_engine):
     assert seeded_run.success
     report = report_path(SEEDED_DAY, settings)
-    recorded = read_recorded(report)
-    assert recorded["status"] == "succeeded" and recorded["date"] == SEEDED_DAY.isoformat()
+    recorded = latest_succeeded(target_engine, SEEDED_DAY)  # the one record of the run
+    assert recorded["key"] == seeded_run.run_id and recorded["report"] == str(report)
     assert_target_matches_source(source_engine, target_engine, SEEDED_DAY)
     assert len(target_day(target_engine, SEEDED_DAY)) == len(TURBINES) * 144 * len(etl_signal_names())
 
     [materialization] = seeded_run.asset_materializations_for_node("daily_statistics")
     assert materialization.partition == SEEDED_DAY.isoformat()
     metadata = {key: value.value for key, value in materialization.metadata.items()}
-    assert metadata["notebook"] == str(report)
+    assert metadata["notebook"] == str(report) and metadata["etl_run"] == recorded["id"]
     assert metadata["rows_read"] == recorded["rows_read"] == len(TURBINES) * 1440
     assert metadata["buckets"] == len(TURBINES) * 144
     assert metadata["rows_written"] == recorded["rows_written"] == len(TURBINES) * 144 * len(etl_signal_names())
@@ -226,14 +226,8 @@ def test_gap_partition_matches_the_source_and_says_which_buckets_are_missing_and
     assert f"{GAP_DAY.isoformat()}T05:00Z" in evaluation.description
 
 
-def test_quality_check_warns_below_its_configured_threshold(gap_run, settings):
-    recorded = read_recorded(report_path(GAP_DAY, settings))
-    if "quality" not in recorded:  # a notebook from before the data-quality step: unknown is a warning
-        evaluation = run_checks(GAP_DAY)["quality_above_threshold"]
-        assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN
-        assert "records no quality values" in evaluation.description
-        return
-    quality = recorded["quality"]
+def test_quality_check_warns_below_its_configured_threshold(gap_run, settings, target_engine):
+    quality = latest_succeeded(target_engine, GAP_DAY)["quality"]
     threshold = 0.999
     below = {f"{t}/{v}" for t, shares in quality.items() for v, share in shares.items() if share < threshold}
     assert {f"{GAP_TURBINE}/wind_speed", f"{GAP_TURBINE}/power"} <= below  # half an hour of its day has no samples
@@ -261,7 +255,7 @@ def test_checks_of_a_day_never_materialized_say_what_to_do(settings):
     assert buckets.severity == AssetCheckSeverity.WARN
     quality = evaluations["quality_above_threshold"]
     assert not quality.passed and quality.severity == AssetCheckSeverity.WARN
-    assert str(report_path(day, settings)) in quality.description
+    assert f"no succeeded run of {day.isoformat()}" in quality.description and "materialize" in quality.description
 
 
 def test_defs_take_their_resources_from_the_settings(settings):

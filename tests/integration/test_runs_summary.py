@@ -1,4 +1,5 @@
-"""Audit reports through papermill, their HTML exports, and `etl report` over a folder of runs."""
+"""Audit reports through papermill, the run records that name them, their HTML exports, and `etl report`
+over a folder of runs (read from the records)."""
 
 from __future__ import annotations
 
@@ -47,10 +48,11 @@ def runs(settings, target_engine, tmp_path_factory) -> Path:
             conn.execute(delete(etl_run).where(etl_run.c.id.in_(added)))
 
 
-def test_report_records_quality_and_flag_counts_with_the_thresholds_it_was_given(runs):
+def test_the_run_record_keeps_quality_and_flag_counts_with_the_thresholds_it_was_given(runs, target_engine):
     folder, _ = runs
-    recorded = read_recorded(folder / f"{GOOD_DAY}.ipynb")
-    assert recorded["status"] == "succeeded" and recorded["date"] == GOOD_DAY.isoformat()
+    recorded = read_runs(target_engine, GOOD_DAY).iloc[-1]
+    assert recorded["status"] == "succeeded" and recorded["report"] == str(folder / f"{GOOD_DAY}.ipynb")
+    assert read_recorded(folder / f"{GOOD_DAY}.ipynb")["quality"] == recorded["quality"]  # the report shows the same
     assert recorded["rows_read"] == 4 * 1440 and recorded["turbines"] == ["WT01", "WT02", "WT03", "WT04"]
     # 3,276.7 kW is inside 2 x rated, so the range check (overridden) stays silent; the spike check still sees it.
     assert recorded["flag_counts"]["WT01"]["range"]["power"] == 0
@@ -116,10 +118,10 @@ def test_a_failed_notebook_shows_the_message_not_a_traceback(runs):
     assert len(error["traceback"]) == 1 and "What to do:" in error["traceback"][0]
 
 
-def test_etl_report_lists_every_run_failed_ones_too(runs):
+def test_etl_report_lists_every_run_failed_ones_too(runs, settings):
     folder, completed = runs
     assert completed.returncode == 0, completed.stderr
-    assert f"FAILED {FAILING_DAY}: NoSourceDataError" in completed.stderr
+    assert f"FAILED {FAILING_DAY}: The source has no samples for {FAILING_DAY}" in completed.stderr
     summary = read_recorded(folder / "summary.ipynb")["runs"]
     assert [(row["date"], row["status"]) for row in summary] == [
         (GOOD_DAY.isoformat(), "succeeded"),
@@ -129,10 +131,10 @@ def test_etl_report_lists_every_run_failed_ones_too(runs):
     assert summary[0]["quality power"] == 0.9375  # the lowest turbine's: WT03
     assert "no samples for 2024-12-04" in summary[1]["error"] and summary[1]["rows_read"] is None
     html = (folder / "summary.html").read_text()
-    assert "summarize_runs" not in html and "Failed runs" in html and "NoSourceDataError" in html
+    assert "summarize_runs" not in html and "Failed runs" in html and f"no samples for {FAILING_DAY}" in html
     assert f'<a href="{GOOD_DAY}.html">{GOOD_DAY}</a>' in html and f'<a href="{FAILING_DAY}.html">' in html
     assert "93.75%" in html and "0.9375" not in html  # quality as a percentage
     assert (
         "quality check threshold (95%)"
-        in rs.daily_quality_figure(rs.summarize_runs(folder)).axes[0].get_legend_handles_labels()[1]
+        in rs.daily_quality_figure(rs.summarize_runs(folder, settings)).axes[0].get_legend_handles_labels()[1]
     )

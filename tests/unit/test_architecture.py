@@ -147,5 +147,7 @@ def _imported_top_levels(folder: Path) -> dict[str, set[str]]:
 def test_the_benchmarks_and_the_harnesses_never_import_the_tests():
     """The benchmarks share the test harnesses (``harness/``: throw-away stacks, fault servers), not the tests."""
     for folder in ("benchmarks", "harness"):
-        offenders = {path: names for path, names in _imported_top_levels(PROJECT_ROOT / folder).items() if "tests" in names}
+        offenders = {
+            path: names for path, names in _imported_top_levels(PROJECT_ROOT / folder).items() if "tests" in names
+        }
         assert not offenders, offenders

@@ -18,7 +18,7 @@ from etl_lib.pipeline.check_file import check_file, flag_rows
 from etl_lib.pipeline.extract_file import detect_period, models_for, read_export
 from etl_lib.pipeline.quality import check_day
 from etl_lib.simulation.faults import Fault
-from tests.test_quality import FARM_MODELS, at, generated, ten_minute_means
+from harness.farm_data import FARM_MODELS, at, generated, ten_minute_means
 
 ETL = str(Path(sys.executable).parent / "etl")
 DAY = dt.date(2024, 10, 1)  # 2024-10-01..03: the default data's faults on the first and third day

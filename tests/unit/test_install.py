@@ -19,7 +19,7 @@ from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OLDEST = re.search(r"^LOCK_PYTHON\s*\?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
 
 

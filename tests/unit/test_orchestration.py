@@ -35,7 +35,7 @@ def test_the_quality_checks_default_threshold_is_the_one_the_reports_draw():
 def test_quality_verdict_without_recorded_quality_is_a_failure_not_a_pass():
     verdict = quality_verdict({"status": "succeeded"}, 0.9, "runs/x.ipynb")
     assert not verdict.passed
-    assert "records no quality values" in verdict.description
+    assert "holds no quality values" in verdict.description
 
 
 def test_the_last_partition_is_the_last_complete_day():

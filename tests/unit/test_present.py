@@ -45,7 +45,7 @@ def test_html_is_the_same_on_every_run_and_in_every_process():
     """A Styler's own uuid is random; the table's id comes from its content, so nbval can compare the HTML."""
     html = present.html(quality_frame())
     assert html == present.html(quality_frame())
-    code = "from tests.test_present import quality_frame; from etl_lib.reports import present; print(present.html(quality_frame()))"
+    code = "from tests.unit.test_present import quality_frame; from etl_lib.reports import present; print(present.html(quality_frame()))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == html
     changed = quality_frame()

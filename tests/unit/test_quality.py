@@ -5,6 +5,7 @@ target: tests/integration/test_quality.py.)"""
 from __future__ import annotations
 
 import datetime as dt
+import types
 from collections import Counter
 
 import numpy as np
@@ -18,8 +19,9 @@ from etl_lib.core.scope import RunScope
 from etl_lib.core.turbines import catalogue
 from etl_lib.metrics.power_curve import BinnedCurve
 from etl_lib.pipeline.quality import (
-    CHECK_DESCRIPTIONS,
     CHECKS,
+    Check,
+    DayData,
     QualityThresholds,
     check_day,
     farm_reference,
@@ -32,22 +34,14 @@ from etl_lib.pipeline.quality import (
     spike_flag,
     thresholds_from,
 )
-from etl_lib.simulation import generator
 from etl_lib.simulation.faults import DEFAULT_FAULTS, FARM, Fault
-from harness.farm_data import at, counts, flagged, generated, minutes
+from harness.farm_data import FARM_MODELS, at, counts, flagged, generated, minutes, ten_minute_means
 
-FARM_MODELS = {t.name: t.model for t in generator.build_farm()}
 TEN_MINUTES = dt.timedelta(minutes=10)
 # Generated days the patterns are placed in (seed 42): 2025-02-01 18:00-24:00 has the farm's wind above
 # 11.5 m/s, 2025-02-03 19:00-24:00 below 3 m/s.
 WINDY_DAY = dt.date(2025, 2, 1)
 CALM_DAY = dt.date(2025, 2, 3)
-
-
-def ten_minute_means(samples: pd.DataFrame) -> pd.DataFrame:
-    """A 10-minute export of ``samples``: means labelled by their start, rounded as exports write them."""
-    by = [pd.Grouper(level="turbine"), pd.Grouper(level="timestamp", freq="10min")]
-    return samples.groupby(by).mean().round({"wind_speed": 2, "power": 1, "ambient_temperature": 2})
 
 
 def check(samples: pd.DataFrame, day: dt.date, turbines=None, period=SAMPLE_PERIOD, **options):
@@ -348,9 +342,68 @@ def test_thresholds_are_minutes_whatever_the_sample_period():
     assert samples_for(30, dt.timedelta(seconds=30)) == 60
 
 
-def test_every_check_is_described_with_its_threshold():
-    assert set(CHECK_DESCRIPTIONS) == set(CHECKS) == set(QualityThresholds().describe())
-    assert {"gap", "null", "non_finite", "range"} <= set(CHECKS)
+def test_every_check_is_declared_once_with_what_it_flags_reads_and_looks_like():
+    from matplotlib.colors import is_color_like
+
+    assert CHECKS.names[:4] == ("gap", "null", "non_finite", "range")
+    assert len(set(CHECKS.names)) == len(CHECKS)
+    described = QualityThresholds().describe()
+    assert list(described) == list(CHECKS.names)
+    read = set()
+    for check in CHECKS:
+        assert check.description and described[check.name], check.name
+        assert is_color_like(check.colour), check.name
+        assert set(check.thresholds) <= set(QualityThresholds.model_fields), check.name
+        read |= set(check.thresholds)
+    # Every threshold is read by a check, but the two of the method of bins, which fit_curves reads.
+    assert set(QualityThresholds.model_fields) - read == {"curve_bin_width", "curve_min_minutes"}
+    assert CHECKS.of("wind_speed") == (*CHECKS.names[:6], "farm_wind")
+    assert CHECKS.of("power", available=["power"]) == CHECKS.names[:6]  # the curve checks need the wind
+    with pytest.raises(ValueError, match="already registered"):
+        CHECKS.register(CHECKS["gap"])
+    with pytest.raises(ValueError, match="no_such_threshold"):
+        CHECKS.register(
+            Check("x", lambda day, v: day.nothing, "x", lambda t: "x", "red", thresholds=("no_such_threshold",))
+        )
+
+
+def consuming_check(day: DayData, variable: str) -> pd.DataFrame:
+    """The development guide's example: power below minus ``power_near_zero`` (a turbine drawing more
+    than its standby load)."""
+    return day.data[variable].lt(-day.thresholds.power_near_zero)
+
+
+CONSUMING = Check(
+    "consuming",
+    consuming_check,
+    "the turbine draws more power than its standby load",
+    lambda t: f"power < −{t.power_near_zero:g} kW",
+    colour="tab:gray",
+    variables=("power",),
+    thresholds=("power_near_zero",),
+)
+
+
+def test_a_new_check_is_one_entry_and_its_function():
+    """Registered, the check runs in check_day, counts, makes samples bad, and reaches the report's
+    checks table and ``etl check``'s table; nothing else is edited."""
+    from etl_lib.pipeline.check_file import flag_rows
+    from etl_lib.reports.audit import checks_table
+
+    samples = generated(WINDY_DAY)
+    samples.loc[("WT02", at(WINDY_DAY, "03:00")), "power"] = -300.0
+    with CHECKS.added(CONSUMING):
+        result = check(samples, WINDY_DAY)
+        assert flagged(result, "WT02", "power", "consuming").tolist() == [at(WINDY_DAY, "03:00")]
+        assert result.flag_counts()["WT02"]["consuming"] == {"wind_speed": 0, "power": 1, "ambient_temperature": 0}
+        assert not result.good()[("WT02", "power")][at(WINDY_DAY, "03:00")]
+        table = checks_table(types.SimpleNamespace(quality=result))
+        assert table.loc["consuming", "power"] == 1
+        assert table.loc["consuming", "looks for"] == CONSUMING.description
+        rows = flag_rows(result)
+        assert rows["power.consuming"].sum() == 1 and "wind_speed.consuming" not in rows
+    assert "consuming" not in CHECKS.names
+    assert ("WT02", "power", "consuming") not in check(samples, WINDY_DAY).flags.columns
 
 
 def test_thresholds_are_overridable_and_checked():
