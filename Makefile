@@ -7,7 +7,7 @@ DATE   ?= 2024-10-01
 STAMP  := $(VENV)/.installed
 INSTALL_LOG := $(VENV)/install.log
 
-.PHONY: help run test test-fast install lock stack-up stack-down status dagster dagster-home lab bench faults doctor clean-stack golden FORCE
+.PHONY: help run test test-fast install lock stack-up stack-down status dagster dagster-home lab bench faults doctor clean-stack golden docs docs-serve FORCE
 
 ## The targets and what each does (the first line of the comment above each).
 help:
@@ -117,6 +117,23 @@ bench: $(STAMP)
 ## Fault injection on a throw-away stack: each fault, the outcome, and the target checked (a table).
 faults: $(STAMP)
 	$(BIN)/python -m benchmarks.faults --messages
+
+# The documentation site (mkdocs.yml, docs/). The generated pages of docs/reference/ (checks, settings,
+# command line, speed figures) are made from the code and benchmarks/results.json first. MkDocs 1.6 with
+# Material 9.7+ prints a banner about MkDocs 2.0 on every command; it says nothing about this site.
+DOCS_ADDR ?= 127.0.0.1:8000
+DOCS_ENV  := NO_MKDOCS_2_WARNING=1
+DOCS_GENERATE := $(BIN)/python -m etl_lib.ops.reference docs && $(BIN)/python -m benchmarks.docs_page docs/reference/performance.md
+
+## The documentation: regenerate docs/reference/ from the code, then build the site strictly into site/ (offline).
+docs: $(STAMP)
+	$(DOCS_GENERATE)
+	$(DOCS_ENV) $(BIN)/python -m mkdocs build --strict
+
+## The documentation site with live reload on http://$(DOCS_ADDR) (DOCS_ADDR=host:port), pages regenerated first.
+docs-serve: $(STAMP)
+	$(DOCS_GENERATE)
+	$(DOCS_ENV) $(BIN)/python -m mkdocs serve --dev-addr $(DOCS_ADDR)
 
 ## Stop the embedded stack (API and PostgreSQL) and delete its folder with all its data (.stack/, or
 ## ETL_STACK_DIR); the next `make run` starts a new one and seeds it.

@@ -2,8 +2,8 @@
 
 Prints a table, compares its headline figures with the last saved ones (benchmarks/results.json,
 tracked) and writes the run to benchmarks/results.latest.json (git-ignored). With --save
-(``make bench SAVE=1``) the run also becomes the saved figures, to commit with the README's table.
-Nothing here is asserted: the figures are read against the targets of the README.
+(``make bench SAVE=1``) the run also becomes the saved figures, to commit with the docs' figures (make docs regenerates docs/reference/performance.md).
+Nothing here is asserted: the figures are read against the targets of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .measure import (
 DAYS = 366
 REPEATS = 15
 DAY = DEFAULT_PERIOD_START + dt.timedelta(days=100)
-SAVED = Path(__file__).with_name("results.json")  # tracked: the figures the README quotes
+SAVED = Path(__file__).with_name("results.json")  # tracked: the figures docs/performance.md shows
 LATEST = Path(__file__).with_name("results.latest.json")  # git-ignored: every run
 
 
@@ -423,7 +423,7 @@ def write_results(results: dict, *, save: bool, latest: Path = LATEST, saved: Pa
     lines.append(f"\nwritten to {latest}")
     if save:
         saved.write_text(text)
-        lines.append(f"saved as {saved}: commit it with the README's figures")
+        lines.append(f"saved as {saved}: commit it, and run make docs for the docs' figures")
     else:
         lines.append(f"{saved.name} unchanged; `make bench SAVE=1` saves a run there")
     return lines

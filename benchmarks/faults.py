@@ -6,7 +6,7 @@ the faulty API saw (attempts, for the API restart), how long it took, whether th
 left unchanged (or correct), and what was left as the report where one is involved. The same
 scenarios are asserted in tests/ (test_reliability, test_report_trail, test_stack_identity); here
 they are only printed. A second table shows the API under stress (harness.api_stress, asserted in
-tests/test_api_stress.py): what the clients got, /health's slowest answer meanwhile, the API process's
+tests/integration/test_api_stress.py): what the clients got, /health's slowest answer meanwhile, the API process's
 memory. Run with --messages to print each error message as the user would see it.
 """
 

@@ -3,7 +3,7 @@ path (the default 4 turbines, and 100), a year of a 20-turbine farm backfilled, 
 for that year.
 
 Each function takes the settings of a throw-away stack; the 100- and 20-turbine figures reseed its
-source as they need. Nothing here asserts; the figures are read against the targets of the README.
+source as they need. Nothing here asserts; the figures are read against the targets of docs/performance.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 clients that do not read, many clients at once, unfinished headers.
 
 Each scenario is bounded in count and time (the machine has two shared cores) and returns what
-it saw as a ``Stress`` (statuses, /health's worst latency, the API's memory); ``tests/test_api_stress.py``
+it saw as a ``Stress`` (statuses, /health's worst latency, the API's memory); ``tests/integration/test_api_stress.py``
 asserts on them and ``benchmarks/faults.py`` prints them.
 """
 

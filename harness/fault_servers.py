@@ -1,6 +1,6 @@
 """Fault injection with real parts: tiny HTTP servers that misbehave, and the ETL run against them.
 
-Used by ``tests/test_reliability.py`` (which asserts the outcomes) and ``benchmarks/faults.py``
+Used by ``tests/integration/test_reliability.py`` (which asserts the outcomes) and ``benchmarks/faults.py``
 (which prints them as a table), so both exercise exactly the same scenarios.
 """
 

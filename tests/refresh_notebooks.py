@@ -4,7 +4,7 @@ Their stored outputs are what nbval compares on every `make test`; run this (`ma
 after a change that is meant to change what a notebook shows, and review the diff. The outputs
 nbval does not compare (cells tagged ``nbval-ignore-output``: URLs, ports, wall-clock times, the
 machine's runs) are not kept, so the committed notebooks hold nothing of the machine that made them
-and running this twice leaves no diff (``tests/test_golden_notebooks.py`` checks the first).
+and running this twice leaves no diff (``tests/unit/test_golden_notebooks.py`` checks the first).
 """
 
 from __future__ import annotations

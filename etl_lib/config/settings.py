@@ -39,24 +39,54 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    stack_dir: Path = Field(PROJECT_ROOT / ".stack", validation_alias=_env("ETL_STACK_DIR"))
-    source_database_url: str | None = Field(None, validation_alias=_env("SOURCE_DATABASE_URL"))
-    target_database_url: str | None = Field(None, validation_alias=_env("TARGET_DATABASE_URL"))
+    stack_dir: Path = Field(
+        PROJECT_ROOT / ".stack",
+        validation_alias=_env("ETL_STACK_DIR"),
+        description="Where the embedded PostgreSQL server and the API keep their data, pid and log.",
+    )
+    source_database_url: str | None = Field(
+        None,
+        validation_alias=_env("SOURCE_DATABASE_URL"),
+        description="SQLAlchemy URL of the source (seeding, `etl init`); unset: the embedded database `source`.",
+    )
+    target_database_url: str | None = Field(
+        None,
+        validation_alias=_env("TARGET_DATABASE_URL"),
+        description="SQLAlchemy URL of the target; unset: the embedded database `target`.",
+    )
     api_database_url: str | None = Field(
         None,
         validation_alias=_env("API_DATABASE_URL"),
-        description="Connection the API reads the source with; defaults to the read-only role.",
+        description="What the API reads the source with; unset: the embedded `source` as the read-only role "
+        "`api_reader`, or `SOURCE_DATABASE_URL` when that is set.",
     )
-    api_url: str | None = Field(None, validation_alias=_env("ETL_API_URL"))
-    api_host: str = Field("127.0.0.1", validation_alias=_env("ETL_API_HOST"))
-    api_port: int = Field(8765, validation_alias=_env("ETL_API_PORT"))
-    api_token: SecretStr | None = Field(None, validation_alias=_env("ETL_API_TOKEN"))
-    http_timeout: float = Field(30.0, validation_alias=_env("ETL_HTTP_TIMEOUT"))
+    api_url: str | None = Field(
+        None,
+        validation_alias=_env("ETL_API_URL"),
+        description="Where the ETL (and Dagster, the doctor, the notebooks) finds the API; unset: "
+        "`http://$ETL_API_HOST:$ETL_API_PORT` (`http://127.0.0.1:8765` by default), so changing the port moves "
+        "both ends.",
+    )
+    api_host: str = Field(
+        "127.0.0.1", validation_alias=_env("ETL_API_HOST"), description="The host `etl stack up` serves the API on."
+    )
+    api_port: int = Field(
+        8765, validation_alias=_env("ETL_API_PORT"), description="The port `etl stack up` serves the API on."
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("ETL_API_TOKEN"),
+        description="When set, the API requires `Authorization: Bearer <token>` (every route but `/health`) "
+        "and the ETL sends it.",
+    )
+    http_timeout: float = Field(
+        30.0, validation_alias=_env("ETL_HTTP_TIMEOUT"), description="Timeout of each of the ETL's HTTP requests (s)."
+    )
     # The retry budget. With these defaults the attempts start about 0, 0.2, 0.6, 1.4, 3, 6.2, 11.2,
     # 16.2, 21.2 and 26.2 s after the first (waits doubling from 0.2 s up to 5 s, plus jitter); the
     # 11th would start after 30 s, so the deadline, not the count, ends the retries, and an API that
     # is away for up to ~25 s (a restart) is waited for. pipeline.extract.RetryPolicy.schedule()
-    # computes this; the README's Reliability section gives the measured figures.
+    # computes this; docs/reliability.md gives the measured figures.
     http_retries: int = Field(
         10,
         ge=0,
@@ -67,24 +97,38 @@ class Settings(BaseSettings):
         0.2,
         ge=0,
         validation_alias=_env("ETL_HTTP_BACKOFF"),
-        description="First wait between retries in seconds; doubles each retry (max 5 s), plus up to as much jitter.",
+        description="First wait between retries (s); doubles each retry (max 5 s), plus up to as much jitter.",
     )
     http_retry_deadline: float = Field(
         30.0,
         gt=0,
         validation_alias=_env("ETL_HTTP_RETRY_DEADLINE"),
-        description="No new attempt starts when it would start more than this many seconds after the first.",
+        description="No new attempt starts when it would start more than this many seconds after the first; with "
+        "the defaults the last starts about 26 s in, so an API restart of up to about 25 s is waited for.",
     )
-    runs_dir: Path = Field(PROJECT_ROOT / "runs", validation_alias=_env("ETL_RUNS_DIR"))
-    notebook_path: Path = Field(PROJECT_ROOT / "notebooks" / "etl.ipynb", validation_alias=_env("ETL_NOTEBOOK"))
-    max_range_days: int = Field(400, validation_alias=_env("ETL_API_MAX_RANGE_DAYS"))
+    runs_dir: Path = Field(
+        PROJECT_ROOT / "runs",
+        validation_alias=_env("ETL_RUNS_DIR"),
+        description="Where `etl run` writes reports; must accept new files, checked before a run starts.",
+    )
+    notebook_path: Path = Field(
+        PROJECT_ROOT / "notebooks" / "etl.ipynb",
+        validation_alias=_env("ETL_NOTEBOOK"),
+        description="The ETL notebook that `etl run`, `etl backfill --notebooks` and Dagster execute; "
+        "`etl report` takes `runs_summary.ipynb` from its folder.",
+    )
+    max_range_days: int = Field(
+        400,
+        validation_alias=_env("ETL_API_MAX_RANGE_DAYS"),
+        description="Longest interval one `/data` request may ask for (days); a longer one is refused with how to page.",
+    )
     api_statement_timeout_ms: int = Field(
         30_000,
         gt=0,
         validation_alias=_env("ETL_API_STATEMENT_TIMEOUT_MS"),
-        description="The API's database statements are cancelled after this long.",
+        description="The API's database statements are cancelled after this long (ms; the answer is then 503).",
     )
-    # The API's limits (README, "Reliability"): what it holds at once, and how long it waits for a client.
+    # The API's limits (docs/reliability.md): what it holds at once, and how long it waits for a client.
     api_pool_size: int = Field(
         8,
         gt=0,
@@ -95,7 +139,7 @@ class Settings(BaseSettings):
         5.0,
         gt=0,
         validation_alias=_env("ETL_API_POOL_TIMEOUT_S"),
-        description="How long a request waits for a free connection before the answer is 503 with Retry-After.",
+        description="How long a request waits for a free connection (s) before the answer is 503 with Retry-After.",
     )
     api_max_answers: int = Field(
         32,
@@ -113,19 +157,20 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         validation_alias=_env("ETL_API_SEND_TIMEOUT_S"),
-        description="A client that reads nothing of an answer for this long is cut off.",
+        description="A client that reads nothing of an answer for this long (s) is cut off: the connection is "
+        "aborted and the answer ends broken.",
     )
     api_header_timeout_s: float = Field(
         10.0,
         gt=0,
         validation_alias=_env("ETL_API_HEADER_TIMEOUT_S"),
-        description="A request's headers must arrive whole within this long (else 408, connection closed).",
+        description="A request's line and headers must arrive whole within this long (s; else 408, connection closed).",
     )
     api_max_header_bytes: int = Field(
         65_536,
         ge=1024,
         validation_alias=_env("ETL_API_MAX_HEADER_BYTES"),
-        description="Request line and headers together may be at most this long (else 431, connection closed).",
+        description="Request line and headers together may be at most this many bytes (else 431, connection closed).",
     )
 
     @property
@@ -192,7 +237,7 @@ def get_settings(**overrides: object) -> Settings:
         )
         raise ConfigurationError(
             f"The configuration is invalid: {problems}.",
-            "Correct or unset the environment variable(s) named above (see the README's configuration table).",
+            "Correct or unset the environment variable(s) named above (see docs/configuration.md).",
         ) from None
 
 

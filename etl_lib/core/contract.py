@@ -25,7 +25,7 @@ DESCRIPTIONS: dict[str, str] = {
     "ambient_temperature": "Ambient air temperature, 1-minute mean.",
 }
 SAMPLE_PERIOD = dt.timedelta(minutes=1)
-# The period the default seed fills (README, "The data"): where the daily partitions start.
+# The period the default seed fills (docs/farm.md): where the daily partitions start.
 DEFAULT_PERIOD_START = dt.date(2024, 10, 1)
 DEFAULT_PERIOD_DAYS = 10
 DEFAULT_SEED = 42  # the generator's seed: the same seed gives the same data

@@ -108,7 +108,8 @@ def stack_status(as_json: Annotated[bool, typer.Option("--json", help="Print the
 
 @app.command()
 def init() -> None:
-    """Create the source table and the target schema with its signals on the configured databases."""
+    """Bring the source and the target schema to the current version (Alembic migrations, in place) on the
+    configured databases, and let the API's role read the source."""
     from ..storage.engines import engine_for
     from ..storage.migrations import current_revision
     from ..storage.source import prepare_source
@@ -142,9 +143,7 @@ def seed(
         ),
     ] = ",".join(DEFAULT_MODELS),
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the source has rows.")] = False,
-    clean: Annotated[
-        bool, typer.Option("--clean", help="Leave out the documented faults (see README, Data quality).")
-    ] = False,
+    clean: Annotated[bool, typer.Option("--clean", help="Leave out the documented faults (docs/quality.md).")] = False,
 ) -> None:
     """Make the source a generated farm over a period (COPY): exactly that farm and period, never duplicated.
 
@@ -291,7 +290,7 @@ def check_command(
     ] = None,
     thresholds: Annotated[
         str | None,
-        typer.Option(help="Threshold overrides, e.g. 'frozen_wind_speed=20,band_fraction=0.2' (README, Data quality)."),
+        typer.Option(help="Threshold overrides, e.g. 'frozen_wind_speed=20,band_fraction=0.2' (docs/quality.md)."),
     ] = None,
     period: Annotated[str | None, typer.Option(help="Sample period, e.g. 10min (default: detected).")] = None,
     out: Annotated[str | None, typer.Option(help="Write every sample's flags to this .parquet or .csv file.")] = None,

@@ -1,6 +1,6 @@
 """Realistic faults injected into the generated source data, so the quality checks have work to do.
 
-``DEFAULT_FAULTS`` is what ``etl seed`` puts into the default period (listed in the README);
+``DEFAULT_FAULTS`` is what ``etl seed`` puts into the default period (listed in docs/quality.md);
 ``etl seed --clean`` leaves them out. Tests build their own ``Fault`` lists on other dates.
 Each fault is plain data, and ``apply_faults`` is a pure function of the generated frame.
 """

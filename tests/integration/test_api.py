@@ -110,7 +110,7 @@ def test_variables_coverage_and_health(api):
     assert names == ["wind_speed", "power", "ambient_temperature"]
 
     coverage = api.get("/coverage").json()
-    # Ten days of minutes of four turbines, less the rows of the seeded gap (README, Data quality).
+    # Ten days of minutes of four turbines, less the rows of the seeded gap (docs/quality.md).
     assert coverage["rows"] == 4 * 14400 - sum(f.minutes for f in DEFAULT_FAULTS if f.kind == "gap")
     assert pd.Timestamp(coverage["first"]) == pd.Timestamp("2024-10-01T00:00Z")
     assert pd.Timestamp(coverage["last"]) == pd.Timestamp("2024-10-10T23:59Z")

@@ -305,7 +305,7 @@ FARM = pa.table(
 
 
 def test_the_api_process_serves_the_farm_without_loading_pandas(api, settings):
-    """pandas would add about 55 MB to every API process (README, Performance): the running server answers
+    """pandas would add about 55 MB to every API process (docs/performance.md): the running server answers
     both formats, for the farm and for one turbine, without it (its compiled modules never mapped)."""
     from etl_lib.ops.stack import running_api
 

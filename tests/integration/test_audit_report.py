@@ -11,7 +11,7 @@ from etl_lib.core.contract import BUCKETS_PER_DAY, etl_signal_names
 from etl_lib.pipeline.run import run_etl
 from etl_lib.reports import audit, present
 
-SATURATED = 3276.7  # kW: WT01's 2024-10-06 09:10 fault (README, Data quality)
+SATURATED = 3276.7  # kW: WT01's 2024-10-06 09:10 fault (docs/quality.md)
 
 
 @pytest.fixture(scope="module")

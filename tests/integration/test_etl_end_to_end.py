@@ -48,7 +48,7 @@ def test_target_equals_sql_statistics_on_source_for_every_turbine(settings, sour
 
 
 def test_the_seeded_gap_is_in_the_source_and_the_target(settings, source_engine, target_engine):
-    """2024-10-01 13:20-13:54 is absent from WT03 in the default seed (README, Data quality)."""
+    """2024-10-01 13:20-13:54 is absent from WT03 in the default seed (docs/quality.md)."""
     day = dt.date(2024, 10, 1)
     counts = counts_in_sql(source_engine, day)
     assert counts["rows"].groupby(level="turbine").sum().to_dict() == {

@@ -9,7 +9,7 @@ import yaml
 
 from etl_lib.reports import audit
 
-SATURATED = 3276.7  # kW: WT01's 2024-10-06 09:10 fault (README, Data quality)
+SATURATED = 3276.7  # kW: WT01's 2024-10-06 09:10 fault (docs/quality.md)
 
 
 def test_the_header_renders_the_command_that_ran_for_that_date_turbines_and_thresholds():

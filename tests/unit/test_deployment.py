@@ -1,9 +1,7 @@
-"""The compose deployment, checked without a Docker engine.
-
-What a machine without a Docker engine can check: the compose CLI accepts the file, the README's
-services exist, variable names and ports agree with the settings object and ``.env.example``, the
-API's container command is the embedded stack's, and the role script runs on a real PostgreSQL.
-"""
+"""The compose deployment, checked without a Docker engine: the compose CLI accepts the file, the services
+that docs/deployment.md names exist, variable names and ports agree with the settings object and
+``.env.example``, the API's container command is the embedded stack's, and the Dockerfile is slim.
+(The role script and the services' commands on a real PostgreSQL: tests/integration/test_deployment.py.)"""
 
 from __future__ import annotations
 
@@ -20,14 +18,15 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from etl_lib.config.settings import PROJECT_ROOT, Settings
+from etl_lib.config.settings import API_READER_ROLE, PROJECT_ROOT, Settings
 from etl_lib.ops.embedded_postgres import DATABASES
+from etl_lib.ops.stack import api_command
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 ROLE_SCRIPT = PROJECT_ROOT / "deploy" / "source-initdb" / "10-api-reader.sh"
-README = PROJECT_ROOT / "README.md"
+DEPLOYMENT_DOC = PROJECT_ROOT / "docs" / "deployment.md"
 APP_SERVICES = ("init", "api", "dagster")  # built from the project's Dockerfile
 # Variables that belong to the tools in the image, not to our settings.
 TOOL_VARIABLES = {
@@ -87,9 +86,9 @@ def settings_variables() -> set[str]:
     return names
 
 
-def readme_deploy_section() -> str:
-    match = re.search(r"^## Deploy with docker compose\n(.*?)(?=^## |\Z)", README.read_text(), re.S | re.M)
-    assert match, "README.md has no '## Deploy with docker compose' section"
+def compose_doc_section() -> str:
+    match = re.search(r"^## Docker compose\n(.*?)(?=^## |\Z)", DEPLOYMENT_DOC.read_text(), re.S | re.M)
+    assert match, "docs/deployment.md has no '## Docker compose' section"
     return match.group(1)
 
 
@@ -142,14 +141,14 @@ def test_compose_cli_names_a_missing_credential(tmp_path):
     assert "set SOURCE_DB_PASSWORD in .env (cp .env.example .env)" in done.stderr + done.stdout
 
 
-# -- services, README -----------------------------------------------------------------------------
+# -- services, docs -----------------------------------------------------------------------------
 
 
-def test_every_service_the_readme_names_exists_and_every_service_is_documented():
-    section = readme_deploy_section()
+def test_every_service_the_docs_name_exists_and_every_service_is_documented():
+    section = compose_doc_section()
     table = set(re.findall(r"^\| `([\w-]+)` \|", section, re.M))
     services = set(compose()["services"])
-    assert table == services, f"README table {sorted(table)} vs docker-compose.yml {sorted(services)}"
+    assert table == services, f"docs/deployment.md table {sorted(table)} vs docker-compose.yml {sorted(services)}"
     named_in_commands = set()
     for line in section.splitlines():
         tokens = shlex.split(line.split("#")[0]) if line.startswith("docker compose") else []
@@ -158,7 +157,7 @@ def test_every_service_the_readme_names_exists_and_every_service_is_documented()
             named_in_commands.update(words[1:2])
         elif words and words[0] in ("logs", "restart", "stop", "start", "up", "ps"):
             named_in_commands.update(words[1:])
-    assert named_in_commands, "the README shows no docker compose command naming a service"
+    assert named_in_commands, "docs/deployment.md shows no docker compose command naming a service"
     assert named_in_commands <= services
 
 
@@ -196,8 +195,8 @@ def test_environment_variable_names_are_the_settings_names():
         assert not unknown, f"service {name} sets {sorted(unknown)}, which etl_lib/settings.py does not read"
     dockerfile_env = set(re.findall(r"(?:ENV|\\)\s+(\w+)=", DOCKERFILE.read_text()))
     assert dockerfile_env and not dockerfile_env - known - TOOL_VARIABLES
-    readme_env = set(re.findall(r"^export (\w+)=", readme_deploy_section(), re.M))
-    assert readme_env == {"SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "ETL_API_URL"} and readme_env <= known
+    documented_env = set(re.findall(r"^export (\w+)=", compose_doc_section(), re.M))
+    assert documented_env == {"SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "ETL_API_URL"} and documented_env <= known
 
 
 def test_every_compose_variable_is_in_env_example_and_nothing_else():
@@ -205,8 +204,31 @@ def test_every_compose_variable_is_in_env_example_and_nothing_else():
     assert used == set(env_example()), f"compose uses {sorted(used)}, .env.example has {sorted(env_example())}"
 
 
-def test_readme_urls_reach_the_published_ports_with_the_example_credentials():
-    section, env = readme_deploy_section(), env_example()
+def test_api_container_runs_the_stack_command_on_its_port():
+    api = compose()["services"]["api"]
+    settings = Settings(**environment("api"))  # what the API process reads inside the container
+    expected = api_command(settings)
+    assert Path(expected[0]).name.startswith("python")
+    assert api["command"] == ["python", *expected[1:]]
+    cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), re.M)
+    assert cmd and yaml.safe_load(cmd.group(1)) == api["command"]
+    port = settings.api_port
+    assert api["ports"] == [f"127.0.0.1:${{API_PORT:-{env_example()['API_PORT']}}}:{port}"]
+    assert f"http://127.0.0.1:{port}/health" in " ".join(api["healthcheck"]["test"])
+    assert compose()["services"]["dagster"]["environment"]["ETL_API_URL"] == f"http://api:{port}"
+
+
+def test_api_reads_the_source_as_the_read_only_role():
+    api = compose()["services"]["api"]
+    url = make_url(Settings(**environment("api")).api_source_url)
+    assert (url.username, url.host, url.database) == (API_READER_ROLE, "source-db", "source")
+    assert api["depends_on"]["source-db"]["condition"] == "service_healthy"
+    assert "SOURCE_DATABASE_URL" not in api["environment"]
+    assert f"CREATE ROLE {API_READER_ROLE} LOGIN" in ROLE_SCRIPT.read_text()
+
+
+def test_documented_urls_reach_the_published_ports_with_the_example_credentials():
+    section, env = compose_doc_section(), env_example()
     urls = dict(re.findall(r"^export (\w+)=(\S+)", section, re.M))
     published = {
         "SOURCE_DATABASE_URL": ("source-db", "source", "SOURCE_DB_PASSWORD"),

@@ -54,4 +54,4 @@ def test_the_default_retry_budget_is_ended_by_its_deadline_after_20_s():
     schedule = policy.schedule()
     assert len(schedule) < policy.retries + 1  # the count would allow more attempts
     assert 20 <= schedule[-1] < policy.deadline
-    assert schedule == [0.0, 0.2, 0.6, 1.4, 3.0, 6.2, 11.2, 16.2, 21.2, 26.2]  # as the README says
+    assert schedule == [0.0, 0.2, 0.6, 1.4, 3.0, 6.2, 11.2, 16.2, 21.2, 26.2]  # as docs/reliability.md says
