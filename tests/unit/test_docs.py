@@ -133,8 +133,17 @@ def test_the_strict_build_fails_on(tmp_path, breakage, message):
 
 REMOTE = re.compile(r"^\s*(https?:)?//", re.I)
 # Attributes by which a page loads something (an <a href> is a link the reader may follow, not a load).
-LOADING = {"script": "src", "img": "src", "iframe": "src", "source": "src", "audio": "src", "video": "src",
-           "embed": "src", "object": "data", "link": "href"}  # fmt: skip
+LOADING = {
+    "script": "src",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "audio": "src",
+    "video": "src",
+    "embed": "src",
+    "object": "data",
+    "link": "href",
+}
 CSS_REMOTE = re.compile(r"@import\s+(url\()?\s*['\"]?\s*(https?:)?//|url\(\s*['\"]?\s*(https?:)?//", re.I)
 
 
