@@ -17,7 +17,7 @@ def turbines_with_models(conn: Connection) -> list[dict]:
     """Every turbine in name order, with its model and the model's power curve."""
     rows = conn.execute(
         text(
-            f"SELECT t.name, t.latitude, t.longitude, m.name AS model, m.manufacturer, m.rated_power, m.cut_in, "
+            f"SELECT t.name, t.latitude, t.longitude, t.elevation, m.name AS model, m.manufacturer, m.rated_power, m.cut_in, "
             f"m.cut_out, m.hub_height, m.rotor_diameter, m.source, m.curve_wind_speed, m.curve_power "
             f'FROM "{TURBINE_TABLE}" t JOIN "{MODEL_TABLE}" m ON m.name = t.model ORDER BY t.name'
         )
@@ -27,6 +27,7 @@ def turbines_with_models(conn: Connection) -> list[dict]:
             "name": row["name"],
             "latitude": row["latitude"],
             "longitude": row["longitude"],
+            "elevation": row["elevation"],
             "model": {
                 "name": row["model"],
                 **{

@@ -80,11 +80,59 @@ class Turbine(BaseModel):
     name: str = Field(examples=["WT01"])
     latitude: float | None
     longitude: float | None
+    elevation: float | None = Field(None, description="m above sea level (for the air's density)")
     model: TurbineModel
 
 
 class TurbinesResponse(BaseModel):
     turbines: list[Turbine]
+
+
+Category = Literal[
+    "full_performance",
+    "partial_performance",
+    "ready_standby",
+    "technical_standby",
+    "out_of_environmental_specification",
+    "requested_shutdown",
+    "out_of_electrical_specification",
+    "scheduled_maintenance",
+    "planned_corrective_action",
+    "forced_outage",
+    "suspended",
+    "force_majeure",
+    "information_unavailable",
+]
+
+
+class StatusCode(BaseModel):
+    code: int = Field(examples=[53])
+    description: str = Field(examples=["Fault: gearbox oil temperature high"])
+    category: Category = Field(description="The IEC 61400-26-1 information category the code stands for.")
+
+
+class StatusCodesResponse(BaseModel):
+    status_codes: list[StatusCode]
+
+
+class Event(BaseModel):
+    turbine: str = Field(examples=["WT04"])
+    start_time: dt.datetime
+    end_time: dt.datetime | None = Field(description="Null while the event lasts.")
+    code: int
+    category: Category
+    description: str
+
+
+class EventsResponse(BaseModel):
+    start: dt.datetime = Field(description="Inclusive start of the interval, UTC.")
+    end: dt.datetime = Field(description="Exclusive end of the interval, UTC.")
+    turbines: list[str] = Field(description="The turbines asked for, in the farm's order.")
+    events: list[Event] = Field(
+        description="The events that overlap [start, end), ordered by start, then turbine; an event is not cut "
+        "to the interval."
+    )
+    count: int = Field(description="The events sent: the answer's last member. An answer without it is incomplete.")
 
 
 class ErrorResponse(BaseModel):

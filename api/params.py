@@ -52,6 +52,23 @@ class DataParameters(BaseModel):
     )
 
 
+class EventParameters(BaseModel):
+    """The parameters of ``/events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(
+        description="Inclusive start, ISO-8601; the events that overlap [start, end) are returned.",
+        examples=["2024-10-01T00:00:00Z"],
+    )
+    end: str = Field(description="Exclusive end, ISO-8601, after start.", examples=["2024-10-02T00:00:00Z"])
+    turbines: list[str] | None = Field(
+        None,
+        description="Turbines (names, see /turbines), repeated or comma-separated; default: every turbine.",
+        examples=[["WT01", "WT02"]],
+    )
+
+
 def _repeatable(model: type[BaseModel], name: str) -> bool:
     """A list parameter (also an optional one) may repeat."""
     annotation = model.model_fields[name].annotation

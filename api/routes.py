@@ -11,10 +11,29 @@ from etl_lib.core.contract import ARROW_MEDIA_TYPE, DESCRIPTIONS, JSON_MEDIA_TYP
 
 from .binary_copy import arrow_schema
 from .deps import Authorized, EngineDep, SettingsDep
+from .events import event_rows, events_json, status_codes
 from .farm import turbine_ids, turbines_with_models
 from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
-from .models import Coverage, DataResponse, ErrorResponse, Health, TurbinesResponse, Variable, VariablesResponse
-from .params import DataParameters, NoParameters, parse_interval, parse_turbines, parse_variables, query
+from .models import (
+    Coverage,
+    DataResponse,
+    ErrorResponse,
+    EventsResponse,
+    Health,
+    StatusCodesResponse,
+    TurbinesResponse,
+    Variable,
+    VariablesResponse,
+)
+from .params import (
+    DataParameters,
+    EventParameters,
+    NoParameters,
+    parse_interval,
+    parse_turbines,
+    parse_variables,
+    query,
+)
 from .samples import Selection, is_long, sample_batches
 from .streaming import WholeOrBroken
 
@@ -86,6 +105,35 @@ def get_data(
             give_back()
 
     return WholeOrBroken(body, media_type=MEDIA_TYPES[chosen], on_close=finished)
+
+
+@router.get(
+    "/events",
+    response_model=EventsResponse,
+    summary="The status log: the events of chosen turbines that overlap a half-open interval",
+)
+def get_events(
+    engine: EngineDep, settings: SettingsDep, parameters: Annotated[EventParameters, query(EventParameters)]
+) -> WholeOrBroken:
+    """Each event with its status code, its IEC 61400-26-1 category and description; read whole, then sent,
+    ending with ``count`` like ``/data``."""
+    begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
+    with engine.connect() as conn:
+        selected = parse_turbines(parameters.turbines, turbine_ids(conn))
+        rows = event_rows(conn, list(selected.values()), begin, finish)
+    return WholeOrBroken(events_json(rows, begin, finish, list(selected)), media_type=JSON_MEDIA_TYPE)
+
+
+@router.get(
+    "/status-codes",
+    response_model=StatusCodesResponse,
+    summary="The status codes of the log, each with its IEC 61400-26-1 category",
+)
+def get_status_codes(
+    engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]
+) -> StatusCodesResponse:
+    with engine.connect() as conn:
+        return StatusCodesResponse(status_codes=status_codes(conn))
 
 
 @router.get("/turbines", response_model=TurbinesResponse, summary="The farm's turbines with their models")

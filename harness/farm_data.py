@@ -4,14 +4,16 @@ what the checks made of them."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 
-from etl_lib.core.contract import SAMPLE_PERIOD
-from etl_lib.simulation import generator
-from etl_lib.simulation.faults import apply_faults
+from etl_lib.core.contract import SAMPLE_PERIOD, SOURCE_VARIABLES
+from etl_lib.simulation import generator, status_log
+from etl_lib.simulation.faults import inject
 
 FARM_MODELS = {t.name: t.model for t in generator.build_farm()}  # the default farm's models by turbine
+DEFAULT_CLIMATE = generator.WindClimate()
 
 
 def at(day: dt.date, hhmm: str) -> pd.Timestamp:
@@ -24,12 +26,38 @@ def minutes(day: dt.date, hhmm: str, n: int, period: dt.timedelta = SAMPLE_PERIO
 
 def generated(start: dt.date, days: int = 1, faults=(), seed: int = 42) -> pd.DataFrame:
     """The default farm's samples with ``faults``: index (turbine, timestamp), one column per variable."""
+    return simulated(start, days, faults, seed).samples
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A generated farm over some days, as the source would hold it and as it really was."""
+
+    samples: pd.DataFrame  # index (turbine, timestamp), one column per variable: the source's rows
+    events: pd.DataFrame  # turbine, start_time, end_time, code, category: the status log
+    potential: pd.DataFrame  # the true potential power (kW), a column per turbine, every minute
+    state: pd.DataFrame  # the status code of each minute, a column per turbine
+
+
+def simulated(
+    start: dt.date, days: int = 1, faults=(), seed: int = 42, climate: generator.WindClimate = DEFAULT_CLIMATE
+) -> Simulated:
+    """The default farm with ``faults``: its samples, its status log and each minute's true potential."""
     farm = generator.build_farm()
-    frames = {
-        t.name: apply_faults(f, faults, seed, turbine=t.name).set_index("timestamp")
-        for t, f in generator.generate(farm, start, days, seed)
-    }
-    return pd.concat(frames, names=["turbine", "timestamp"])
+    samples, events, potential, state = {}, [], {}, {}
+    for t, frame in generator.generate(farm, start, days, seed, climate):
+        minutes = inject(frame, faults, seed, turbine=t.name).set_index("timestamp")
+        samples[t.name] = minutes.loc[minutes["present"], list(SOURCE_VARIABLES)]
+        events.append(status_log.events(minutes.index, minutes["state"].to_numpy()).assign(turbine=t.name))
+        potential[t.name], state[t.name] = minutes["potential"], minutes["state"]
+    log = pd.concat(events, ignore_index=True)
+    log["category"] = [status_log.CODES[code].category.value for code in log["code"]]
+    return Simulated(
+        pd.concat(samples, names=["turbine", "timestamp"]),
+        log[["turbine", "start_time", "end_time", "code", "category"]],
+        pd.DataFrame(potential),
+        pd.DataFrame(state),
+    )
 
 
 def flagged(result, turbine: str, variable: str, check_name: str) -> pd.DatetimeIndex:

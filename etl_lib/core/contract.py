@@ -15,6 +15,8 @@ from enum import StrEnum
 SOURCE_TABLE = "data"
 TURBINE_TABLE = "turbine"
 MODEL_TABLE = "turbine_model"
+STATUS_CODE_TABLE = "status_code"  # the status log: codes and their IEC 61400-26-1 categories ...
+EVENT_TABLE = "turbine_event"  # ... and each turbine's events
 # The turbine that rows written before the farm (one anonymous turbine) belong to after migration.
 DEFAULT_TURBINE = "WT01"
 SOURCE_VARIABLES: tuple[str, ...] = ("wind_speed", "power", "ambient_temperature")
@@ -45,11 +47,20 @@ NON_FINITE_JSON: dict[str, float] = {"NaN": float("nan"), "Infinity": float("inf
 
 # --- the target ----------------------------------------------------------------------------------
 
+KPI_TABLE = "turbine_day_kpi"  # what each turbine did each day (energy, potential, losses, category minutes)
+
 ETL_VARIABLES: tuple[str, ...] = ("wind_speed", "power")
 STATISTICS: tuple[str, ...] = ("mean", "min", "max", "std")
 # Beside the statistics, per bucket: non-null samples present (0..10) and the share of the 10
 # expected samples that are present and pass every quality check (0..1).
 QUALITY_MEASURES: tuple[str, ...] = ("count", "quality")
+# Statistics a reader can trust: those of the samples that passed every check, kept where they differ from
+# the as-measured ones (a bucket with a sample the checks refused); elsewhere the two are the same.
+TRUSTED_STATISTICS: tuple[str, ...] = tuple(f"good_{statistic}" for statistic in STATISTICS)
+# Each bucket's mean potential power (kW): what the turbine could have produced (docs/kpis.md) ...
+POTENTIAL_SIGNAL = "power_potential"
+# ... and the share of its minutes in full performance (0..1): 1 is normal operation, what a power curve reads.
+FULL_PERFORMANCE_SIGNAL = "power_full_performance"
 # 10-minute buckets, labelled by their start and closed on the left.
 BUCKET = dt.timedelta(minutes=10)
 SAMPLES_PER_BUCKET = BUCKET // SAMPLE_PERIOD
@@ -90,5 +101,17 @@ def quality_signal_names() -> list[str]:
 
 
 def etl_signal_names() -> list[str]:
-    """Every signal the ETL writes: the statistics and the ``_count`` and ``_quality`` signals."""
+    """The signals the ETL writes for every bucket it has samples for: the statistics and the ``_count`` and
+    ``_quality`` signals (the ones Dagster's check counts)."""
     return [signal_name(v, s) for v in ETL_VARIABLES for s in (*STATISTICS, *QUALITY_MEASURES)]
+
+
+def trusted_signal_names() -> list[str]:
+    """The good samples' statistics, ``<variable>_good_<statistic>``."""
+    return [signal_name(v, s) for v in ETL_VARIABLES for s in TRUSTED_STATISTICS]
+
+
+def written_signal_names() -> list[str]:
+    """Every signal a run with KPIs writes (and replaces): the ETL's, the trusted statistics, the potential power
+    and the share of full performance."""
+    return [*etl_signal_names(), *trusted_signal_names(), POTENTIAL_SIGNAL, FULL_PERFORMANCE_SIGNAL]

@@ -85,6 +85,27 @@ class TurbineModel:
         )
 
 
+# Air density (IEC 61400-12-1): a power curve holds for the standard density; elsewhere the wind is
+# normalised, V_n = V (ρ / ρ0)^(1/3), with ρ from the air's temperature and the site's pressure.
+STANDARD_DENSITY = 1.225  # kg/m³
+GAS_CONSTANT_DRY_AIR = 287.05  # J/(kg K)
+SEA_LEVEL_PRESSURE = 101_325.0  # Pa
+
+
+def air_density(temperature, elevation: float = 0.0) -> np.ndarray:
+    """kg/m³ of dry air at ``temperature`` (°C) and the standard atmosphere's pressure at ``elevation``
+    (m above sea level)."""
+    pressure = SEA_LEVEL_PRESSURE * (1.0 - 2.25577e-5 * float(elevation)) ** 5.25588
+    return pressure / (GAS_CONSTANT_DRY_AIR * (np.asarray(temperature, dtype=float) + 273.15))
+
+
+def density_factor(temperature, elevation: float = 0.0) -> np.ndarray:
+    """``(ρ / ρ0) ** (1/3)``: what a measured wind speed is multiplied by to read a standard-density
+    power curve (1 where the temperature is unknown)."""
+    factor = (air_density(temperature, elevation) / STANDARD_DENSITY) ** (1.0 / 3.0)
+    return np.where(np.isfinite(factor), factor, 1.0)
+
+
 def _number(text: str, path: Path, row: int, what: str) -> float:
     try:
         value = float(text)

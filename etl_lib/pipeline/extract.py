@@ -28,6 +28,7 @@ from tenacity import (
 )
 
 from ..config.settings import Settings
+from ..core.categories import category
 from ..core.contract import ARROW_MEDIA_TYPE, COUNT_METADATA_KEY, JSON_MEDIA_TYPE, NON_FINITE_JSON
 from ..core.errors import (
     BadSourceDataError,
@@ -191,9 +192,16 @@ class Turbine:
     model: TurbineModel
     latitude: float | None = None
     longitude: float | None = None
+    elevation: float | None = None  # m above sea level
 
     def as_row(self) -> dict:
-        return {"name": self.name, "model": self.model, "latitude": self.latitude, "longitude": self.longitude}
+        return {
+            "name": self.name,
+            "model": self.model,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "elevation": self.elevation,
+        }
 
 
 @dataclass
@@ -214,7 +222,9 @@ def fetch_farm(client: httpx.Client, *, retry: RetryPolicy) -> list[Turbine]:
     response = get(client, "/turbines", {}, retry=retry)
     try:
         return [
-            Turbine(t["name"], TurbineModel.from_dict(t["model"]), t.get("latitude"), t.get("longitude"))
+            Turbine(
+                t["name"], TurbineModel.from_dict(t["model"]), t.get("latitude"), t.get("longitude"), t.get("elevation")
+            )
             for t in orjson.loads(response.content)["turbines"]
         ]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -257,6 +267,52 @@ def fetch_day(client: httpx.Client, scope: RunScope, variables: list[str], *, re
         check=lambda response: whole.append(read_samples(response, variables, scope)),
     )
     return whole[-1]
+
+
+EVENT_COLUMNS = ["turbine", "start_time", "end_time", "code", "category"]
+
+
+def fetch_events(client: httpx.Client, scope: RunScope, *, retry: RetryPolicy) -> pd.DataFrame | None:
+    """The status log's events of the scope's turbines that overlap its day (GET /events): ``turbine,
+    start_time, end_time`` (NaT while open), ``code, category``; whole and validated. None when the source
+    keeps no status log (an API without ``/events``): the day's categories are then inferred."""
+    params = {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "turbines": ",".join(scope.turbines)}
+    whole: list[pd.DataFrame] = []
+    try:
+        get(client, "/events", params, retry=retry, check=lambda response: whole.append(read_events(response, scope)))
+    except SourceRequestError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return whole[-1]
+
+
+def read_events(response: httpx.Response, scope: RunScope) -> pd.DataFrame:
+    """The JSON answer of /events: whole (``count`` last, equal to the events it holds), each event a known
+    turbine's, with a start before its end and a category of IEC 61400-26-1."""
+    bad = _unusable(scope)
+    payload = parse_json(response, scope.start, scope.end)
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise bad("the status log's answer has no 'events' list")
+    rows, stated = payload["events"], payload.get("count")
+    if not isinstance(stated, int) or isinstance(stated, bool) or stated != len(rows):
+        raise _incomplete(scope)(f"the status log's answer holds {len(rows)} events but states {stated!r}")
+    if any(not isinstance(row, dict) or not set(EVENT_COLUMNS) <= set(row) for row in rows):
+        raise bad(f"an event lacks one of the fields {EVENT_COLUMNS}")
+    frame = pd.DataFrame.from_records(rows, columns=EVENT_COLUMNS) if rows else pd.DataFrame(columns=EVENT_COLUMNS)
+    try:
+        frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True, format="ISO8601")
+        frame["end_time"] = pd.to_datetime(frame["end_time"], utc=True, format="ISO8601")
+        frame["code"] = frame["code"].astype("int64")
+        frame["category"] = [category(str(name)).value for name in frame["category"]]
+    except (ValueError, TypeError) as exc:
+        raise bad(f"an event of the status log is malformed ({exc})") from None
+    unknown = set(frame["turbine"]) - set(scope.turbines or ())
+    if unknown:
+        raise bad(f"the status log names turbines not asked for: {', '.join(map(str, sorted(unknown))[:5])}")
+    if frame["start_time"].isna().any() or (frame["end_time"] <= frame["start_time"]).any():
+        raise bad("an event of the status log has no start, or ends before it starts")
+    return frame
 
 
 def read_samples(response: httpx.Response, variables: list[str], scope: RunScope) -> Samples:

@@ -1,8 +1,12 @@
-"""Realistic faults injected into the generated source data, so the quality checks have work to do.
+"""Realistic faults injected into the generated source data, so the quality checks and the KPIs have
+work to do: faults of the data (a lost reading, a stuck sensor, a glitch) and of the turbine's
+operation (maintenance, an outage, a request of the grid operator, a lost link), each of the latter
+with its event in the status log (``status_log``).
 
-``DEFAULT_FAULTS`` is what ``etl seed`` puts into the default period (listed in docs/quality.md);
-``etl seed --clean`` leaves them out. Tests build their own ``Fault`` lists on other dates.
-Each fault is plain data, and ``apply_faults`` is a pure function of the generated frame.
+``DEFAULT_FAULTS`` is what ``etl seed`` puts into the default period (listed in docs/quality.md and
+docs/kpis.md); ``etl seed --clean`` leaves them out. Tests build their own ``Fault`` lists on other
+dates. Each fault is plain data, and ``inject`` and ``apply_faults`` are pure functions of the generated
+frame.
 """
 
 from __future__ import annotations
@@ -16,11 +20,36 @@ import numpy as np
 import pandas as pd
 
 from ..core.contract import DEFAULT_TURBINE, SAMPLE_PERIOD
+from . import status_log
 from .generator import STANDBY_POWER
 
 FaultKind = Literal[
-    "gap", "null", "stuck", "spike", "out_of_range", "curtailment", "constant", "scaled", "stopped", "gust", "calm"
+    "gap",
+    "null",
+    "stuck",
+    "spike",
+    "out_of_range",
+    "curtailment",
+    "set_point",
+    "constant",
+    "scaled",
+    "stopped",
+    "gust",
+    "calm",
+    "maintenance",
+    "repair",
+    "forced_outage",
+    "requested_shutdown",
+    "grid_outage",
 ]
+# The stops of the turbine's operation: power reads the standby draw, the log the code.
+STOPS: dict[str, int] = {
+    "maintenance": status_log.MAINTENANCE,
+    "repair": status_log.REPAIR,
+    "forced_outage": status_log.PITCH_FAULT,  # or the fault code given as ``value``
+    "requested_shutdown": status_log.REQUESTED_STOP,
+    "grid_outage": status_log.GRID_FAULT,
+}
 # A fault on this turbine name happens at every turbine of the farm at once (weather, the grid).
 FARM = "*"
 
@@ -29,18 +58,23 @@ FARM = "*"
 class Fault:
     """``minutes`` samples of ``turbine`` from ``start`` (UTC) go wrong in the way ``kind`` says.
 
-    - gap: the rows are absent (a logger outage); ``variable`` is ignored.
+    - gap: the rows are absent (the link to the turbine lost: the log says so); ``variable`` is ignored.
     - null: ``variable`` is null.
     - stuck: ``variable`` keeps the value it had at ``start`` (a frozen sensor).
     - spike: ``value`` is added to ``variable`` at each sample (isolated glitches: use minutes=1).
     - out_of_range: ``variable`` reads ``value`` (an impossible reading, e.g. a saturated transducer).
-    - curtailment: power is capped near ``value`` kW (a set-point with a few kW of control noise), e.g.
-      a partial derating at 55 % of rated power.
+    - curtailment: power is capped near ``value`` kW (a cap with a few kW of control noise), e.g. a partial
+      derating at 55 % of rated power, that the log does not explain.
+    - set_point: the same cap set by the grid operator: the log says partial performance while it applies.
     - constant: ``variable`` reads ``value`` (a dead anemometer reading 0.00 m/s).
     - scaled: ``variable`` reads ``value`` times its true value (an iced anemometer reading low, e.g. 0.6).
-    - stopped: power reads the standby draw ``value`` kW (±0.5 kW), whatever the wind (a stopped turbine).
+    - stopped: power reads the standby draw ``value`` kW (±0.5 kW), whatever the wind: a stop the log does
+      not explain (it keeps saying what the turbine would otherwise do).
     - gust: ``value`` is added to ``variable`` (with ``turbine=FARM``: a gust front reaching the whole farm).
     - calm: the wind reads 0.00 m/s and power the standby draw (with ``turbine=FARM``: a farm-wide calm).
+    - maintenance, repair, forced_outage, requested_shutdown, grid_outage: the turbine stops (power reads
+      the standby draw) and the log says why (``STOPS``; a forced outage's fault code is ``value`` when
+      given, else a pitch fault).
 
     ``turbine`` names the turbine; ``FARM`` puts the fault on every turbine at the same time.
     """
@@ -94,28 +128,56 @@ DEFAULT_FAULTS: tuple[Fault, ...] = (
         90,
         "power",
         600.0,
-        note="power capped at 600 kW (derating)",
+        note="power capped at 600 kW (a derating the log does not explain)",
         turbine="WT03",
+    ),
+    Fault("maintenance", _at("2024-10-04", "09:00"), 300, note="scheduled maintenance, 5 hours", turbine="WT02"),
+    Fault(
+        "grid_outage", _at("2024-10-07", "04:10"), 30, note="grid voltage out of range: the farm stops", turbine=FARM
+    ),
+    Fault(
+        "forced_outage",
+        _at("2024-10-08", "13:30"),
+        340,
+        value=status_log.GEARBOX_FAULT,
+        note="gearbox oil temperature high, until reset by a technician",
+        turbine="WT04",
+    ),
+    Fault(
+        "set_point",
+        _at("2024-10-10", "19:00"),
+        180,
+        value=900.0,
+        note="the grid operator caps WT01 at 900 kW for 3 hours",
+        turbine="WT01",
+    ),
+    Fault(
+        "requested_shutdown",
+        _at("2024-10-09", "15:00"),
+        45,
+        note="the grid operator stops the farm for 45 minutes",
+        turbine=FARM,
     ),
 )
 
 
-def apply_faults(
-    frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE
-) -> pd.DataFrame:
-    """A copy of ``turbine``'s generated ``frame`` (column ``timestamp`` plus variables) with its ``faults``
-    and the farm's (``turbine=FARM``) applied. Faults of other turbines, or outside the frame's period,
-    are ignored.
-    """
+def inject(frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE) -> pd.DataFrame:
+    """A copy of ``turbine``'s generated ``frame`` (``timestamp``, the variables, and the generator's ``state``
+    and ``potential`` when it has them) with its ``faults`` and the farm's (``turbine=FARM``) applied, every
+    minute kept: ``present`` says whether the minute's row reaches the source. Faults of other turbines,
+    or outside the frame's period, are ignored."""
     out = frame.set_index("timestamp", drop=False)
+    out["present"] = True
+    has_state = "state" in out
     rng = np.random.default_rng([seed, 100])
-    dropped: list[pd.Timestamp] = []
     for fault in (f for f in faults if f.turbine in (turbine, FARM)):
         where = fault.timestamps.intersection(out.index)
         if where.empty:
             continue
         if fault.kind == "gap":
-            dropped.extend(where)
+            out.loc[where, "present"] = False
+            if has_state:
+                out.loc[where, "state"] = status_log.LINK_LOST
         elif fault.kind == "null":
             out.loc[where, fault.variable] = np.nan
         elif fault.kind == "stuck":
@@ -126,14 +188,30 @@ def apply_faults(
             out.loc[where, fault.variable] = fault.value
         elif fault.kind == "scaled":
             out.loc[where, fault.variable] = np.round(out.loc[where, fault.variable] * fault.value, 2)
-        elif fault.kind in ("stopped", "calm"):
+        elif fault.kind in ("stopped", "calm", *STOPS):
             standby = fault.value if fault.kind == "stopped" else STANDBY_POWER
             out.loc[where, "power"] = np.round(standby + 0.5 * rng.standard_normal(len(where)), 1)
             if fault.kind == "calm":
                 out.loc[where, "wind_speed"] = 0.0
-        elif fault.kind == "curtailment":
+                if has_state:
+                    out.loc[where, ["state", "potential"]] = [status_log.READY, 0.0]
+            elif fault.kind in STOPS and has_state:
+                code = int(fault.value) if fault.kind == "forced_outage" and fault.value else STOPS[fault.kind]
+                out.loc[where, "state"] = code
+        elif fault.kind in ("curtailment", "set_point"):
             set_point = np.round(fault.value + 3.0 * rng.standard_normal(len(where)), 1)
             out.loc[where, "power"] = np.minimum(out.loc[where, "power"].to_numpy(), set_point)
+            if has_state and fault.kind == "set_point":
+                generating = where[out.loc[where, "state"].to_numpy() == status_log.GENERATING]
+                out.loc[generating, "state"] = status_log.LIMITED
         else:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
-    return out.drop(index=dropped).reset_index(drop=True)
+    return out.reset_index(drop=True)
+
+
+def apply_faults(
+    frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE
+) -> pd.DataFrame:
+    """``inject``'s frame without the absent rows (and without ``present``): what the source holds."""
+    out = inject(frame, faults, seed, turbine)
+    return out[out.pop("present")].reset_index(drop=True)

@@ -1,12 +1,20 @@
-"""Seeded, realistic synthetic 1-minute samples of a wind farm.
+"""Seeded, realistic synthetic 1-minute samples of a wind farm, and the state each turbine was in.
 
 One weather for the farm: a wind speed that is an autocorrelated Gaussian process mapped onto a
 Weibull distribution (Gaussian copula), a slowly veering wind direction and a daily cycle of
 ambient temperature. Each turbine sees that wind with turbulence of its own, a slow local
 deviation, and the wake of any turbine upwind of it (by direction and distance); its power
-follows its own model's power curve (``core.turbines``) with noise and a small standby draw
-when idle. Every component draws from its own random stream (per turbine where it is the
-turbine's own), so the first N days are the same whatever the length of the period.
+follows its own model's power curve (``core.turbines``) at the wind normalised to the air's density
+(IEC 61400-12-1: the curve is for 1.225 kg/m³; the density comes from the temperature and the site's
+elevation), with noise, and a small standby draw when idle. Every component draws from its own random
+stream (per turbine where it is the turbine's own), so the first N days are the same whatever the
+length of the period.
+
+Each minute also has the turbine's state, a status code of ``status_log.STATUS_CODES``: generating,
+ready (wind below cut-in), stopped above cut-out until the wind drops below the restart speed
+(hysteresis), stopped by icing on cold days; the faults of ``faults`` add the others (maintenance,
+outages, curtailment). ``potential`` is each minute's true potential power: what the turbine would
+produce were it available, the curve at the true wind, without noise (for tests of lost production).
 """
 
 from __future__ import annotations
@@ -28,11 +36,18 @@ from ..core.contract import (
     SAMPLE_PERIOD,
 )
 from ..core.errors import ConfigurationError
-from ..core.turbines import TurbineModel, resolve_model
+from ..core.turbines import TurbineModel, density_factor, resolve_model
+from .status_log import CUT_OUT, GENERATING, ICING, READY
 
 SAMPLES_PER_DAY = dt.timedelta(days=1) // SAMPLE_PERIOD
 STANDBY_POWER = -4.0  # kW drawn by an idle turbine
 FARM_ORIGIN = (54.43, 8.93)  # latitude, longitude of the first turbine (a North Sea coast site)
+FARM_ELEVATION = 8.0  # m above sea level
+RESTART_MARGIN = 5.0  # m/s: after a high-wind cut-out a turbine restarts once the wind is below cut-out minus this
+ICING_BELOW = -0.5  # °C: a turbine's rotor and anemometer ice after ICING_MINUTES at or below this ...
+THAW_ABOVE = 1.0  # ... and thaw after ICING_MINUTES at or above this
+ICING_MINUTES = 120
+ICED_ANEMOMETER = 0.35  # an iced anemometer reads this share of the wind
 PER_ROW = 5  # turbines per row, west to east; rows go north
 METRES_PER_DEGREE = 111_320.0
 
@@ -49,6 +64,7 @@ class WindClimate:
     wake_strength: float = 0.35  # speed deficit right behind a rotor, before it spreads (Jensen)
     wake_decay: float = 0.05  # how fast a wake widens with distance, per rotor diameter
     wake_width: float = 12.0  # degrees: how far off the line between two turbines a wake reaches
+    mean_temperature: float = 12.0  # °C around which the daily cycle swings (a cold climate ices turbines)
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class FarmTurbine:
     model: TurbineModel
     east: float  # m from the farm's origin
     north: float  # m from the farm's origin
+    elevation: float = FARM_ELEVATION  # m above sea level
 
     @property
     def latitude(self) -> float:
@@ -132,7 +149,7 @@ def weather(start: dt.date, days: int, seed: int, climate: WindClimate = WindCli
     direction = (climate.prevailing_direction + climate.direction_spread * _ar1(_stream(seed, 6), n, 720.0)) % 360.0
     hours = (timestamps.hour + timestamps.minute / 60.0).to_numpy()
     drift = _ar1(_stream(seed, 4), n, 720.0)
-    temperature = 12.0 + 4.5 * np.sin(2 * math.pi * (hours - 9.0) / 24.0) + 2.0 * drift
+    temperature = climate.mean_temperature + 4.5 * np.sin(2 * math.pi * (hours - 9.0) / 24.0) + 2.0 * drift
     return Weather(timestamps, speed, direction, temperature)
 
 
@@ -156,34 +173,74 @@ def _wake_factor(farm: list[FarmTurbine], index: int, sky: Weather, climate: Win
     return 1.0 - np.sqrt(squared)
 
 
+def _held_state(enter: np.ndarray, leave: np.ndarray) -> np.ndarray:
+    """A state entered where ``enter`` is True and held until ``leave`` is True (hysteresis), per minute."""
+    state = np.zeros(len(enter), dtype=bool)
+    if not enter.any():
+        return state
+    inside = False
+    for i in range(int(np.argmax(enter)), len(enter)):
+        inside = (inside and not leave[i]) or bool(enter[i])
+        state[i] = inside
+    return state
+
+
+def _lasting(condition: np.ndarray, minutes: int) -> np.ndarray:
+    """True where ``condition`` has held for the last ``minutes`` minutes."""
+    run = np.zeros(len(condition), dtype=np.int64)
+    count = 0
+    for i, value in enumerate(condition):
+        count = count + 1 if value else 0
+        run[i] = count
+    return run >= minutes
+
+
 def turbine_samples(
     farm: list[FarmTurbine], index: int, sky: Weather, seed: int, climate: WindClimate = WindClimate()
 ) -> pd.DataFrame:
-    """Turbine ``index``'s 1-minute rows ``timestamp, wind_speed, power, ambient_temperature``."""
+    """Turbine ``index``'s 1-minute rows ``timestamp, wind_speed, power, ambient_temperature``, with the
+    minute's status code (``state``) and true potential power (``potential``, kW)."""
     turbine, n = farm[index], len(sky.timestamps)
     number = index + 1  # the turbine's own streams: the same whatever the size of the farm
     gusts = _ar1(_stream(seed, 2, number), n, 3.0) * climate.turbulence_intensity
     local = _ar1(_stream(seed, 7, number), n, 60.0) * climate.local_deviation
-    wind_speed = np.clip(sky.wind_speed * _wake_factor(farm, index, sky, climate) * (1.0 + local + gusts), 0.0, None)
-    wind_speed = np.round(wind_speed, 2)  # as the anemometer records it; the power follows this value
+    true_wind = np.clip(sky.wind_speed * _wake_factor(farm, index, sky, climate) * (1.0 + local + gusts), 0.0, None)
+    temperature = sky.temperature + 0.05 * _stream(seed, 5, number).standard_normal(n)
 
-    # Power: the model's curve, with relative noise that vanishes when idle, capped a little above its top.
+    # Icing on cold days: once cold for a while the rotor stops and the anemometer reads low, until it thaws.
+    if (temperature <= ICING_BELOW).any():
+        iced = _held_state(
+            _lasting(temperature <= ICING_BELOW, ICING_MINUTES), _lasting(temperature >= THAW_ABOVE, ICING_MINUTES)
+        )
+    else:
+        iced = np.zeros(n, dtype=bool)
+    wind_speed = np.round(np.where(iced, true_wind * ICED_ANEMOMETER, true_wind), 2)  # as the anemometer records it
+
+    # Power: the model's curve at the wind normalised to the air's density, with relative noise that vanishes
+    # when idle, capped a little above its top; stopped above cut-out until the wind drops below the restart
+    # speed, and while iced.
     model = turbine.model
     noise = _stream(seed, 3, number).standard_normal(n)
-    ideal = model.power(wind_speed)  # 0 outside [cut-in, cut-out)
+    normalised = density_factor(temperature, turbine.elevation)
+    # The controller's wind (a heated sensor, not the iced cup), read at the standard density.
+    measured = np.where(iced, true_wind, wind_speed) * normalised
+    cut_out = _held_state(measured >= model.cut_out, measured < model.cut_out - RESTART_MARGIN)
+    potential = model.power(np.round(true_wind, 2) * normalised)  # 0 outside [cut-in, cut-out)
+    ideal = np.where(cut_out | iced, 0.0, model.power(measured))
     producing = ideal > 0
     top = max(model.powers) * 1.02
     power = np.where(
         producing, np.clip(ideal * (1.0 + 0.03 * noise) + 8.0 * noise, 0.0, top), STANDBY_POWER + 0.5 * noise
     )
-
-    temperature = sky.temperature + 0.05 * _stream(seed, 5, number).standard_normal(n)
+    state = np.where(iced, ICING, np.where(cut_out, CUT_OUT, np.where(producing, GENERATING, READY)))
     return pd.DataFrame(
         {
             "timestamp": sky.timestamps,
             "wind_speed": wind_speed,
             "power": np.round(power, 1),
             "ambient_temperature": np.round(temperature, 2),
+            "state": state.astype(np.int64),
+            "potential": potential,
         }
     )
 

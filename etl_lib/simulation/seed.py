@@ -1,4 +1,5 @@
-"""Seeding the source database with a generated farm: its models, its turbines and their samples.
+"""Seeding the source database with a generated farm: its models, its turbines, their samples and their
+status log (the status codes and each turbine's events, which agree with the samples).
 
 Seeding makes the source exactly that farm over exactly that period, in one transaction, loaded
 with binary COPY one turbine at a time; seeding twice leaves the same rows, never duplicates, and
@@ -13,13 +14,28 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, text
 
-from ..core.contract import DEFAULT_MODELS, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, DEFAULT_SEED, DEFAULT_TURBINES
+from ..core.contract import (
+    DEFAULT_MODELS,
+    DEFAULT_PERIOD_DAYS,
+    DEFAULT_PERIOD_START,
+    DEFAULT_SEED,
+    DEFAULT_TURBINES,
+    SOURCE_VARIABLES,
+)
 from ..core.turbines import TurbineModel
 from ..storage.copy import copy_frame
 from ..storage.fleet import model_row
-from ..storage.source import prepare_source, source_data, source_row_count, turbine, turbine_model
-from . import generator
-from .faults import DEFAULT_FAULTS, Fault, apply_faults
+from ..storage.source import (
+    prepare_source,
+    source_data,
+    source_row_count,
+    status_code,
+    turbine,
+    turbine_event,
+    turbine_model,
+)
+from . import generator, status_log
+from .faults import DEFAULT_FAULTS, Fault, inject
 
 
 @dataclass(frozen=True)
@@ -52,18 +68,36 @@ def seed_source(
     farm = generator.build_farm(turbines, models)
     written = 0
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {source_data.name}, {turbine.name}, {turbine_model.name}"))
+        tables = (turbine_event, status_code, source_data, turbine, turbine_model)
+        conn.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
         conn.execute(insert(turbine_model), [model_row(m) for m in {t.model.name: t.model for t in farm}.values()])
         conn.execute(
             insert(turbine),
             [
-                {"id": number, "name": t.name, "model": t.model.name, "latitude": t.latitude, "longitude": t.longitude}
+                {
+                    "id": number,
+                    "name": t.name,
+                    "model": t.model.name,
+                    "latitude": t.latitude,
+                    "longitude": t.longitude,
+                    "elevation": t.elevation,
+                }
                 for number, t in enumerate(farm, start=1)
             ],
         )
+        conn.execute(
+            insert(status_code),
+            [
+                {"code": s.code, "description": s.description, "category": s.category.value}
+                for s in status_log.STATUS_CODES
+            ],
+        )
         for number, (member, frame) in enumerate(generator.generate(farm, start, days, seed), start=1):
-            frame = apply_faults(frame, faults, seed, turbine=member.name)
-            written += copy_frame(conn, source_data.name, frame.assign(turbine_id=number))
+            minutes = inject(frame, faults, seed, turbine=member.name)
+            log = status_log.events(minutes["timestamp"], minutes["state"].to_numpy())
+            copy_frame(conn, turbine_event.name, log.assign(turbine_id=number))
+            samples = minutes.loc[minutes["present"], ["timestamp", *SOURCE_VARIABLES]]
+            written += copy_frame(conn, source_data.name, samples.assign(turbine_id=number))
     with engine.begin() as conn:
-        conn.execute(text(f"ANALYZE {source_data.name}"))
+        conn.execute(text(f"ANALYZE {source_data.name}, {turbine_event.name}"))
     return SeedResult(start, days, turbines, written, skipped=False)

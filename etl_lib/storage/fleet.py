@@ -35,6 +35,7 @@ def fleet_tables(metadata: MetaData, *, model_required: bool) -> tuple[Table, Ta
         Column("model", String(64), ForeignKey(f"{MODEL_TABLE}.name"), nullable=not model_required),
         Column("latitude", Float(precision=53), comment="degrees north (WGS 84)"),
         Column("longitude", Float(precision=53), comment="degrees east (WGS 84)"),
+        Column("elevation", Float(precision=53), comment="m above sea level"),
     )
     return model, turbine
 

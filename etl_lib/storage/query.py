@@ -16,7 +16,7 @@ from ..core.errors import QueryError
 from ..core.turbines import TurbineModel
 from .engines import engine_for
 from .fleet import model_from_row
-from .target import signal, target_data, turbine, turbine_model
+from .target import signal, target_data, turbine, turbine_day_kpi, turbine_model
 
 
 def _as_utc(value: dt.date | dt.datetime | str) -> pd.Timestamp:
@@ -193,3 +193,22 @@ def read_signals(
         return long
     table = long.pivot(index="timestamp", columns=["turbine", "signal"], values="value")
     return table
+
+
+def read_kpis(
+    start: dt.date, end: dt.date, settings: Settings | None = None, *, engine: Engine | None = None, turbines=None
+) -> pd.DataFrame:
+    """The daily KPI rows (``turbine_day_kpi``) of the days ``start`` to ``end`` (both included), of the
+    ``turbines`` named (default: all): columns ``day``, ``turbine`` (its name) and the table's figures."""
+    figures = [c for c in turbine_day_kpi.c if c.name not in ("turbine_id", "day", "run_id")]
+    query = (
+        select(turbine_day_kpi.c.day, turbine.c.name.label("turbine"), *figures)
+        .join(turbine, turbine.c.id == turbine_day_kpi.c.turbine_id)
+        .where(turbine_day_kpi.c.day >= start, turbine_day_kpi.c.day <= end)
+        .order_by(turbine_day_kpi.c.day, turbine.c.name)
+    )
+    if turbines is not None:
+        query = query.where(turbine.c.name.in_(_as_list(turbines)))
+    with _engine(settings, engine).connect() as conn:
+        result = conn.execute(query)
+        return pd.DataFrame(result.all(), columns=list(result.keys()))

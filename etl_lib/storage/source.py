@@ -4,22 +4,29 @@ the API's role only. The schema is made by the migrations in ``storage/migration
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Engine,
     Float,
     ForeignKey,
+    Identity,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     Table,
+    Text,
     func,
     select,
     text,
 )
 
 from ..config.settings import API_READER_ROLE
-from ..core.contract import SOURCE_TABLE, SOURCE_VARIABLES, TURBINE_TABLE
+from ..core.categories import Category
+from ..core.contract import EVENT_TABLE, SOURCE_TABLE, SOURCE_VARIABLES, STATUS_CODE_TABLE, TURBINE_TABLE
 from .fleet import fleet_tables
 
 metadata = MetaData()
@@ -33,6 +40,28 @@ source_data = Table(
     *(Column(name, Float(precision=53)) for name in SOURCE_VARIABLES),
     # Leading with the turbine makes "one turbine over a time range" an index range scan.
     PrimaryKeyConstraint("turbine_id", "timestamp", name="data_pkey"),
+)
+
+# The status log: codes mapped to IEC 61400-26-1 categories, and each turbine's events.
+status_code = Table(
+    STATUS_CODE_TABLE,
+    metadata,
+    Column("code", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("category", String(40), nullable=False, comment="IEC 61400-26-1 information category"),
+    CheckConstraint("category IN (" + ", ".join(f"'{c.value}'" for c in Category) + ")", name="status_code_category"),
+)
+turbine_event = Table(
+    EVENT_TABLE,
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("turbine_id", Integer, ForeignKey(f"{TURBINE_TABLE}.id"), nullable=False),
+    Column("start_time", DateTime(timezone=True), nullable=False),
+    Column("end_time", DateTime(timezone=True), comment="null while the event lasts"),
+    Column("code", Integer, ForeignKey(f"{STATUS_CODE_TABLE}.code"), nullable=False),
+    CheckConstraint("end_time IS NULL OR end_time > start_time", name="turbine_event_ends_after_start"),
+    Index("turbine_event_turbine_start_idx", "turbine_id", "start_time"),
+    Index("turbine_event_start_idx", "start_time"),
 )
 
 

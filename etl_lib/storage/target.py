@@ -25,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
-from ..core.contract import TURBINE_TABLE, RunStatus
+from ..core.categories import LOSS_GROUPS, Category
+from ..core.contract import KPI_TABLE, TURBINE_TABLE, RunStatus
 from ..core.turbines import TurbineModel
 from .fleet import fleet_tables, model_row
 
@@ -78,6 +79,33 @@ etl_run = Table(
     Index("etl_run_key_idx", "key"),
 )
 
+# What the farm did, per turbine and day (``metrics.kpis``): replaced with the day's rows, in its transaction.
+turbine_day_kpi = Table(
+    KPI_TABLE,
+    metadata,
+    Column("turbine_id", Integer, ForeignKey(f"{TURBINE_TABLE}.id", ondelete="RESTRICT"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column(
+        "run_id",
+        Integer,
+        ForeignKey("etl_run.id", ondelete="CASCADE"),
+        nullable=False,
+        comment="the run that wrote it (its KPIs go with its record)",
+    ),
+    Column("rated_power_kw", Float(precision=53), nullable=False),
+    Column("expected_minutes", Integer, nullable=False, comment="the day's minutes"),
+    Column("present_minutes", Integer, nullable=False, comment="minutes with a row in the source"),
+    Column("inferred_minutes", Integer, nullable=False, comment="minutes whose category no log gave"),
+    *(Column(f"minutes_{category.value}", Integer, nullable=False) for category in Category),
+    Column("energy_kwh", Float(precision=53), nullable=False, comment="produced"),
+    Column("potential_energy_kwh", Float(precision=53), nullable=False),
+    *(Column(f"lost_kwh_{group}", Float(precision=53), nullable=False) for group in LOSS_GROUPS),
+    Column("lost_kwh_unavailable_user", Float(precision=53), nullable=False),
+    Column("lost_kwh_unavailable_manufacturer", Float(precision=53), nullable=False),
+    PrimaryKeyConstraint("turbine_id", "day", name="turbine_day_kpi_pkey"),
+    Index("turbine_day_kpi_day_idx", "day"),
+)
+
 _prepared: set[str] = set()
 
 
@@ -110,13 +138,15 @@ def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
             "model": t["model"].name if t.get("model") else None,
             "latitude": t.get("latitude"),
             "longitude": t.get("longitude"),
+            "elevation": t.get("elevation"),
         }
         for t in turbines
     ]
     statement = insert(turbine).values(rows)
     conn.execute(
         statement.on_conflict_do_update(
-            index_elements=["name"], set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude")}
+            index_elements=["name"],
+            set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude", "elevation")},
         )
     )
     names = [t["name"] for t in turbines]
