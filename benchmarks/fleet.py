@@ -11,23 +11,28 @@ from __future__ import annotations
 import datetime as dt
 import io
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pandas as pd
 
-from etl_lib.config.settings import Settings
+from etl_lib.config.settings import PROJECT_ROOT, Settings
 from etl_lib.core.contract import DEFAULT_PERIOD_START, ETL_VARIABLES, STATISTICS
 from etl_lib.ops.stack import running_api
 from etl_lib.pipeline.extract import make_client
 from etl_lib.pipeline.run import run_etl
 
-from .measure import UTC, PeakMemory, connect, fetch, seed, timed_backfill
+from .measure import UTC, PeakMemory, connect, fetch, seed, timed_backfill, whole_process
 
 FARM_DAY_TURBINES = 100
 YEAR_TURBINES = 20
 YEAR_DAYS = 365
 FARM_REPEATS = 5
+KPI_REPEATS = 3
+# `etl kpis` over the year, as the user types it (whole processes; the table printed to the terminal).
+KPI_COMMANDS = {"by month": ["--by", "month"], "by day, the farm": ["--farm"]}
 
 
 def shortest_path_day(source, target, run_date: dt.date) -> int:
@@ -68,7 +73,7 @@ def bench_day(settings: Settings, day: dt.date, repeats: int) -> dict:
     """A day of the source's farm through ``run_etl`` and by the shortest path, alternating, so both see
     the same load on a shared machine (medians of ``repeats``)."""
     source, target = connect(settings.source_url), connect(settings.target_url)
-    library_s, shortest_s, steps = [], [], []
+    library_s, shortest_s, no_kpis_s, steps = [], [], [], []
     try:
         with target.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS bench_shortest")
@@ -84,6 +89,10 @@ def bench_day(settings: Settings, day: dt.date, repeats: int) -> dict:
                 started = time.perf_counter()
                 shortest_path_day(source, target, day)
                 shortest_s.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                run_etl(day, settings, client=client, kpis=False)
+                no_kpis_s.append(time.perf_counter() - started)
+            run_etl(day, settings, client=client)  # leave the day with its KPIs
         with target.cursor() as cur:
             cur.execute("DROP TABLE bench_shortest")
         target.commit()
@@ -100,6 +109,8 @@ def bench_day(settings: Settings, day: dt.date, repeats: int) -> dict:
         "library_steps_median_s": {step: statistics.median(s[step] for s in steps) for step in steps[0]},
         "shortest_path_median_s": shortest,
         "ratio_library_to_shortest": library / shortest,
+        "without_kpis_median_s": statistics.median(no_kpis_s),
+        "ratio_kpis_to_without": library / statistics.median(no_kpis_s),
     }
 
 
@@ -129,7 +140,19 @@ def bench_farm_year(settings: Settings) -> dict:
                 "peak_rss_mb": memory.peak / 1e6,
                 "rows_per_s": seeded["rows"] / seconds,
             }
-    return {"seed": seeded, "api": api, "backfill_2_workers": timed_backfill(settings, YEAR_DAYS, workers=2)}
+    backfill = timed_backfill(settings, YEAR_DAYS, workers=2)
+    last = DEFAULT_PERIOD_START + dt.timedelta(days=YEAR_DAYS - 1)
+    kpis = {
+        name: statistics.median(
+            whole_process(
+                [str(Path(sys.executable).parent / "etl"), "kpis", str(DEFAULT_PERIOD_START), str(last), *options],
+                PROJECT_ROOT,
+            ).seconds
+            for _ in range(KPI_REPEATS)
+        )
+        for name, options in KPI_COMMANDS.items()
+    }
+    return {"seed": seeded, "api": api, "backfill_2_workers": backfill, "etl_kpis_s": kpis}
 
 
 def day_rows(day: dict, target: str) -> list[tuple[str, str, str]]:
@@ -142,6 +165,17 @@ def day_rows(day: dict, target: str) -> list[tuple[str, str, str]]:
         ),
         ("  shortest path", f"{day['shortest_path_median_s'] * 1000:,.0f} ms", "SQL read, pandas groupby, one COPY"),
         ("  ratio library / shortest", f"{day['ratio_library_to_shortest']:.1f}x", "target <= 3x"),
+        *(
+            [
+                (
+                    "  with KPIs / without (kpis=False)",
+                    f"{day['ratio_kpis_to_without']:.2f}x",
+                    f"target <= 1.3x; without: {day['without_kpis_median_s'] * 1000:,.0f} ms",
+                )
+            ]
+            if "ratio_kpis_to_without" in day
+            else []
+        ),
     ]
 
 
@@ -175,5 +209,13 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
             "backfill of that year, 2 workers",
             f"{backfill['seconds']:.1f} s",
             f"target <= 120 s; {backfill['days_per_second']:.1f} days/s, {backfill['failed']} failed",
+        ),
+        *(
+            (
+                f"etl kpis over that year, {name}",
+                f"{seconds:.2f} s",
+                f"target <= 2 s; a whole process, median of {KPI_REPEATS}",
+            )
+            for name, seconds in year.get("etl_kpis_s", {}).items()
         ),
     ]

@@ -1,10 +1,11 @@
-"""What a turbine produced in a period, and how much of the period its data covers.
+"""What a turbine produced in a period, against what it could, and how much of the period its data covers:
+the one definition of each, which ``kpis`` and the reports use, for a day or summed over any period.
 
 Energy is the time integral of power: each value's power (kW) times the time it stands for, so a day
-of 10-minute mean power gives ``sum × 1/6 h``. The capacity factor is that energy over what the
-turbine's rated power would give in the period. Data availability is the share of the period's
-expected samples that arrived: a property of the data, not of the turbine (the IEC 61400-26
-availabilities need the turbine's state, which the data alone do not tell).
+of 1-minute power gives ``sum × 1/60 h``. The capacity factor is produced energy over what the rated power
+would give in the period (``capacity_kwh``: rated power times the hours). Data availability is the share of
+the period's expected minutes whose row arrived: a property of the data, not of the turbine (the IEC
+61400-26 availabilities need the turbine's state: ``availability``).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ def energy_kwh(power_kw: pd.Series | pd.DataFrame, period: dt.timedelta) -> floa
     return power_kw.sum() * (period / HOUR)
 
 
-def capacity_factor(energy: float | pd.Series, rated_power_kw: float | pd.Series, hours: float) -> float | pd.Series:
-    """Energy (kWh) over what rated power (kW) would give in ``hours``: 0 to 1."""
-    return energy / (rated_power_kw * hours)
+def capacity_factor(energy: float | pd.Series, capacity: float | pd.Series) -> float | pd.Series:
+    """Produced energy (kWh) over ``capacity`` (kWh: rated power times the hours): 0 to 1, NaN without hours."""
+    if isinstance(capacity, pd.Series):
+        return energy / capacity.where(capacity > 0)
+    return energy / capacity if capacity > 0 else float("nan")
 
 
-def data_availability(present: pd.DataFrame) -> pd.Series:
-    """Per column (turbine), the share of the expected samples present (``present``: True where a row
-    arrived, one row per expected timestamp)."""
-    return present.mean()
+def data_availability(present_minutes, expected_minutes):
+    """The share of the expected minutes whose row arrived (NaN where none was expected)."""
+    if isinstance(expected_minutes, pd.Series):
+        return present_minutes / expected_minutes.where(expected_minutes > 0)
+    return present_minutes / expected_minutes if expected_minutes > 0 else float("nan")

@@ -10,6 +10,8 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -266,6 +268,68 @@ def report_command(
     typer.echo(f"summary: {output} and {output.with_suffix('.html')}")
 
 
+class Period(StrEnum):
+    day = "day"
+    month = "month"
+
+
+class KpiFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command("kpis")
+def kpis_command(
+    start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
+    by: Annotated[Period, typer.Option(help="One row per turbine (or the farm) and day, or month.")] = Period.day,
+    farm: Annotated[bool, typer.Option("--farm", help="The farm's totals instead of a row per turbine.")] = False,
+    output_format: Annotated[
+        KpiFormat, typer.Option("--format", help="A table to read, or CSV or Parquet for other tools.")
+    ] = KpiFormat.table,
+    out: Annotated[str | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+) -> None:
+    """What the farm did from START to END, from the target: energy, potential energy, lost production per group,
+    time-based availability (user's and manufacturer's view), production-based availability, capacity factor and
+    data availability, per turbine or for the farm, by day or month.
+
+    Periods add the days' energies and minutes and recompute every ratio from the sums, never an average of daily
+    ratios; `days` says how many days of the period the target holds. The figures are defined in docs/kpis.md."""
+    from ..core.dates import parse_run_date
+    from ..core.errors import InvalidDateError, QueryError
+    from ..metrics.kpis import as_text, period_kpis
+    from ..storage.query import read_kpis
+
+    first, last = parse_run_date(start), parse_run_date(end)
+    if first > last:
+        raise InvalidDateError(
+            f"The range {first.isoformat()} to {last.isoformat()} is empty: START is after END.",
+            f"Give the earlier date first, e.g. etl kpis {last.isoformat()} {first.isoformat()}.",
+            value=(start, end),
+        )
+    if output_format == KpiFormat.parquet and not out:
+        raise typer.BadParameter("Parquet is binary: give --out FILE.parquet as well.", param_hint="--format")
+    with _database("target"):
+        rows = read_kpis(first, last, _settings())
+    if rows.empty:
+        raise QueryError(
+            f"The target holds no KPIs for {first.isoformat()} to {last.isoformat()}.",
+            f"Run the ETL for those days first: etl backfill {first.isoformat()} {last.isoformat()}.",
+        )
+    table = period_kpis(rows, by.value, farm=farm)
+    if output_format == KpiFormat.parquet:
+        table.to_parquet(out, index=False)
+    else:
+        text = table.to_csv(index=False) if output_format == KpiFormat.csv else as_text(table)
+        if out:
+            Path(out).write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=output_format != KpiFormat.csv)
+    if out:
+        typer.echo(f"{len(table)} row(s) written to {out}", err=True)
+
+
 @app.command("check")
 def check_command(
     file: Annotated[
@@ -294,6 +358,16 @@ def check_command(
     ] = None,
     period: Annotated[str | None, typer.Option(help="Sample period, e.g. 10min (default: detected).")] = None,
     out: Annotated[str | None, typer.Option(help="Write every sample's flags to this .parquet or .csv file.")] = None,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            help="The turbines' status log, CSV or Parquet: turbine,start,end and category (or code, with --codes); "
+            "each minute's category for the KPIs. Without it the categories are inferred from the samples."
+        ),
+    ] = None,
+    codes: Annotated[
+        str | None, typer.Option(help="How the status log's codes map to categories: a CSV file code,category.")
+    ] = None,
     fit: Annotated[
         bool,
         typer.Option(
@@ -308,7 +382,17 @@ def check_command(
     from ..pipeline.check_file import check_file
 
     typer.echo(
-        check_file(file, models, columns=columns, thresholds=thresholds, period=period, fit=fit, out=out).report()
+        check_file(
+            file,
+            models,
+            columns=columns,
+            thresholds=thresholds,
+            period=period,
+            fit=fit,
+            out=out,
+            events=events,
+            codes=codes,
+        ).report()
     )
 
 

@@ -8,7 +8,9 @@ every page here equal to what is committed. The output is deterministic: no date
 
 - ``checks_page``: the quality checks (the registry ``CHECKS`` of ``etl_lib.pipeline.quality``) and their thresholds;
 - ``configuration_page``: the settings (``etl_lib.config.settings.Settings``): variable, default, meaning;
-- ``cli_page``: every command of ``etl`` (``etl_lib.ops.cli.app``) with its arguments and options.
+- ``cli_page``: every command of ``etl`` (``etl_lib.ops.cli.app``) with its arguments and options;
+- ``categories_page``: the IEC 61400-26-1 categories, how each view and loss group counts them, and the
+  simulator's status codes.
 
 The speed figures' table is generated outside the library (``benchmarks/docs_page.py``).
 """
@@ -220,12 +222,52 @@ def _first_line(text: str | None) -> str:
     return inspect.cleandoc(text or "").split("\n\n")[0].replace("\n", " ")
 
 
+# --- the IEC 61400-26-1 categories, the availability views, the loss groups, the simulated status codes ---
+
+
+def categories_page() -> str:
+    """How each category counts (``etl_lib.core.categories``) and the simulator's status codes."""
+    from ..core.categories import CATEGORY_DESCRIPTIONS, GROUP_DESCRIPTIONS, GROUP_OF, LOSS_GROUPS, RANK, VIEWS
+    from ..simulation.status_log import STATUS_CODES
+
+    categories = [
+        (
+            f"`{category.value}`",
+            CATEGORY_DESCRIPTIONS[category],
+            RANK[category] + 1,
+            VIEWS["user"][category],
+            VIEWS["manufacturer"][category],
+            f"`{GROUP_OF[category]}`",
+        )
+        for category in sorted(RANK, key=lambda c: list(CATEGORY_DESCRIPTIONS).index(c))
+    ]
+    groups = [
+        (f"`lost_kwh_{group}`", GROUP_DESCRIPTIONS[group], ", ".join(f"`{c.value}`" for c in members))
+        for group, members in LOSS_GROUPS.items()
+    ]
+    codes = [(status.code, status.description, f"`{status.category.value}`") for status in STATUS_CODES]
+    return page(
+        banner("etl_lib/core/categories.py and etl_lib/simulation/status_log.py"),
+        "### The categories and how they count",
+        "Priority 1 is the highest: where events overlap, the category of highest priority is the minute's. In each "
+        "view a category is available time, unavailable time, or excluded from the period.",
+        table(
+            ("category", "what it means", "priority", "user's view", "manufacturer's view", "loss group"), categories
+        ),
+        "### The groups of lost production",
+        table(("column", "what it holds", "categories"), groups),
+        "### The simulator's status codes",
+        table(("code", "description", "category"), codes),
+    )
+
+
 # --- writing ------------------------------------------------------------------------------------------
 
 PAGES: dict[str, Callable[[], str]] = {
     "checks.md": checks_page,
     "configuration.md": configuration_page,
     "cli.md": cli_page,
+    "categories.md": categories_page,
 }
 
 

@@ -1,4 +1,5 @@
-"""Dagster definitions: the asset, its checks, the jobs and the schedule, assembled (nothing more).
+"""Dagster definitions: the assets (the day's statistics, its KPIs, the month's KPIs), their checks, the jobs
+and the schedule, assembled (nothing more).
 
 ``dagster dev -m etl_lib.orchestration`` loads ``defs``; it is built when Dagster loads it, not at
 import: its resources take their values from the project's settings at that moment, and its daily
@@ -19,6 +20,7 @@ from ..config.settings import Settings, get_settings
 from .assets import build_daily_statistics
 from .checks import CHECKS_JOB, build_checks
 from .coverage import SourcePartitions, source_partitions
+from .kpis import build_daily_kpis, build_kpi_checks, build_monthly_kpis
 from .resources import SourceApi, TargetDatabase
 from .schedules import build_daily_schedule
 
@@ -28,11 +30,16 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
     settings = settings or get_settings()
     partitions = partitions or source_partitions(settings)
     daily_statistics = build_daily_statistics(partitions.definition, partitions.note)
-    checks = build_checks(daily_statistics, partitions.definition)
+    daily_kpis = build_daily_kpis(daily_statistics, partitions.definition)
+    monthly_kpis = build_monthly_kpis(daily_kpis, partitions.definition)
+    checks = [
+        *build_checks(daily_statistics, partitions.definition),
+        *build_kpi_checks(daily_kpis, partitions.definition),
+    ]
     daily_etl_job = define_asset_job(
         "daily_etl_job",
-        selection=AssetSelection.assets(daily_statistics),
-        description="The ETL for one UTC day (a partition) and the day's checks.",
+        selection=AssetSelection.assets(daily_statistics, daily_kpis),
+        description="The ETL for one UTC day (a partition), the day's KPIs, and their checks.",
     )
     # Checks alone: Dagster 1.13 gives a job without assets no partitions, so a run of it names its
     # day with the tag Dagster sets on partitioned runs: --tags '{"dagster/partition": "2024-10-02"}'.
@@ -43,7 +50,7 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
         'with the run tag {"dagster/partition": "YYYY-MM-DD"}.',
     )
     return Definitions(
-        assets=[daily_statistics],
+        assets=[daily_statistics, daily_kpis, monthly_kpis],
         asset_checks=checks,
         jobs=[daily_etl_job, daily_checks_job],
         schedules=[build_daily_schedule(daily_etl_job, partitions.definition)],

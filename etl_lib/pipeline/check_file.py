@@ -8,7 +8,9 @@ turbine's normal operation in the whole file, on which its expected power is fit
 (``quality.fit_curves``, method of bins); then with those curves. So the result depends on the
 file, the models and the thresholds, nothing else: the same input gives the same flags. Counts per
 turbine, variable and check are kept; every sample's flags can be written to a Parquet or CSV file,
-chunk by chunk (a partial file is removed if anything fails).
+chunk by chunk (a partial file is removed if anything fails). The KPIs of the file's turbines are computed
+as the ETL computes a day's (``kpis.compute``), from a status log when one is given (``extract_log``), else
+each minute's category inferred from the samples, and summed over the file.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ import pandas as pd
 from ..core.errors import ConfigurationError, InputFileError
 from ..core.scope import RunScope
 from ..core.turbines import TurbineModel, catalogue
+from ..metrics import availability
+from ..metrics.kpis import COLUMNS as KPI_COLUMNS
+from ..metrics.kpis import as_text, period_kpis
 from ..metrics.power_curve import BinnedCurve
+from . import kpis
 from .extract_file import ScadaExport, models_for, read_export
+from .extract_log import read_codes, read_status_log
 from .quality import CHECKS, MINUTE, QualityResult, QualityThresholds, check_day, fit_curves, thresholds_from
 
 OUTPUT_FORMATS = (".parquet", ".csv")
@@ -47,6 +54,8 @@ class FileCheck:
     flagged: pd.Series = field(repr=False)
     good: pd.Series = field(repr=False)
     out: Path | None = None
+    kpis: pd.DataFrame | None = field(default=None, repr=False)  # per turbine then the farm, over the file
+    log: bool = False  # whether a status log was given
 
     @property
     def variables(self) -> list[str]:
@@ -99,6 +108,10 @@ class FileCheck:
         lines.append(text.to_string())
         if self.out is not None:
             lines.append(f"every sample's flags: {self.out}")
+        if self.kpis is not None:
+            source = "the status log given" if self.log else "the samples (no status log given: categories inferred)"
+            lines.append(f"what the turbines did over the file (each minute's category from {source}; docs/kpis.md):")
+            lines.append(as_text(self.kpis))
         return "\n".join(lines)
 
 
@@ -195,21 +208,40 @@ def check_export(
     *,
     fit: bool = True,
     out: Path | str | None = None,
+    events: pd.DataFrame | None = None,
 ) -> FileCheck:
     """Check every day of ``export`` with ``check_day`` (twice with ``fit``: see the module), counting
-    the flags, and write every sample's flags to ``out`` when given."""
+    the flags, write every sample's flags to ``out`` when given, and compute the KPIs (each minute's category
+    from ``events``, a status log, where it covers it)."""
     t = thresholds_from(thresholds)
     models = dict(models)
     writer = FlagWriter(out) if out is not None else None
 
-    def checked(curves: Mapping[str, BinnedCurve] | None) -> Iterator[QualityResult]:
+    def checked(curves: Mapping[str, BinnedCurve] | None) -> Iterator[tuple[QualityResult, pd.DataFrame]]:
         for scope, values, non_finite in _chunks(export):
-            yield check_day(values, non_finite, scope, models, t, period=export.period, curves=curves)
+            grid = pd.date_range(scope.start, scope.end, freq=export.period, inclusive="left", name="timestamp")
+            logged = kpis.log_codes(grid, export.turbines, events)
+            result = check_day(
+                values,
+                non_finite,
+                scope,
+                models,
+                t,
+                period=export.period,
+                curves=curves,
+                explained=availability.explained(logged),
+            )
+            yield result, logged
 
-    curves = fit_curves(checked(None), models, t) if fit else {}
+    curves = fit_curves((result for result, _ in checked(None)), models, t) if fit else {}
     totals: list[pd.Series] = []
+    days: list[pd.DataFrame] = []
     try:
-        for result in checked(curves):
+        for result, logged in checked(curves):
+            day = kpis.compute(
+                result, logged.reindex(result.grid.index, fill_value=-1), models, {}, log=events is not None
+            )
+            days.append(day.table.reset_index().assign(day=result.grid.index[0].date()))
             chunk = (pd.Series(len(result.grid), index=result.turbines), result.flags.sum(), result.good().sum())
             totals = [total.add(part, fill_value=0) for total, part in zip(totals, chunk)] if totals else list(chunk)
             if writer is not None:
@@ -221,8 +253,23 @@ def check_export(
     if writer is not None:
         writer.close()
     expected, flagged, good = (total.astype("int64") for total in totals)
-    days = sorted(set(export.samples.values.index.get_level_values("timestamp").floor("D").date))
-    return FileCheck(export, models, t, curves, days, expected, flagged, good, None if out is None else Path(out))
+    rows = pd.concat(days, ignore_index=True).assign(day=export.first.date())  # the whole file: one period
+    table = pd.concat([period_kpis(rows), period_kpis(rows, farm=True)], ignore_index=True)
+    table = table[[c for c in KPI_COLUMNS if c not in ("period", "days")]]
+    file_days = sorted(set(export.samples.values.index.get_level_values("timestamp").floor("D").date))
+    return FileCheck(
+        export,
+        models,
+        t,
+        curves,
+        file_days,
+        expected,
+        flagged,
+        good,
+        None if out is None else Path(out),
+        kpis=table,
+        log=events is not None,
+    )
 
 
 def parse_pairs(text: str | None, option: str) -> dict[str, str]:
@@ -266,6 +313,8 @@ def check_file(
     period: str | dt.timedelta | None = None,
     fit: bool = True,
     out: Path | str | None = None,
+    events: Path | str | None = None,
+    codes: Path | str | None = None,
 ) -> FileCheck:
     """``etl check``: read the export at ``path`` (``columns`` maps our names to its own, as a mapping or
     ``ours=theirs,...``), give each turbine its model (``models``: see ``extract_file.models_for``),
@@ -284,4 +333,13 @@ def check_file(
         )
     mapping = parse_pairs(columns, "--columns") if isinstance(columns, str) or columns is None else dict(columns)
     export = read_export(path, mapping, parse_period(period) if isinstance(period, str) else period)
-    return check_export(export, models_for(models, export.turbines), t, fit=fit, out=out)
+    log = None
+    if events is not None:
+        log = read_status_log(events, list(export.turbines), read_codes(codes) if codes is not None else None)
+    elif codes is not None:
+        raise ConfigurationError(
+            "--codes maps a status log's codes to categories, and no --events was given.",
+            "Give the status log with --events FILE, or leave --codes out.",
+            setting="codes",
+        )
+    return check_export(export, models_for(models, export.turbines), t, fit=fit, out=out, events=log)

@@ -1,8 +1,9 @@
 """Load: replace one UTC day of the scope's turbines in the target, atomically (SQLAlchemy + COPY).
 
 One transaction records the turbines and their models as the source describes them, makes any
-missing signals, deletes the day's rows of those turbines' signals, COPYs the new rows in and
-inserts the run record: all of it commits, or none. Other turbines' rows are not touched.
+missing signals, deletes the day's rows of those turbines' signals, COPYs the new rows in, inserts
+the run record and replaces the turbines' KPIs of the day: all of it commits, or none. Other turbines'
+rows are not touched.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zlib
 
 import pandas as pd
 import psycopg2
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ..core.contract import RunStatus
@@ -22,7 +23,7 @@ from ..core.scope import RunScope
 from ..storage.copy import copy_rows
 from ..storage.engines import redact
 from ..storage.run_record import RunRecord
-from ..storage.target import ensure_signals, target_data, upsert_farm
+from ..storage.target import ensure_signals, target_data, turbine_day_kpi, upsert_farm
 
 
 def day_lock_key(run_date: dt.date) -> int:
@@ -31,10 +32,17 @@ def day_lock_key(run_date: dt.date) -> int:
 
 
 def replace_day(
-    engine: Engine, scope: RunScope, turbines: list[dict], rows: pd.DataFrame, signals: list[str], record: RunRecord
+    engine: Engine,
+    scope: RunScope,
+    turbines: list[dict],
+    rows: pd.DataFrame,
+    signals: list[str],
+    record: RunRecord,
+    kpis: pd.DataFrame | None = None,
 ) -> int:
     """Delete the day's rows of ``signals`` of the ``turbines`` (``name``, ``model``, position), COPY
-    ``rows`` (``turbine, timestamp, signal, value``) in and insert ``record`` as succeeded, in one
+    ``rows`` (``turbine, timestamp, signal, value``) in, insert ``record`` as succeeded and replace the
+    turbines' KPIs of the day with ``kpis`` (a row per turbine, ``metrics.kpis.day_kpis``), in one
     transaction; return the run record's id.
 
     Concurrent runs of the same date serialize on an advisory lock; a failure anywhere rolls
@@ -44,7 +52,8 @@ def replace_day(
     try:
         with engine.begin() as conn:
             conn.execute(select(func.pg_advisory_xact_lock(day_lock_key(scope.run_date))))
-            ids = ensure_signals(conn, upsert_farm(conn, turbines), signals)
+            turbine_ids = upsert_farm(conn, turbines)
+            ids = ensure_signals(conn, turbine_ids, signals)
             conn.execute(
                 text(
                     f'DELETE FROM "{target_data.name}" WHERE signal_id = ANY(:ids) '
@@ -61,7 +70,10 @@ def replace_day(
                 {"signal_id": signal_id, "timestamp": timestamps, "value": rows["value"].to_numpy(dtype="float64")},
             )
             record.seconds = {**(record.seconds or {}), "load": round(time.perf_counter() - started, 4)}
-            return record.insert(conn, RunStatus.SUCCEEDED)
+            run_id = record.insert(conn, RunStatus.SUCCEEDED)
+            if kpis is not None:
+                replace_kpis(conn, scope, turbine_ids, kpis, run_id)
+            return run_id
     except (DBAPIError, psycopg2.Error) as exc:  # COPY runs on the driver's cursor: psycopg2 errors, unwrapped
         record.rows_written = None
         target = redact(engine.url.render_as_string(False))
@@ -71,6 +83,25 @@ def replace_day(
             run_date=scope.run_date,
             target=target,
         ) from exc
+
+
+def replace_kpis(
+    conn: Connection, scope: RunScope, turbine_ids: dict[str, int], kpis: pd.DataFrame, run_id: int
+) -> None:
+    """The day's KPI rows of the turbines of ``kpis`` (index: names) replaced by them, inside the open transaction."""
+    ids = [turbine_ids[name] for name in kpis.index]
+    conn.execute(
+        delete(turbine_day_kpi).where(turbine_day_kpi.c.day == scope.run_date, turbine_day_kpi.c.turbine_id.in_(ids))
+    )
+    columns = [c.name for c in turbine_day_kpi.columns if c.name not in ("turbine_id", "day", "run_id")]
+    values = kpis.reindex(columns=columns)
+    conn.execute(
+        insert(turbine_day_kpi),
+        [
+            {"turbine_id": tid, "day": scope.run_date, "run_id": run_id, **row}
+            for tid, row in zip(ids, values.astype(object).to_dict("records"))
+        ],
+    )
 
 
 def _first_database_error(exc: BaseException) -> str:

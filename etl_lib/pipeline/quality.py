@@ -36,6 +36,7 @@ from ..core.errors import ConfigurationError
 from ..core.scope import RunScope
 from ..core.turbines import TurbineModel
 from ..metrics import quality as summaries
+from ..metrics.farm import farm_reference
 from ..metrics.power_curve import BinnedCurve
 
 # MAD of a normal distribution times this is its standard deviation.
@@ -113,6 +114,12 @@ class QualityThresholds(BaseModel):
         2.0,
         ge=0,
         description="m/s; 'well inside the operating range' keeps this distance from the model's cut-in and cut-out",
+    )
+    restart_margin: float = Field(
+        5.0,
+        ge=0,
+        description="m/s; after a high-wind cut-out a turbine restarts only below cut-out minus this: a stop from "
+        "there up is a storm stop, not a stop in wind",
     )
     power_near_zero: float = Field(20.0, description="kW; at or below this the turbine is not producing")
     band_fraction: float = Field(0.15, ge=0, description="the band around the expected power: this share of it ...")
@@ -195,33 +202,6 @@ def range_flag(data: pd.DataFrame, lower, upper) -> pd.DataFrame:
     """True where the value lies outside ``[lower, upper]`` (scalars, or one bound per turbine column);
     nulls are not flagged."""
     return data.lt(lower) | data.gt(upper)
-
-
-def farm_reference(data: pd.DataFrame) -> pd.DataFrame:
-    """Per turbine, the median of the other turbines' values at each time: what the farm does. NaN
-    where no other turbine has a value, so everywhere for a lone turbine.
-
-    One sort per row instead of a median per turbine: the others' sorted values are the row's sorted
-    values without the turbine's own, so their middle is read off at a shifted position.
-    """
-    values = data.to_numpy(dtype="float64")
-    rows, columns = values.shape
-    finite = np.isfinite(values)
-    keyed = np.where(finite, values, np.inf)  # missing values sort last
-    order = np.argsort(keyed, axis=1, kind="stable")
-    ordered = np.take_along_axis(keyed, order, axis=1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(columns), (rows, columns)), axis=1)
-    others = finite.sum(axis=1, keepdims=True) - finite  # finite values of the other turbines
-
-    def other(position: np.ndarray) -> np.ndarray:  # the others' sorted value at ``position``
-        skip_own = finite & (position >= rank)
-        return np.take_along_axis(ordered, np.clip(position + skip_own, 0, columns - 1), axis=1)
-
-    with np.errstate(invalid="ignore"):
-        median = (other((others - 1) // 2) + other(others // 2)) / 2
-    median[others < 1] = np.nan
-    return pd.DataFrame(median, index=data.index, columns=data.columns)
 
 
 def _run_lengths(data: pd.DataFrame) -> np.ndarray:
@@ -312,6 +292,33 @@ def held(flag: pd.DataFrame, window: int, share: float = 0.5) -> pd.DataFrame:
     return flag & flag.astype("float64").rolling(window=window, center=True, min_periods=1).mean().ge(share)
 
 
+def storm_stop(
+    wind_speed: pd.DataFrame,
+    stopped: pd.DataFrame,
+    cut_out: pd.Series,
+    t: QualityThresholds,
+    period: dt.timedelta,
+) -> pd.DataFrame:
+    """True while a turbine may stand in a high-wind cut-out: from a sample at cut-out, or a stop within
+    ``operating_margin`` of it (the controller reads the wind at the air's density, and a gust between two
+    samples), on (at 1-minute samples; a coarser mean hides the gusts that stop the turbine, so there from
+    cut-out − ``restart_margin`` on) until it runs again, or the wind has dropped ``operating_margin`` below
+    cut-out − ``restart_margin``, where it restarts (hysteresis; the margin again for the density). From the
+    first sample up to the first that says otherwise, a wind inside that band counts as a storm that began
+    before."""
+    restart_margin = t.restart_margin
+    if period <= MINUTE:
+        enter = wind_speed.ge(cut_out) | (wind_speed.ge(cut_out - t.operating_margin) & stopped)
+    else:
+        enter = wind_speed.ge(cut_out - restart_margin)
+    leave = ~stopped | wind_speed.lt(cut_out - restart_margin - t.operating_margin)
+    marks = pd.DataFrame(
+        np.where(enter, 1.0, np.where(leave, 0.0, np.nan)), index=wind_speed.index, columns=wind_speed.columns
+    )
+    # Before the day's first mark the wind is in the band: a stop there may be one begun the day before.
+    return marks.ffill().fillna(1.0).astype(bool)
+
+
 def power_curve_flags(
     wind_speed: pd.DataFrame,
     power: pd.DataFrame,
@@ -319,6 +326,7 @@ def power_curve_flags(
     models: Mapping[str, TurbineModel],
     t: QualityThresholds,
     window: int,
+    period: dt.timedelta = SAMPLE_PERIOD,
 ) -> dict[str, pd.DataFrame]:
     """The power-curve checks (the ``judges_curve`` entries of ``CHECKS``) by name: power judged against the wind and the
     ``expected`` power with the band ``± (band_fraction x expected + band_power)``; under- and
@@ -331,10 +339,11 @@ def power_curve_flags(
     operating = wind_speed.ge(cut_in + t.operating_margin) & wind_speed.le(cut_out - t.operating_margin)
     producing = power.gt(t.power_near_zero)
     band = t.band_fraction * expected + t.band_power
-    low = operating & producing & power.lt(expected - band)
+    calm_again = ~storm_stop(wind_speed, ~producing, cut_out, t, period)
+    low = operating & calm_again & producing & power.lt(expected - band)
     high = ~below_cut_in & wind_speed.lt(cut_out) & power.gt(expected + band)
     return {
-        "stopped_in_wind": operating & power.le(t.power_near_zero),
+        "stopped_in_wind": operating & calm_again & power.le(t.power_near_zero),
         "under_performance": held(low, window),
         "over_performance": held(high, window),
         "power_without_wind": below_cut_in & producing,
@@ -359,6 +368,9 @@ class DayData:
     thresholds: QualityThresholds
     period: dt.timedelta = SAMPLE_PERIOD
     curves: Mapping[str, BinnedCurve] | None = field(default=None, repr=False)
+    # Where the status log says the turbine is stopped or restricted (maintenance, an outage, a set-point):
+    # power that the log explains is no fault of the data (``metrics.availability.EXPLAINED``).
+    explained: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def turbines(self) -> list[str]:
@@ -413,9 +425,20 @@ class DayData:
     def power_curve(self) -> dict[str, pd.DataFrame]:
         """``power_curve_flags`` of the day: each power-curve check's flags by name."""
         window = self.window(self.thresholds.performance_minutes)
-        return power_curve_flags(
-            self.data["wind_speed"], self.data["power"], self.expected, self.models, self.thresholds, window
+        flags = power_curve_flags(
+            self.data["wind_speed"],
+            self.data["power"],
+            self.expected,
+            self.models,
+            self.thresholds,
+            window,
+            self.period,
         )
+        if self.explained is not None:
+            explained = self.explained.reindex(index=self.present.index, columns=self.turbines, fill_value=False)
+            for name in ("stopped_in_wind", "under_performance"):
+                flags[name] = flags[name] & ~explained
+        return flags
 
     @cached_property
     def nothing(self) -> pd.DataFrame:
@@ -571,8 +594,11 @@ def _band(t: QualityThresholds) -> str:
     return f"({t.band_fraction:g} × expected + {t.band_power:g} kW)"
 
 
-def _operating(t: QualityThresholds) -> str:
-    return f"between cut-in + {t.operating_margin:g} and cut-out − {t.operating_margin:g} m/s"
+def _storm(t: QualityThresholds) -> str:
+    return (
+        f"not in a storm stop (from cut-out, or cut-out − {t.restart_margin:g} m/s in 10-minute means, until the "
+        f"wind is below cut-out − {t.restart_margin:g} m/s)"
+    )
 
 
 def _held(t: QualityThresholds) -> str:
@@ -688,23 +714,29 @@ CHECKS = CheckRegistry(
         Check(
             "stopped_in_wind",
             power_curve_check("stopped_in_wind"),
-            "no power while the wind is well inside the operating range",
-            lambda t: f"≤ {t.power_near_zero:g} kW {_operating(t)}",
+            "no power while the wind is well inside the operating range (not a storm stop waiting to restart)",
+            lambda t: (
+                f"≤ {t.power_near_zero:g} kW between cut-in + {t.operating_margin:g} and cut-out − "
+                f"{t.operating_margin:g} m/s, {_storm(t)}"
+            ),
             colour="tab:olive",
             variables=("power",),
             needs=("wind_speed",),
-            thresholds=("power_near_zero", "operating_margin"),
+            thresholds=("power_near_zero", "operating_margin", "restart_margin"),
             judges_curve=True,
         ),
         Check(
             "under_performance",
             power_curve_check("under_performance"),
             "power below the band around the expected power for a while (curtailment, a derating cap)",
-            lambda t: f"> {t.power_near_zero:g} kW but below expected − {_band(t)} {_operating(t)}, {_held(t)}",
+            lambda t: (
+                f"> {t.power_near_zero:g} kW but below expected − {_band(t)} between cut-in + {t.operating_margin:g} "
+                f"and cut-out − {t.operating_margin:g} m/s, {_held(t)}, {_storm(t)}"
+            ),
             colour="tab:green",
             variables=("power",),
             needs=("wind_speed",),
-            thresholds=(*_CURVE, "performance_minutes"),
+            thresholds=(*_CURVE, "restart_margin", "performance_minutes"),
             judges_curve=True,
         ),
         Check(
@@ -819,13 +851,15 @@ def check_day(
     *,
     period: dt.timedelta = SAMPLE_PERIOD,
     curves: Mapping[str, BinnedCurve] | None = None,
+    explained: pd.DataFrame | None = None,
 ) -> QualityResult:
     """Run every check over the day's samples of the scope's turbines.
 
     ``samples``: index ``(turbine, timestamp)``, one float column per variable (NaN where null or not a
     finite number); ``non_finite``: the same shape, True where the source sent NaN or ±Infinity;
     ``period``: the sample period (the ETL's 1 minute, or a file's); ``curves``: expected power per
-    turbine fitted on its history (``fit_curves``), else each model's curve.
+    turbine fitted on its history (``fit_curves``), else each model's curve; ``explained``: where the status
+    log says a turbine is stopped or restricted (time x turbine), so that its power there is no fault.
     """
     t = thresholds_from(thresholds)
     turbines = list(scope.turbines or samples.index.get_level_values("turbine").unique())
@@ -848,6 +882,7 @@ def check_day(
         thresholds=t,
         period=period,
         curves=curves,
+        explained=explained,
     )
     parts: dict[tuple[str, str], pd.DataFrame] = {}  # (variable, check): a column per turbine
     for variable in variables:

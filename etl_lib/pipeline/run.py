@@ -1,9 +1,11 @@
-"""run_etl: extract, check, transform and load one UTC day of a farm; the one place the stages are wired.
+"""run_etl: extract, check, transform, compute the KPIs and load one UTC day of a farm; the one place the
+stages are wired.
 
 The notebook, the CLI, Dagster and the tests call this. One run is one day of the whole farm (or
-of the turbines given): one request to the API, checks and statistics vectorised across turbines,
-one transaction that replaces that day for those turbines and records the run. Every execution
-with a valid date leaves one ``etl_run`` row in the target, failed ones too.
+of the turbines given): one request to the API for the samples and one for the status log, checks,
+statistics and KPIs vectorised across turbines, one transaction that replaces that day for those
+turbines and records the run. Every execution with a valid date leaves one ``etl_run`` row in the
+target, failed ones too.
 """
 
 from __future__ import annotations
@@ -18,16 +20,28 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from ..config.settings import Settings, get_settings
-from ..core.contract import ETL_VARIABLES, SOURCE_VARIABLES, RunStatus, etl_signal_names
+from ..core.contract import (
+    ETL_VARIABLES,
+    FULL_PERFORMANCE_SIGNAL,
+    POTENTIAL_SIGNAL,
+    SOURCE_VARIABLES,
+    RunStatus,
+    etl_signal_names,
+    split_signal_name,
+    written_signal_names,
+)
 from ..core.errors import EtlError, NoSourceDataError
 from ..core.scope import RunScope
+from ..metrics import availability
 from ..storage.engines import engine_for
 from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
-from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_farm, make_client, select_turbines
+from . import kpis
+from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_events, fetch_farm, make_client, select_turbines
+from .kpis import DayKpis, log_codes
 from .load import replace_day
-from .quality import QualityResult, QualityThresholds, check_day, thresholds_from
-from .transform import aggregate, bucket_quality, to_signal_rows
+from .quality import QualityResult, QualityThresholds, check_day, expected_timestamps, thresholds_from
+from .transform import aggregate, bucket_means, bucket_quality, to_signal_rows, trusted_statistics
 
 
 @dataclass
@@ -45,6 +59,8 @@ class RunResult:
     overflowed: int = 0  # statistics not written because they are not finite
     run_id: int | None = None  # the etl_run row
     key: str | None = None  # the run's key in its etl_run row
+    kpis: DayKpis | None = field(default=None, repr=False)  # what the farm did (None: run without KPIs)
+    events: pd.DataFrame | None = field(default=None, repr=False)  # the status log's events of the day
 
     @property
     def run_date(self) -> dt.date:
@@ -94,10 +110,12 @@ def run_etl(
     thresholds: QualityThresholds | dict | None = None,
     report: str | None = None,
     key: str | None = None,
+    kpis: bool = True,
 ) -> RunResult:
     """Run the day for the farm, or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
     ``report`` is the audit notebook's path and ``key`` the caller's id of the run (both kept in the run
-    record; a key is made when none is given)."""
+    record; a key is made when none is given). ``kpis=False`` leaves out the status log, the KPIs, the
+    potential power and the trusted statistics (what ``make bench`` compares a day with KPIs against)."""
     settings = settings or get_settings()
     scope = RunScope.day(run_date, turbines)
     engine = engine or engine_for(settings.target_url)
@@ -109,7 +127,7 @@ def run_etl(
     if key:
         record.key = str(key)
     try:
-        return _run_steps(scope, settings, client, engine, thresholds, record)
+        return _run_steps(scope, settings, client, engine, thresholds, record, kpis)
     except Exception as exc:
         _record_failure(engine, record, exc)
         raise
@@ -132,6 +150,7 @@ def _run_steps(
     engine: Engine,
     thresholds: QualityThresholds | dict | None,
     record: RunRecord,
+    with_kpis: bool = True,
 ) -> RunResult:
     seconds: dict[str, float] = {}
     thresholds = thresholds_from(thresholds)  # a bad override fails before any work
@@ -146,6 +165,7 @@ def _run_steps(
             record.turbines = list(scope.turbines)
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
             samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
+            events = fetch_events(client, scope, retry=retry) if with_kpis and len(samples) else None
         finally:
             if owns_client:
                 client.close()
@@ -154,22 +174,36 @@ def _run_steps(
     record.rows_read = len(samples)
     with _timed(seconds, "quality"):
         models = {turbine.name: turbine.model for turbine in farm}
-        quality = check_day(samples.values, samples.non_finite, scope, models, thresholds)
+        logged = log_codes(expected_timestamps(scope), scope.turbines, events) if with_kpis else None
+        explained = availability.explained(logged) if logged is not None else None
+        quality = check_day(samples.values, samples.non_finite, scope, models, thresholds, explained=explained)
         usable = quality.grid.notna()
         statistic_columns = usable.columns.get_level_values("variable").isin(ETL_VARIABLES)
         per_bucket = bucket_quality(usable.loc[:, statistic_columns], quality.good().loc[:, statistic_columns])
     recorded = quality_summary(quality)
     record.quality, record.flag_counts = recorded["quality"], recorded["flag_counts"]
     record.thresholds = quality.thresholds.model_dump()
+    day_kpis, parts = None, []
+    if with_kpis:
+        with _timed(seconds, "kpis"):
+            elevation = {turbine.name: turbine.elevation for turbine in farm}
+            day_kpis = kpis.compute(quality, logged, models, elevation, log=events is not None)
+            parts = [
+                trusted_statistics(quality.grid, quality.good(), list(ETL_VARIABLES)),
+                bucket_means(day_kpis.potential, *split_signal_name(POTENTIAL_SIGNAL)),
+                bucket_means(day_kpis.full_performance.astype("float64"), *split_signal_name(FULL_PERFORMANCE_SIGNAL)),
+            ]
     with _timed(seconds, "transform"):
         statistics, overflowed = aggregate(quality.grid, list(ETL_VARIABLES))
-        rows = to_signal_rows(pd.concat([statistics, per_bucket], axis=1, sort=True))
+        rows = to_signal_rows(pd.concat([statistics, per_bucket, *parts], axis=1, sort=True))
     buckets = int(statistics.notna().T.groupby(level="turbine").any().T.to_numpy().sum())
     record.buckets, record.overflowed_statistics = buckets, overflowed
     record.seconds = {step: round(value, 4) for step, value in seconds.items()}
     with _timed(seconds, "load"):
         ensure_target_schema(engine)
-        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, etl_signal_names(), record)
+        signals = written_signal_names() if with_kpis else etl_signal_names()
+        table = None if day_kpis is None else day_kpis.table
+        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, signals, record, table)
     return RunResult(
         scope=scope,
         turbines=farm,
@@ -184,4 +218,6 @@ def _run_steps(
         overflowed=overflowed,
         run_id=run_id,
         key=record.key,
+        kpis=day_kpis,
+        events=events,
     )

@@ -93,6 +93,35 @@ def bucket_quality(present: pd.DataFrame, good: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def trusted_statistics(grid: pd.DataFrame, good: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """The statistics of the good samples per bucket, columns ``(turbine, variable, "good_<statistic>")``, for
+    the buckets where some usable sample is not good (elsewhere they equal the as-measured ones)."""
+    chosen = grid.loc[:, grid.columns.get_level_values("variable").isin(variables)]
+    good = good.reindex(columns=chosen.columns, fill_value=False)
+    stats, _ = aggregate(chosen.where(good), variables)
+    usable = buckets(chosen.notna()).sum()
+    kept = buckets(chosen.notna() & good).sum()
+    differs = (kept < usable).reindex(stats.index, fill_value=False)
+    mask = differs.reindex(columns=pd.MultiIndex.from_tuples([c[:2] for c in stats.columns]))
+    stats = stats.where(mask.to_numpy())
+    stats.columns = pd.MultiIndex.from_tuples(
+        [(turbine, variable, f"good_{statistic}") for turbine, variable, statistic in stats.columns],
+        names=stats.columns.names,
+    )
+    return stats.dropna(how="all")
+
+
+def bucket_means(frame: pd.DataFrame, variable: str, measure: str) -> pd.DataFrame:
+    """The mean of ``frame`` (time x turbine, e.g. the potential power) per bucket, columns ``(turbine,
+    variable, measure)``."""
+    means = buckets(frame).mean()
+    means.columns = pd.MultiIndex.from_tuples(
+        [(turbine, variable, measure) for turbine in means.columns], names=["turbine", "variable", "statistic"]
+    )
+    means.index.name = "timestamp"
+    return means
+
+
 def to_signal_rows(stats: pd.DataFrame) -> pd.DataFrame:
     """Long table ``turbine, timestamp, signal, value`` of the defined values of a frame with columns
     ``(turbine, variable, statistic)``, ordered by turbine, signal, then time.

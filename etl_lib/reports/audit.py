@@ -15,20 +15,26 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from ..config.settings import PROJECT_ROOT, Settings
+from ..core.categories import LOSS_GROUPS, Category
 from ..core.contract import BUCKET, BUCKETS_PER_DAY, ETL_VARIABLES, UNITS, etl_signal_names
 from ..core.turbines import TurbineModel
+from ..metrics import availability
+from ..metrics.kpis import FARM, totals, with_ratios
 from ..metrics.power_curve import bin_label, bin_starts
-from ..metrics.production import HOUR, capacity_factor, data_availability, energy_kwh
+from ..metrics.production import data_availability
 from ..metrics.quality import stretches
 from ..pipeline.quality import CHECKS, QualityThresholds, expected_timestamps
 from ..pipeline.run import RunResult
 from ..storage.query import signal_coverage
+from . import kpis as kpi_report
 from . import present
 
 DECIMALS = 4
@@ -127,6 +133,14 @@ class TurbineDay:
     bucket_quality: pd.DataFrame
     expected: pd.Series | None
     thresholds: QualityThresholds
+    running: pd.Series | None = None  # where the turbine ran at full performance (None: no KPIs)
+
+    @property
+    def normal(self) -> pd.Series:
+        """Normal operation: wind and power good, at full performance (a stop the log explains is good data,
+        not normal operation)."""
+        normal = self.good["power"] & self.good["wind_speed"]
+        return normal & self.running if self.running is not None else normal
 
     def flag(self, variable: str, check: str) -> pd.Series:
         if (variable, check) in self.flags.columns:
@@ -156,6 +170,7 @@ def turbine_day(result: RunResult, name: str) -> TurbineDay:
         bucket_quality=result.bucket_quality[name],
         expected=expected,
         thresholds=quality.thresholds,
+        running=result.kpis.full_performance[name] if result.kpis is not None else None,
     )
 
 
@@ -219,39 +234,198 @@ def fetched_table(result: RunResult) -> pd.DataFrame:
     )
 
 
+# --- what the farm did: KPIs, the loss waterfall, each turbine's categories ------------------------------
+
+CATEGORY_COLOURS = {
+    Category.FULL_PERFORMANCE: "#2ca02c",
+    Category.PARTIAL_PERFORMANCE: "#98df8a",
+    Category.READY_STANDBY: "#c7e9c0",
+    Category.TECHNICAL_STANDBY: "#ffbb78",
+    Category.OUT_OF_ENVIRONMENTAL_SPECIFICATION: "#9edae5",
+    Category.REQUESTED_SHUTDOWN: "#c5b0d5",
+    Category.OUT_OF_ELECTRICAL_SPECIFICATION: "#8c564b",
+    Category.SCHEDULED_MAINTENANCE: "#1f77b4",
+    Category.PLANNED_CORRECTIVE_ACTION: "#aec7e8",
+    Category.FORCED_OUTAGE: "#d62728",
+    Category.SUSPENDED: "#7f7f7f",
+    Category.FORCE_MAJEURE: "#000000",
+    Category.INFORMATION_UNAVAILABLE: "#f0f0f0",
+}
+GROUP_LABELS = {
+    "forced_outage": "forced outages and faults",
+    "scheduled_maintenance": "scheduled maintenance",
+    "curtailment": "requested shutdown, curtailment",
+    "grid": "grid",
+    "environmental": "environment (cut-out, icing)",
+    "performance": "performance",
+    "information_unavailable": "information unavailable",
+    "residual": "residual",
+}
+
+
+def _kpis(result: RunResult) -> pd.DataFrame:
+    """The run's KPIs, a row per turbine then the farm's total, the ratios recomputed from the sums."""
+    table = result.kpis.table
+    farm = totals(table.reset_index().assign(farm=FARM), ["farm"])
+    return pd.concat([with_ratios(table), farm])
+
+
+def kpi_table(result: RunResult) -> pd.DataFrame:
+    """Per turbine and for the farm: energy produced, potential and lost, time-based availability in the
+    user's and the manufacturer's view, production-based availability, capacity factor, data availability,
+    and the minutes whose category no log gave (``reports.kpis.table``)."""
+    frame = _kpis(result)
+    frame.index.name = "turbine"
+    return kpi_report.table(frame)
+
+
+def loss_table(result: RunResult) -> pd.DataFrame:
+    """Per turbine and for the farm, the lost production of each cause that lost any (MWh): potential =
+    produced + these, to the kWh."""
+    kpis = _kpis(result)
+    groups = [g for g in LOSS_GROUPS if kpis[f"lost_kwh_{g}"].abs().max() >= 0.5 or g == "performance"]
+    frame = pd.DataFrame({GROUP_LABELS[g]: kpis[f"lost_kwh_{g}"] / 1000 for g in groups}, index=kpis.index)
+    frame.index.name = "turbine"
+    return present.table(
+        frame.round(3),
+        decimals=dict.fromkeys(frame.columns, 3),
+        warn_above=dict.fromkeys([c for c in frame.columns if c != GROUP_LABELS["performance"]], 0.0005),
+        caption="Lost production by cause (MWh; performance: below the curve while running, negative above it)",
+    )
+
+
+def loss_waterfall_figure(result: RunResult) -> Figure:
+    """The farm's day from its potential energy down to what it produced: a bar per group of lost
+    production (a negative loss, above the curve, goes up), the produced energy last."""
+    farm = _kpis(result).loc[FARM]
+    steps = [(GROUP_LABELS[g], float(farm[f"lost_kwh_{g}"]) / 1000) for g in LOSS_GROUPS]
+    steps = [(label, value) for label, value in steps if abs(value) >= 0.0005]
+    potential, produced = float(farm["potential_energy_kwh"]) / 1000, float(farm["energy_kwh"]) / 1000
+    fig, (ax,) = present.figure(1, row_height=3.0, legend=False)
+    labels = ["potential", *(label for label, _ in steps), "produced"]
+    ax.bar(0, potential, color="0.6", width=0.6)
+    level = potential
+    for i, (_label, value) in enumerate(steps, start=1):
+        ax.bar(i, -value, bottom=level, color="tab:red" if value > 0 else "tab:green", width=0.6)
+        level -= value
+    ax.bar(len(labels) - 1, produced, color="tab:blue", width=0.6)
+    values = [potential, *(-v for _, v in steps), produced]
+    tops = [
+        potential,
+        *(potential - sum(v for _, v in steps[: i + 1]) + max(v, 0) for i, (_, v) in enumerate(steps)),
+        produced,
+    ]
+    for i, (value, top) in enumerate(zip(values, tops)):
+        ax.annotate(
+            f"{value:+,.2f}" if 0 < i < len(labels) - 1 else f"{value:,.2f}",
+            (i, top),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+        )
+    ax.set_xticks(
+        range(len(labels)),
+        [label.replace(" ", "\n", 1) if len(label) > 14 else label for label in labels],
+        fontsize="small",
+    )
+    ax.set_ylabel("MWh")
+    # The axis starts near the produced energy, not at 0, so that losses of a few per cent show.
+    lost = max(potential - produced, 0.0)
+    bottom = max(0.0, min(produced, potential) - 1.5 * lost) if lost > 0 else 0.0
+    ax.set_ylim(bottom, (potential + 0.12 * (potential - bottom)) if potential > 0 else 1)
+    present.title(
+        ax,
+        f"The farm's day: potential {potential:,.2f} MWh, produced {produced:,.2f} MWh"
+        + (f" (the axis starts at {bottom:,.0f} MWh)" if bottom > 0 else ""),
+    )
+    return fig
+
+
+def category_timeline_figure(result: RunResult) -> Figure:
+    """Each turbine's day in its IEC 61400-26-1 categories, minute by minute (a row per turbine); minutes
+    whose category no log gave are hatched."""
+    kpis = result.kpis
+    codes, inferred = kpis.codes, kpis.inferred
+    turbines = list(codes.columns)
+    fig, (ax,) = present.figure(1, row_height=0.35 + 0.32 * len(turbines))
+    start = mdates.date2num(codes.index[0])
+    step = mdates.date2num(codes.index[0] + result.quality.period) - start
+    shown: set[int] = set()
+    for row, turbine in enumerate(turbines):
+        values = codes[turbine].to_numpy()
+        hatched = inferred[turbine].to_numpy()
+        breaks = np.flatnonzero(np.r_[True, (values[1:] != values[:-1]) | (hatched[1:] != hatched[:-1])])
+        ends = np.r_[breaks[1:], len(values)]
+        for code in np.unique(values):
+            for hatch in (False, True):
+                runs = [
+                    (start + a * step, (b - a) * step)
+                    for a, b in zip(breaks, ends)
+                    if values[a] == code and hatched[a] == hatch
+                ]
+                if runs:
+                    category = availability.CODES[code]
+                    ax.broken_barh(
+                        runs,
+                        (row - 0.4, 0.8),
+                        facecolors=CATEGORY_COLOURS[category],
+                        hatch="////" if hatch else None,
+                        edgecolor="0.4" if hatch else "none",
+                        lw=0,
+                    )
+                    shown.add(int(code))
+    ax.set_yticks(range(len(turbines)), turbines, fontsize="x-small")
+    ax.set_ylim(len(turbines) - 0.5, -0.5)
+    ax.grid(False)
+    ax.xaxis_date(tz=present.UTC)
+    ax.set_xlim(start, start + len(codes) * step)
+    present.time_axis(ax)
+    handles = [
+        Patch(facecolor=CATEGORY_COLOURS[c], edgecolor="0.6", lw=0.5, label=c.value.replace("_", " "))
+        for c in Category
+        if availability.CODE[c] in shown
+    ]
+    if inferred.to_numpy().any():
+        handles.append(Patch(facecolor="white", edgecolor="0.4", hatch="////", label="inferred (no log)"))
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        fontsize="x-small",
+        frameon=False,
+    )
+    present.title(ax, "Each turbine's day in the IEC 61400-26-1 categories")
+    return fig
+
+
 # --- the farm -----------------------------------------------------------------------------------------
 
 
 def farm_table(result: RunResult) -> pd.DataFrame:
-    """Per turbine: its model, availability (the day's rows present), energy from the 10-minute mean
-    power, capacity factor, the share of good samples per variable, and what the checks found."""
+    """Per turbine: its model, data availability (the day's rows present), the share of good samples per
+    variable, and what the checks found."""
     day_quality = result.quality.day_quality()
-    availability = data_availability(result.quality.present)
-    hours = (result.scope.end - result.scope.start) / HOUR
+    present_rows = result.quality.present
+    availability_of = data_availability(present_rows.sum(), len(present_rows))
     rows = {}
     for name in result.scope.turbines:
         day = turbine_day(result, name)
-        energy = 0.0
-        if ("power", "mean") in day.statistics.columns:
-            energy = float(energy_kwh(day.statistics[("power", "mean")], BUCKET))
-        row = {
+        rows[name] = {
             "model": day.model.name,
-            "availability": float(availability[name]),
-            "energy (MWh)": round(energy / 1000, 3),
-            "capacity factor": capacity_factor(energy, day.model.rated_power, hours),
+            "data availability": float(availability_of[name]),
             **{f"quality {variable}": day_quality[name][variable] for variable in result.quality.variables},
             "findings": findings(day) or "none",
         }
-        rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine")
-    shares = ["availability", "capacity factor", *(c for c in frame.columns if c.startswith("quality "))]
+    shares = ["data availability", *(c for c in frame.columns if c.startswith("quality "))]
     return present.table(
         frame,
         percent=shares,
-        warn_below=dict.fromkeys([c for c in shares if c != "capacity factor"], 1.0),
-        decimals={"energy (MWh)": 3},
-        caption="The farm: availability is the share of the day's minutes with a row, energy is from the "
-        "10-minute mean power",
+        warn_below=dict.fromkeys(shares, 1.0),
+        caption="The data: the share of the day's minutes with a row, the share of good samples, what the checks found",
     )
 
 
@@ -373,8 +547,17 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
         wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy().ravel()
         power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
         good = quality.good().loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
+        if result.kpis is not None:  # normal operation: not a stop or a restriction the log explains
+            good &= result.kpis.full_performance[turbines].to_numpy().ravel()
         ax.plot(
-            wind[good], power[good], ".", ms=1.5, color=color, alpha=0.5, rasterized=True, label=f"good samples, {name}"
+            wind[good],
+            power[good],
+            ".",
+            ms=1.5,
+            color=color,
+            alpha=0.5,
+            rasterized=True,
+            label=f"normal operation, {name}",
         )
         top = max(top, float(np.nanmax(wind)) if np.isfinite(wind).any() else 0.0)
     for check, size in _marked_checks().items():
@@ -483,11 +666,11 @@ def statistics_table(day: TurbineDay) -> pd.DataFrame:
 
 
 def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
-    """The turbine's measured power curve in wind-speed bins: samples, good samples, the mean power of all
-    of them and of the good ones, its model's curve at their wind speeds, and the samples a power-curve
-    check flagged."""
+    """The turbine's measured power curve in wind-speed bins: samples, samples of normal operation (good, at
+    full performance), the mean power of all of them and of the normal ones, its model's curve at their wind
+    speeds, and the samples a power-curve check flagged."""
     wind, power = day.grid["wind_speed"], day.grid["power"]
-    good = day.good["power"] & day.good["wind_speed"]
+    good = day.normal
     expected = pd.Series(day.model.power(wind.to_numpy()), index=wind.index).where(wind.notna())
     power_checks = [c.name for c in CHECKS if c.judges_curve and ("power", c.name) in day.flags.columns]
     flagged = day.flags.loc[:, [("power", c) for c in power_checks]].any(axis=1) if power_checks else good & False
@@ -499,9 +682,9 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "samples": per_bin(power, "count"),
-            "good": per_bin(good, "sum").astype(int),
+            "normal operation": per_bin(good, "sum").astype(int),
             "mean power (all)": per_bin(power, "mean"),
-            "mean power (good)": per_bin(power.where(good), "mean"),
+            "mean power (normal)": per_bin(power.where(good), "mean"),
             f"curve {day.model.name}": per_bin(expected, "mean"),
             "flagged by a power-curve check": per_bin(flagged, "sum").astype(int),
         }

@@ -19,7 +19,14 @@ from matplotlib.ticker import PercentFormatter
 from sqlalchemy import Engine
 
 from ..config.settings import Settings, get_settings
-from ..core.contract import MIN_GOOD_SHARE, UNITS, quality_signal_names, split_signal_name, statistic_signal_names
+from ..core.contract import (
+    FULL_PERFORMANCE_SIGNAL,
+    MIN_GOOD_SHARE,
+    UNITS,
+    quality_signal_names,
+    split_signal_name,
+    statistic_signal_names,
+)
 from ..core.errors import QueryError
 from ..core.turbines import TurbineModel
 from ..metrics.power_curve import bin_label, bin_starts, mean_deviation
@@ -314,16 +321,21 @@ def power_curve(pairs: pd.DataFrame, bin_width: float = 0.5, model: TurbineModel
 def read_power_curve(exploration: Exploration) -> pd.DataFrame:
     """The chosen turbines' 10-minute means of wind speed and power over the range, with their
     ``<variable>_quality`` signals (``good_buckets`` needs them)."""
-    return exploration.read([*MEANS, *quality_signal_names()])
+    return exploration.read([*MEANS, *quality_signal_names(), FULL_PERFORMANCE_SIGNAL])
 
 
 def good_buckets(signals: pd.DataFrame) -> pd.DataFrame:
-    """Of one turbine's signals: the buckets whose wind speed and power both have quality 1 (every
-    sample present and passing every check); all buckets when it has no quality signals."""
+    """Of one turbine's signals: the buckets of normal operation, whose wind speed and power both have quality
+    1 (every sample present and passing every check) and, where the target has it, all ten minutes in full
+    performance (``power_full_performance``: not a stop or a restriction the status log explains); all
+    buckets when it has no quality signals."""
     quality = signals[[name for name in quality_signal_names() if name in signals.columns]]
     if not len(quality.columns):
         return signals
-    return signals[(quality == 1.0).all(axis=1)]
+    normal = (quality == 1.0).all(axis=1)
+    if FULL_PERFORMANCE_SIGNAL in signals.columns:
+        normal &= signals[FULL_PERFORMANCE_SIGNAL].fillna(1.0) == 1.0
+    return signals[normal]
 
 
 def power_curves(signals: pd.DataFrame, model: TurbineModel | None = None, bin_width: float = 0.5) -> pd.DataFrame:

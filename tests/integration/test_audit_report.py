@@ -36,9 +36,16 @@ def test_the_farm_table_puts_each_fault_on_its_turbine(fault_day):
     assert table.loc["WT03", "quality power"] == pytest.approx(1 - 90 / 1440)
     assert table.loc["WT03", "findings"] == "under_performance 90 (power)"
     assert table.loc["WT01", "findings"] == "range 4 (power); spike 4 (power)"
-    assert table.loc["WT02", "findings"] == "none" and (table["availability"] == 1.0).all()
-    # Energy from the 10-minute means: the derated turbine made the least.
-    assert table["energy (MWh)"].idxmin() == "WT03"
+    assert table.loc["WT02", "findings"] == "none" and (table["data availability"] == 1.0).all()
+    # The derated turbine made the least, and lost it to performance (the log does not explain its cap).
+    kpis = audit.kpi_table(fault_day)
+    assert list(kpis.index) == ["WT01", "WT02", "WT03", "WT04", "farm"]
+    assert kpis["produced (MWh)"].drop(index="farm").idxmin() == "WT03"
+    losses = audit.loss_table(fault_day)
+    assert losses["performance"].drop(index="farm").idxmax() == "WT03"
+    produced = kpis["produced (MWh)"].drop(index="farm").sum()
+    assert kpis.loc["farm", "produced (MWh)"] == pytest.approx(produced, abs=0.005)
+    assert (kpis["lost (MWh)"] - losses.sum(axis=1)).abs().max() < 0.005  # the causes add up to the loss
     text = present.text(table)
     assert "93.75%" in text and "99.72%" in text
 
@@ -90,7 +97,7 @@ def test_the_power_curve_table_has_the_model_curve_in_every_bin(settings, day, t
 
 def test_the_power_curve_table_shows_the_derating_against_the_model(fault_day):
     table = audit.power_curve_table(audit.turbine_day(fault_day, "WT03"))
-    assert table.loc["16–18", "good"] == 0 and table.loc["16–18", "curve E-82/2000"] == 2050.0
+    assert table.loc["16–18", "normal operation"] == 0 and table.loc["16–18", "curve E-82/2000"] == 2050.0
     assert table.loc["16–18", "mean power (all)"] == pytest.approx(600, abs=5)
     assert table["flagged by a power-curve check"].sum() == 90
 

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from etl_lib.core.contract import ETL_VARIABLES, etl_signal_names, statistic_signal_names
+from etl_lib.core.contract import (
+    ETL_VARIABLES,
+    FULL_PERFORMANCE_SIGNAL,
+    POTENTIAL_SIGNAL,
+    etl_signal_names,
+    statistic_signal_names,
+    trusted_signal_names,
+)
 from etl_lib.core.errors import ConfigurationError, InvalidDateError, NoSourceDataError
 from etl_lib.pipeline.run import run_etl
 from harness.sql import counts_in_sql, statistics_in_sql, target_day
@@ -36,9 +43,25 @@ def test_target_equals_sql_statistics_on_source_for_every_turbine(settings, sour
     assert set(expected.index.get_level_values("turbine")) == set(TURBINES)
     assert result.rows_read == counts["rows"].sum()
     assert result.buckets == (counts[[f"{v}_count" for v in ETL_VARIABLES]].sum(axis=1) > 0).sum()
-    # The statistics, plus _count and _quality of each variable for every one of the 144 buckets of every turbine.
-    assert result.rows_written == len(expected) + len(TURBINES) * 144 * 2 * len(ETL_VARIABLES) == len(everything)
-    assert set(everything.index.droplevel("timestamp")) == {(t, s) for t in TURBINES for s in etl_signal_names()}
+    signals = everything.index.get_level_values("signal")
+    trusted = everything[signals.isin(trusted_signal_names())]
+    # The statistics, plus _count and _quality of each variable, the potential power and the share of full
+    # performance for every one of the 144 buckets of every turbine, plus the good samples' statistics where a
+    # bucket holds one the checks refused.
+    complete = len(TURBINES) * 144 * (2 * len(ETL_VARIABLES) + 2)
+    assert result.rows_written == len(expected) + complete + len(trusted) == len(everything)
+    every_bucket = {(t, s) for t in TURBINES for s in [*etl_signal_names(), POTENTIAL_SIGNAL, FULL_PERFORMANCE_SIGNAL]}
+    assert set(everything.index.droplevel("timestamp")) == every_bucket | set(trusted.index.droplevel("timestamp"))
+    potential = everything.xs(POTENTIAL_SIGNAL, level="signal")
+    assert len(potential) == len(TURBINES) * 144 and (potential >= 0).all()
+    refused = {
+        (turbine, bucket)
+        for (turbine, variable), flags in (~result.quality.good()).items()
+        if variable in ETL_VARIABLES
+        for bucket in flags[flags & result.quality.grid[(turbine, variable)].notna()].index.floor("10min")
+    }
+    assert {(t, stamp) for t, _, stamp in trusted.index} <= refused
+    assert (len(trusted) > 0) == (day == dt.date(2024, 10, 1))  # the faults of the 1st; the 5th and 10th are clean
     assert actual.index.equals(expected.index)
     np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-9)
     for variable in ETL_VARIABLES:
@@ -75,7 +98,8 @@ def test_rerun_replaces_the_day_without_duplicates(settings, source_engine, targ
     before = count_target_rows(target_engine)
     again = run_etl("2024-10-03", settings)
     statistics = len(statistics_in_sql(source_engine, dt.date(2024, 10, 3)))
-    assert again.rows_written == first.rows_written == statistics + len(TURBINES) * 576
+    trusted = len(target_day(target_engine, dt.date(2024, 10, 3)).filter(like="_good_"))
+    assert again.rows_written == first.rows_written == statistics + len(TURBINES) * 144 * 6 + trusted
     assert count_target_rows(target_engine) == before
 
 

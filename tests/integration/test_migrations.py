@@ -71,7 +71,7 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
             [ETL, "init"], capture_output=True, text=True, timeout=120, env={**os.environ, "TARGET_DATABASE_URL": url}
         )
         assert done.returncode == 0, done.stderr
-        assert "target schema at revision 0003" in done.stdout
+        assert "target schema at revision 0005" in done.stdout
 
         assert no_schema_difference(url, target.metadata) == []
         upgraded = create_engine(url, poolclass=NullPool)
@@ -123,7 +123,7 @@ def test_a_source_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
             rows = conn.execute(
                 text("SELECT t.name, t.model, count(*) FROM data d JOIN turbine t ON t.id = d.turbine_id GROUP BY 1, 2")
             ).all()
-        assert current_revision(upgraded) == "0002"
+        assert current_revision(upgraded) == "0004"
         upgraded.dispose()
         assert rows == [("WT01", "V90/2000", 1440)]
 

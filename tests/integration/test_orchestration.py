@@ -22,18 +22,28 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, build_schedule_context, materialize
 
-from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, ETL_VARIABLES, STATISTICS, etl_signal_names
+from etl_lib.core.contract import (
+    DEFAULT_PERIOD_DAYS,
+    DEFAULT_PERIOD_START,
+    ETL_VARIABLES,
+    SOURCE_VARIABLES,
+    STATISTICS,
+    etl_signal_names,
+)
+from etl_lib.metrics.kpis import period_kpis
 from etl_lib.notebook.runner import report_path
 from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
 from etl_lib.orchestration.checks import build_checks
 from etl_lib.orchestration.coverage import SourceCoverage, SourcePartitions, partitions_for, source_partitions
 from etl_lib.orchestration.definitions import build_defs
 from etl_lib.orchestration.definitions import defs as load_defs
+from etl_lib.orchestration.kpis import build_daily_kpis, build_kpi_checks
 from etl_lib.orchestration.resources import SourceApi, TargetDatabase, notebook_inputs
 from etl_lib.orchestration.verdicts import NO_SAMPLES, ONE_SAMPLE
 from etl_lib.pipeline.run import run_etl
 from etl_lib.simulation import generator
 from etl_lib.storage.copy import copy_frame
+from etl_lib.storage.query import read_kpis
 from etl_lib.storage.run_record import latest_succeeded
 from harness.process_faults import clear_day
 from harness.sql import statistics_in_sql, target_day
@@ -62,7 +72,7 @@ def gap_day_samples() -> pd.DataFrame:
         if turbine.name == LONE_TURBINE:
             lone = pd.Timestamp(f"{day} {LONE_POWER_BUCKET}", tz="UTC")
             frame.loc[lone + pd.Timedelta(minutes=1) : lone + pd.Timedelta(minutes=9), "power"] = np.nan
-        frames.append(frame.reset_index().assign(turbine_id=number))
+        frames.append(frame.reset_index()[["timestamp", *SOURCE_VARIABLES]].assign(turbine_id=number))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -157,7 +167,9 @@ def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings,
     recorded = latest_succeeded(target_engine, SEEDED_DAY)  # the one record of the run
     assert recorded["key"] == seeded_run.run_id and recorded["report"] == str(report)
     assert_target_matches_source(source_engine, target_engine, SEEDED_DAY)
-    assert len(target_day(target_engine, SEEDED_DAY)) == len(TURBINES) * 144 * len(etl_signal_names())
+    # and the potential power and the share of full performance; no good_* statistics on a clean day
+    every_bucket = len(TURBINES) * 144 * (len(etl_signal_names()) + 2)
+    assert len(target_day(target_engine, SEEDED_DAY)) == every_bucket
 
     [materialization] = seeded_run.asset_materializations_for_node("daily_statistics")
     assert materialization.partition == SEEDED_DAY.isoformat()
@@ -165,7 +177,7 @@ def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings,
     assert metadata["notebook"] == str(report) and metadata["etl_run"] == recorded["id"]
     assert metadata["rows_read"] == recorded["rows_read"] == len(TURBINES) * 1440
     assert metadata["buckets"] == len(TURBINES) * 144
-    assert metadata["rows_written"] == recorded["rows_written"] == len(TURBINES) * 144 * len(etl_signal_names())
+    assert metadata["rows_written"] == recorded["rows_written"] == every_bucket
     assert metadata["turbines"] == recorded["turbines"] == TURBINES
     for turbine, shares in recorded["quality"].items():
         for variable, share in shares.items():
@@ -194,6 +206,42 @@ def test_seeded_partition_passes_both_checks(seeded_run):
     assert buckets.partition == SEEDED_DAY.isoformat()
     assert buckets.metadata["buckets"].value == {f"{t}/{name}": 144 for t in TURBINES for name in etl_signal_names()}
     assert evaluations["quality_above_threshold"].passed, evaluations["quality_above_threshold"].description
+
+
+def test_daily_kpis_report_the_days_figures_and_check_the_sum_rule_and_the_contract(settings, target_engine):
+    """2024-10-04 (WT02's 300 minutes of scheduled maintenance), as the stack's ETL wrote it: daily_kpis
+    reports the farm's figures as `etl kpis --farm` computes them, the sum rule holds, and the contract
+    holds in the manufacturer's view (maintenance is left out) but warns in the user's, naming WT02."""
+    day = dt.date(2024, 10, 4)
+    partitions = source_partitions(settings)
+    statistics = build_daily_statistics(partitions.definition, partitions.note)
+    daily = build_daily_kpis(statistics, partitions.definition)
+    parts = [statistics, daily, *build_kpi_checks(daily, partitions.definition)]
+    farm = period_kpis(read_kpis(day, day, engine=target_engine), "day", farm=True).iloc[0]
+
+    def kpis_for(view: str):
+        return materialize(
+            parts,
+            selection=[daily],
+            partition_key=day.isoformat(),
+            resources=resources_for(settings),
+            instance=DagsterInstance.ephemeral(),
+            run_config={"ops": {"daily_kpis_availability_above_contract": {"config": {"view": view}}}},
+        )
+
+    result = kpis_for("manufacturer")
+    [materialization] = result.asset_materializations_for_node("daily_kpis")
+    assert materialization.metadata["farm/energy_kwh"].value == round(float(farm["energy_kwh"]), 3)
+    assert materialization.metadata["days"].value == 1
+    turbines = materialization.metadata["turbines"].value
+    assert set(turbines) == set(TURBINES) and turbines["WT02"]["time_availability_manufacturer"] == 1.0
+    assert turbines["WT02"]["time_availability"] == pytest.approx(1 - 300 / 1440, abs=1e-6)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["kpi_sum_rule"].passed and checks["kpi_sum_rule"].severity == AssetCheckSeverity.ERROR
+    assert checks["availability_above_contract"].passed, checks["availability_above_contract"].description
+    warned = {e.check_name: e for e in kpis_for("user").get_asset_check_evaluations()}["availability_above_contract"]
+    assert not warned.passed and warned.severity == AssetCheckSeverity.WARN
+    assert "below the contract's 97.0% (user's view): WT02 79.2%" in warned.description
 
 
 def test_gap_partition_matches_the_source_and_says_which_buckets_are_missing_and_why(
@@ -381,7 +429,8 @@ def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended(settings)
     job = defs.resolve_job_def(schedule.job_name)
     assert job.name == "daily_etl_job"
     assert job.partitions_def == defs.get_assets_def("daily_statistics").partitions_def
-    assert {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()} == {"daily_statistics"}
+    keys = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
+    assert keys == {"daily_statistics", "daily_kpis"}
     assert schedule.cron_schedule == "15 0 * * *" and schedule.execution_timezone == "UTC"
     assert [request.partition_key for request in result.run_requests] == ["2024-10-04"]
 

@@ -27,10 +27,11 @@ from harness.stack import free_port
 FAULT_DAY = dt.date(2024, 10, 8)
 
 # scenario -> (error class name or None for success, API requests the server must have seen). A run asks
-# for the farm (/turbines), then for the day (/data); a fault of the answer's content is on /data.
+# for the farm (/turbines), then for the day (/data), then for its status log (/events); a fault of the
+# answer's content is on /data.
 EXPECTED = {
     "API not running": ("SourceUnavailableError", None),
-    "503 twice, then the real API": (None, 4),
+    "503 twice, then the real API": (None, 5),
     "503 on every request": ("SourceUnavailableError", 3),
     faults.HANGS: ("SourceUnavailableError", 3),
     "404 (not worth retrying)": ("SourceRequestError", 1),
@@ -43,7 +44,7 @@ EXPECTED = {
     "Arrow stream cut after a whole batch": ("SourceUnavailableError", 4),
     "JSON cut short": ("SourceUnavailableError", 4),
     "JSON without rows its count states": ("SourceUnavailableError", 4),
-    "an answer cut once, then whole": (None, 3),
+    "an answer cut once, then whole": (None, 4),
 }
 MESSAGE = {
     "API not running": "could not be reached (ConnectError",

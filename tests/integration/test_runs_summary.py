@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from sqlalchemy import delete
 
+from etl_lib.metrics.kpis import period_kpis
 from etl_lib.notebook.recorded import read_recorded
 from etl_lib.notebook.runner import NotebookRunError, run_notebook
+from etl_lib.reports import kpis, present
 from etl_lib.reports import runs_summary as rs
 from etl_lib.storage.run_record import read_runs
 from etl_lib.storage.target import etl_run
@@ -138,3 +141,17 @@ def test_etl_report_lists_every_run_failed_ones_too(runs, settings):
         "quality check threshold (95%)"
         in rs.daily_quality_figure(rs.summarize_runs(folder, settings)).axes[0].get_legend_handles_labels()[1]
     )
+
+
+def test_the_summary_shows_what_the_farm_did_on_the_days_of_its_reports(runs, settings):
+    folder, _ = runs
+    rows = kpis.trail_kpis(pd.Index([GOOD_DAY.isoformat(), FAILING_DAY.isoformat()]), settings)
+    assert set(rows["day"]) == {GOOD_DAY} and sorted(rows["turbine"]) == ["WT01", "WT02", "WT03", "WT04"]
+    farm = period_kpis(rows, "day", farm=True).iloc[0]
+    daily = kpis.period_table(rows, "day")
+    assert daily.loc[GOOD_DAY.isoformat(), "produced (MWh)"] == round(farm["energy_kwh"] / 1000, 3)
+    html = (folder / "summary.html").read_text()
+    assert "What the farm did" in html and "Per month" in html and "availability, manufacturer" in html
+    shown = present.text(daily)
+    assert f"{farm['energy_kwh'] / 1000:,.3f}" in shown  # the figure the page shows
+    assert f"{farm['energy_kwh'] / 1000:,.3f}" in html

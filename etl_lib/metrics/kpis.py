@@ -1,0 +1,169 @@
+"""What the farm did: per turbine and day, and over any period, for a turbine or the farm.
+
+A day's figures (``day_kpis``) are sums, so that periods and the farm add them up (``totals``) and the
+ratios are recomputed from the sums (``with_ratios``), never averaged from daily ratios:
+
+- ``energy_kwh``: produced, the power measured (a standby draw counts negative), nothing where unknown;
+- ``potential_energy_kwh``: what it would have produced were it available (``potential``);
+- ``lost_kwh_<group>``: potential minus produced, minute by minute, in the group of the minute's category
+  (``core.categories.LOSS_GROUPS``; a minute whose power is unknown counts in ``information_unavailable``),
+  so that potential = produced + the sum of the losses, exactly;
+- ``minutes_<category>``: the minutes in each IEC 61400-26-1 category, ``inferred_minutes`` of them without
+  a log, ``present_minutes`` with a row, of ``expected_minutes``;
+- ``lost_kwh_unavailable_<view>``: the losses during unavailable time of each view (in the user's view,
+  partial performance too), for production-based availability.
+
+The ratios: time-based availability A_t = 1 − T_u / (T_a + T_u) in the user's and the manufacturer's view;
+production-based availability A_p = 1 − E_l / (E_a + E_l); the capacity factor, produced over rated power
+times the period; data availability, the minutes with a row over the period's minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from ..core.categories import GROUP_OF, LOSS_GROUPS, VIEWS, Category
+from ..core.contract import SAMPLE_PERIOD
+from .availability import CODE, CODES, minutes, time_availability, unavailable
+from .production import capacity_factor, data_availability, energy_kwh
+
+HOUR = dt.timedelta(hours=1)
+CATEGORY_MINUTES = [f"minutes_{category.value}" for category in Category]
+LOSSES = [f"lost_kwh_{group}" for group in LOSS_GROUPS]
+UNAVAILABLE_LOSSES = [f"lost_kwh_unavailable_{view}" for view in VIEWS]
+# The figures that add up over turbines and days.
+ADDITIVE = [
+    "capacity_kwh",
+    "expected_minutes",
+    "present_minutes",
+    "inferred_minutes",
+    *CATEGORY_MINUTES,
+    "energy_kwh",
+    "potential_energy_kwh",
+    *LOSSES,
+    *UNAVAILABLE_LOSSES,
+]
+RATIOS = [
+    "time_availability",
+    "time_availability_manufacturer",
+    "production_availability",
+    "production_availability_manufacturer",
+    "capacity_factor",
+    "data_availability",
+]
+_GROUP_OF_CODE = np.array([list(LOSS_GROUPS).index(GROUP_OF[category]) for category in CODES])
+_UNKNOWN_GROUP = list(LOSS_GROUPS).index("information_unavailable")
+
+
+def day_kpis(
+    codes: pd.DataFrame,
+    inferred: pd.DataFrame,
+    present: pd.DataFrame,
+    power: pd.DataFrame,
+    potential: pd.DataFrame,
+    rated_power: pd.Series,
+    period: dt.timedelta = SAMPLE_PERIOD,
+) -> pd.DataFrame:
+    """One row per turbine (a column of each frame, all on the day's time grid) with the day's sums.
+
+    ``codes``: each minute's category code (``availability``); ``inferred``: where no log gave it;
+    ``present``: where the source had a row; ``power``: the power measured, NaN where unknown or refused
+    by the checks; ``potential``: the potential power (kW)."""
+    hours = period / HOUR
+    known = power.notna()
+    produced = power.fillna(0.0) * hours
+    lost = potential * hours - produced
+    group = np.where(known.to_numpy(), _GROUP_OF_CODE[codes.to_numpy()], _UNKNOWN_GROUP)
+    lost_values = lost.to_numpy()
+    frame = pd.DataFrame(index=codes.columns)
+    frame["rated_power_kw"] = rated_power.reindex(codes.columns).to_numpy(dtype=float)
+    frame["expected_minutes"] = len(codes.index) * (period / dt.timedelta(minutes=1))
+    frame["present_minutes"] = present.sum().to_numpy() * (period / dt.timedelta(minutes=1))
+    frame["inferred_minutes"] = inferred.sum().to_numpy() * (period / dt.timedelta(minutes=1))
+    counted = minutes(codes) * (period / dt.timedelta(minutes=1))
+    for category in Category:
+        frame[f"minutes_{category.value}"] = counted[category.value].to_numpy()
+    frame["energy_kwh"] = energy_kwh(power.fillna(0.0), period).to_numpy()
+    frame["potential_energy_kwh"] = energy_kwh(potential, period).to_numpy()
+    for number, name in enumerate(LOSSES):
+        frame[name] = np.where(group == number, lost_values, 0.0).sum(axis=0)
+    restricted = codes.eq(CODE[Category.PARTIAL_PERFORMANCE])
+    for view, name in zip(VIEWS, UNAVAILABLE_LOSSES):
+        counted_lost = unavailable(codes, view) | (restricted if view == "user" else False)
+        frame[name] = lost.where(counted_lost, 0.0).sum().to_numpy()
+    frame.index.name = "turbine"
+    return frame
+
+
+def with_ratios(sums: pd.DataFrame) -> pd.DataFrame:
+    """``sums`` (rows of ``day_kpis`` or ``totals``) with the ratios recomputed from its sums. ``capacity_kwh``
+    (rated power times the hours counted) is made from ``rated_power_kw`` where it is missing."""
+    frame = sums.copy()
+    if "capacity_kwh" not in frame:
+        frame["capacity_kwh"] = frame["rated_power_kw"] * frame["expected_minutes"] / 60.0
+    category_minutes = frame[CATEGORY_MINUTES].rename(columns=lambda name: name.removeprefix("minutes_"))
+    frame["time_availability"] = time_availability(category_minutes, "user")
+    frame["time_availability_manufacturer"] = time_availability(category_minutes, "manufacturer")
+    for view, suffix in (("user", ""), ("manufacturer", "_manufacturer")):
+        lost = frame[f"lost_kwh_unavailable_{view}"]
+        denominator = (frame["energy_kwh"] + lost).where(lambda total: total > 0)
+        frame[f"production_availability{suffix}"] = 1.0 - lost / denominator
+    frame["capacity_factor"] = capacity_factor(frame["energy_kwh"], frame["capacity_kwh"])
+    frame["data_availability"] = data_availability(frame["present_minutes"], frame["expected_minutes"])
+    return frame
+
+
+def totals(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The additive figures of ``rows`` (a row per turbine and day) summed per ``by`` (e.g. ``["period",
+    "turbine"]``, or ``["period"]`` for the farm), the ratios recomputed from the sums."""
+    frame = rows.copy()
+    if "capacity_kwh" not in frame:
+        frame["capacity_kwh"] = frame["rated_power_kw"] * frame["expected_minutes"] / 60.0
+    summed = frame.groupby(by, sort=True)[ADDITIVE].sum()
+    return with_ratios(summed)
+
+
+def periods(days: pd.Series, by: str) -> pd.Series:
+    """Each day's period: the day itself (``YYYY-MM-DD``) or its month (``YYYY-MM``)."""
+    if by not in ("day", "month"):
+        raise ValueError(f"a period is a day or a month, not {by!r}")
+    stamps = pd.to_datetime(days)
+    return stamps.dt.strftime("%Y-%m-%d" if by == "day" else "%Y-%m")
+
+
+def sum_rule_error(frame: pd.DataFrame) -> pd.Series:
+    """Per row: potential − (produced + the sum of the losses), in kWh; 0 where the figures agree."""
+    return frame["potential_energy_kwh"] - (frame["energy_kwh"] + frame[LOSSES].sum(axis=1))
+
+
+# What ``etl kpis`` and the reports show of a period, in this order.
+COLUMNS = ["period", "turbine", "days", "energy_kwh", "potential_energy_kwh", *LOSSES, *RATIOS]
+FARM = "farm"
+
+
+def as_text(table: pd.DataFrame) -> str:
+    """A KPI table as a terminal shows it: energies in kWh without decimals, ratios in %."""
+    shown = table.copy()
+    for column in shown.columns:
+        if "_kwh" in column:
+            shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
+        elif column in RATIOS:
+            shown[column] = shown[column].map(lambda v: "—" if v != v else f"{v:.1%}")
+    return shown.to_string(index=False)
+
+
+def period_kpis(rows: pd.DataFrame, by: str = "day", *, farm: bool = False) -> pd.DataFrame:
+    """``rows`` (a row per turbine and day: ``day``, ``turbine`` and the daily figures, as the target keeps
+    them) per period (``by``: day or month) and turbine, or for the whole farm: energies and minutes added up,
+    ratios recomputed from the sums; ``days`` says how many days a period holds."""
+    if rows.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    frame = rows.assign(period=periods(rows["day"], by))
+    if farm:
+        frame = frame.assign(turbine=FARM)
+    summed = totals(frame, ["period", "turbine"])
+    summed["days"] = frame.groupby(["period", "turbine"])["day"].nunique()
+    return summed.reset_index()[COLUMNS]

@@ -1,0 +1,111 @@
+"""Potential power: what each turbine would have produced each minute were it available, by a cascade of
+estimates, the way the commercial platforms compute it:
+
+1. ``own``: the turbine's own curve at its own wind speed, where its anemometer is trusted (the wind
+   sample passed every check);
+2. ``neighbours``: else its curve at the wind its neighbours measure (the median of the other turbines'
+   trusted wind speeds), times the turbine's usual ratio to them (the median over the day's minutes
+   where both are trusted; 1 without any);
+3. ``farm``: else the power of the farm's turbines running at full performance, as a share of their
+   rated power (the mean), times the turbine's rated power;
+4. ``measured``: else nothing can be estimated, and the potential is the power measured (so nothing is
+   counted lost), or 0 without one.
+
+The curve is the model's table corrected by the method of bins (``power_curve.BinnedCurve``) on the
+turbine's own normal operation of the day (full performance, wind and power trusted and producing)
+where a bin holds enough of it, and read at the wind normalised to the air's density (IEC 61400-12-1:
+``V (ρ / ρ0)^(1/3)``, ρ from the ambient temperature and the turbine's elevation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..core.contract import SAMPLE_PERIOD
+from ..core.turbines import TurbineModel, density_factor
+from .farm import farm_reference
+from .power_curve import BinnedCurve
+
+SOURCES: tuple[str, ...] = ("own", "neighbours", "farm", "measured")
+MINUTE = dt.timedelta(minutes=1)
+
+
+def normalised_wind(wind_speed: pd.DataFrame, temperature: pd.DataFrame | None, elevation: Mapping[str, float]):
+    """The wind speeds read at the standard density: times ``(ρ / ρ0)^(1/3)`` per turbine (its elevation,
+    0 m when unknown); as measured where the temperature is unknown."""
+    if temperature is None:
+        return wind_speed
+    factors = {
+        turbine: density_factor(temperature[turbine].to_numpy(dtype=float), elevation.get(turbine) or 0.0)
+        for turbine in wind_speed.columns
+    }
+    return wind_speed * pd.DataFrame(factors, index=wind_speed.index)
+
+
+def fit_day_curves(
+    wind: pd.DataFrame,
+    power: pd.DataFrame,
+    normal: pd.DataFrame,
+    models: Mapping[str, TurbineModel],
+    period: dt.timedelta = SAMPLE_PERIOD,
+    *,
+    bin_width: float = 0.5,
+    min_minutes: float = 180.0,
+) -> dict[str, BinnedCurve]:
+    """Each turbine's curve by the method of bins on its samples where ``normal`` (normalised wind, power)."""
+    return {
+        turbine: BinnedCurve.fit(
+            models[turbine],
+            wind[turbine][normal[turbine]],
+            power[turbine][normal[turbine]],
+            period / MINUTE,
+            bin_width=bin_width,
+            min_minutes=min_minutes,
+        )
+        for turbine in wind.columns
+    }
+
+
+def potential_power(
+    wind: pd.DataFrame,
+    power: pd.DataFrame,
+    wind_trusted: pd.DataFrame,
+    running: pd.DataFrame,
+    curves: Mapping[str, BinnedCurve],
+    rated_power: pd.Series,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each minute's potential power (kW, never below 0) and which estimate gave it (a ``SOURCES`` index).
+
+    ``wind``: the normalised wind speeds; ``power``: the power measured (NaN where unknown or refused);
+    ``wind_trusted``: where a wind sample is trusted; ``running``: where a turbine runs at full performance
+    with a trusted power sample (the farm's reference, level 3); ``curves``: each turbine's curve."""
+    trusted = wind.where(wind_trusted)
+    own = pd.DataFrame({t: curves[t].power(trusted[t].to_numpy()) for t in wind.columns}, index=wind.index)
+    own = own.where(wind_trusted)
+
+    farm_wind = farm_reference(trusted)
+    both = wind_trusted & farm_wind.notna() & farm_wind.gt(0)
+    ratio = (trusted / farm_wind).where(both).median().fillna(1.0)
+    neighbour_wind = farm_wind * ratio
+    neighbours = pd.DataFrame(
+        {t: curves[t].power(neighbour_wind[t].to_numpy()) for t in wind.columns}, index=wind.index
+    ).where(neighbour_wind.notna())
+
+    share = (power / rated_power).where(running)
+    farm = pd.DataFrame(
+        np.outer(share.mean(axis=1).to_numpy(), rated_power.to_numpy()), index=wind.index, columns=wind.columns
+    )
+    measured = power.clip(lower=0.0).fillna(0.0)
+
+    levels = [own, neighbours, farm, measured]
+    potential = measured.copy()
+    source = pd.DataFrame(len(SOURCES) - 1, index=wind.index, columns=wind.columns)
+    for number in range(len(levels) - 2, -1, -1):  # the best estimate available wins
+        available = levels[number].notna()
+        potential = potential.mask(available, levels[number])
+        source = source.mask(available, number)
+    return potential.clip(lower=0.0), source
