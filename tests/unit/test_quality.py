@@ -383,6 +383,14 @@ def test_an_iced_majority_is_judged_by_the_wind_the_farms_power_implies(period):
         assert flagged(result, name, "power", "stopped_iced").equals(iced[blowing.to_numpy()]), name
     # WT04's power implies no more than its anemometer says: its own farm is the iced median, and it is fine.
     assert not result.flags["WT04"].any().any()
+    # Without temperatures (a file may lack them) nothing can say "iced": the same samples, by their other names.
+    unheated = check(data[["wind_speed", "power"]], WINDY_DAY, period=period)
+    for name in ICED:
+        assert flagged(unheated, name, "wind_speed", "farm_wind").equals(flagged(result, name, "wind_speed", "icing"))
+        assert flagged(unheated, name, "power", "stopped_in_wind").equals(
+            flagged(result, name, "power", "stopped_iced")
+        )
+    assert {key[2] for key in counts(unheated)} == {"farm_wind", "stopped_in_wind"}
 
 
 def test_a_stop_is_judged_by_the_farms_wind_when_its_own_anemometer_sank():
