@@ -9,13 +9,19 @@ finite non-null sample; the verdict is stored beside them as ``<variable>_count`
 Thresholds are times, not sample counts, so 1-minute and 10-minute data are judged alike; the
 sample period is given (the ETL's contract: 1 minute) or detected from a file. Where the scope
 holds more than one turbine, each turbine is compared with the farm (the median of the other
-turbines): what the whole farm does at once (a calm, a gust front, a grid event) is weather or the
-grid, not a sensor fault, so the frozen and spike checks consult the farm before they flag, and
-an anemometer reading (near) zero while the farm blows is flagged. A lone turbine is judged alone.
+turbines): what the whole farm does at once (a calm, a gust front, a grid event, a still night) is
+weather or the grid, not a sensor fault, so the frozen and spike checks consult the farm before they
+flag, and an anemometer reading far below the farm's wind is flagged (``icing`` near or below
+freezing, else ``farm_wind``). The farm's wind is the other anemometers' median or, where higher, the
+wind the other producing turbines' power implies through their curves: when most anemometers are iced
+together, the power still says how hard the wind blows. A stop is judged by the turbine's own wind,
+or by the farm's where its own anemometer is missing or reads far below the farm's. A lone turbine is
+judged alone.
 
 Power is judged against the turbine's expected power (``metrics.power_curve``: its model's curve,
-corrected per wind-speed bin by its own history when the caller fitted one) with a band around it.
-All default thresholds live in ``QualityThresholds``; rated power and curve come from the model.
+corrected per wind-speed bin by its own history when the caller fitted one) with a band around it
+that allows a few per cent of wind where the curve is steep. All default thresholds live in
+``QualityThresholds``; rated power and curve come from the model.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -64,6 +70,12 @@ class QualityThresholds(BaseModel):
         5,
         ge=2,
         description="a frozen run also holds at least this many samples (three equal 10-minute means are no evidence)",
+    )
+    frozen_temperature_deadband: float = Field(
+        0.1,
+        ge=0,
+        description="°C; a temperature holding one value is not frozen where the farm's stays within ± this over "
+        "the run too (a still night: a logger's deadband holds the value)",
     )
 
     spike_window: float = Field(11.0, gt=0, description="minutes of the centred rolling window")
@@ -106,6 +118,11 @@ class QualityThresholds(BaseModel):
     farm_wind_minutes: float = Field(
         30.0, gt=0, description="'for a while': at least half of a centred window of this many minutes"
     )
+    icing_temperature: float = Field(
+        2.0,
+        description="°C; at or below this (the turbine's own temperature, else the farm's) an anemometer reading "
+        "far below the farm's wind is iced, and a stop it hides is 'stopped, likely iced'",
+    )
 
     below_cut_in_margin: float = Field(
         1.0, ge=0, description="m/s; 'below cut-in' means below the model's cut-in minus this"
@@ -123,7 +140,14 @@ class QualityThresholds(BaseModel):
     )
     power_near_zero: float = Field(20.0, description="kW; at or below this the turbine is not producing")
     band_fraction: float = Field(0.15, ge=0, description="the band around the expected power: this share of it ...")
-    band_power: float = Field(50.0, ge=0, description="... plus this many kW, on either side")
+    band_power: float = Field(50.0, ge=0, description="... plus this many kW, on either side ...")
+    band_wind: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="... around the curve read at the wind × (1 ± this): an anemometer's few per cent "
+        "(calibration, turbulence within a sample) weigh where the curve is steep",
+    )
     performance_minutes: float = Field(
         30.0,
         gt=0,
@@ -214,19 +238,43 @@ def _run_lengths(data: pd.DataFrame) -> np.ndarray:
     return np.where(np.isnan(values), 0, np.bincount(run.ravel())[run])
 
 
+def _run_spread(data: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
+    """Per sample of ``data``, how far ``other`` moves (its maximum minus its minimum, nulls ignored; NaN
+    if all null) over the sample's run of consecutive equal values (``_run_lengths``)."""
+    values = data.to_numpy(dtype="float64").T  # a turbine's samples one after another
+    if not values.size:
+        return np.zeros(data.shape)
+    same = np.zeros_like(values, dtype=bool)
+    same[:, 1:] = values[:, 1:] == values[:, :-1]
+    starts = np.flatnonzero(~same.ravel())
+    moving = other.to_numpy(dtype="float64").T.ravel()
+    with np.errstate(invalid="ignore"):
+        spread = np.fmax.reduceat(moving, starts) - np.fmin.reduceat(moving, starts)
+    return np.repeat(spread, np.diff(np.r_[starts, moving.size])).reshape(values.shape).T
+
+
 def frozen_flag(
-    data: pd.DataFrame, min_samples: int, exempt: pd.DataFrame | None = None, farm: pd.DataFrame | None = None
+    data: pd.DataFrame,
+    min_samples: int,
+    exempt: pd.DataFrame | None = None,
+    farm: pd.DataFrame | None = None,
+    deadband: float | None = None,
 ) -> pd.DataFrame:
     """True on every sample of a run of ``min_samples`` or more consecutive equal non-null values.
 
     ``data`` must be on the regular time grid (gaps as nulls), so a gap ends a run. Samples where
     ``exempt`` is True (e.g. idle power, a farm-wide calm) never count; nor do those where ``farm``
     (the farm's reference, e.g. ``farm_reference``) is frozen as long too: the whole farm holding
-    still is weather or a shared value, not one stuck sensor.
+    still is weather or a shared value, not one stuck sensor. With ``deadband``, nor do the runs over
+    which the farm's reference stays within ± ``deadband`` (it moves by at most twice that): the farm
+    holds too, and a logger's deadband keeps one value while its neighbours jitter.
     """
     flag = pd.DataFrame(_run_lengths(data) >= min_samples, index=data.index, columns=data.columns)
     if farm is not None:
         flag &= ~(_run_lengths(farm) >= min_samples)
+        if deadband is not None:
+            with np.errstate(invalid="ignore"):
+                flag &= ~(_run_spread(data, farm) <= 2 * deadband + 1e-9)
     return flag & ~exempt if exempt is not None else flag
 
 
@@ -261,14 +309,38 @@ def spike_flag(
 
 
 def farm_wind_flag(
-    wind_speed: pd.DataFrame, farm_wind: pd.DataFrame, calm: float, dead: float, low: float, window: int
+    wind_speed: pd.DataFrame,
+    farm_wind: pd.DataFrame,
+    calm: float,
+    dead: float,
+    low: float,
+    window: int,
+    excused: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """True where the farm blows (its reference wind above ``calm``) and the turbine's anemometer reads
     less than ``dead`` times that (dead or stuck), or less than ``low`` times that for at least half of
-    the centred ``window`` samples (biased: iced, misaligned). False where the farm's wind is unknown
-    (a lone turbine)."""
+    the centred ``window`` samples (biased: iced, misaligned). Where ``excused`` is True (an idle turbine
+    in light wind reads less than its running neighbours: its rotor no longer draws the flow through)
+    only the first counts. False where the farm's wind is unknown (a lone turbine)."""
     blowing = farm_wind.gt(calm)
-    return blowing & (wind_speed.lt(dead * farm_wind) | held(wind_speed.lt(low * farm_wind), window))
+    biased = held(wind_speed.lt(low * farm_wind), window)
+    if excused is not None:
+        biased &= ~excused
+    return blowing & (wind_speed.lt(dead * farm_wind) | biased)
+
+
+Curve = TurbineModel | BinnedCurve
+
+
+def curve_columns(
+    turbines: Sequence[str], models: Mapping[str, TurbineModel], curves: Mapping[str, BinnedCurve] | None = None
+) -> dict[Curve, list[int]]:
+    """The positions of ``turbines`` by the curve each is judged against (its fitted curve from ``curves``,
+    else its model's): one vectorised call per curve, however many turbines share it."""
+    groups: dict[Curve, list[int]] = {}
+    for position, name in enumerate(turbines):
+        groups.setdefault((curves or {}).get(name) or models[name], []).append(position)
+    return groups
 
 
 def expected_power(
@@ -276,14 +348,66 @@ def expected_power(
 ) -> pd.DataFrame:
     """Each turbine's expected power at its measured wind speed (kW; 0 when not producing): its fitted
     curve from ``curves`` when given, else its model's curve."""
-    curves = curves or {}
-    return pd.DataFrame(
-        {
-            turbine: (curves.get(turbine) or models[turbine]).power(wind_speed[turbine].to_numpy())
-            for turbine in wind_speed.columns
-        },
-        index=wind_speed.index,
+    wind = wind_speed.to_numpy(dtype="float64")
+    power = np.zeros_like(wind)
+    for curve, columns in curve_columns(list(wind_speed.columns), models, curves).items():
+        power[:, columns] = curve.power(wind[:, columns])
+    return pd.DataFrame(power, index=wind_speed.index, columns=wind_speed.columns)
+
+
+def expected_band(
+    wind_speed: pd.DataFrame,
+    expected: pd.DataFrame,
+    models: Mapping[str, TurbineModel],
+    t: QualityThresholds,
+    curves: Mapping[str, BinnedCurve] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The lower and upper edge of the band power is judged in (kW): the ``expected`` power at the wind,
+    or the curve at the wind × (1 ∓ ``band_wind``) where that is further out, widened by ``band_fraction``
+    of it plus ``band_power``. Where the curve is steep a few per cent of wind are many kilowatts; on its
+    flat top (rated power) the band is the power's alone."""
+    at_wind = expected.to_numpy(dtype="float64")
+    lowest = np.fmin(at_wind, expected_power(wind_speed * (1 - t.band_wind), models, curves).to_numpy())
+    highest = np.fmax(at_wind, expected_power(wind_speed * (1 + t.band_wind), models, curves).to_numpy())
+    return (
+        pd.DataFrame((1 - t.band_fraction) * lowest - t.band_power, index=expected.index, columns=expected.columns),
+        pd.DataFrame((1 + t.band_fraction) * highest + t.band_power, index=expected.index, columns=expected.columns),
     )
+
+
+@lru_cache(maxsize=256)
+def rising_part(curve: Curve, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """``(powers, wind speeds)`` of ``curve`` from cut-in to where it first reaches its top, in steps of
+    ``step`` m/s, powers strictly increasing: where the curve can be read backwards (each power the least
+    wind that gives it)."""
+    model = curve.model if isinstance(curve, BinnedCurve) else curve
+    winds = np.arange(model.cut_in, model.cut_out, step)
+    powers = np.maximum.accumulate(curve.power(winds))
+    top = int(np.argmax(powers))
+    winds, powers = winds[: top + 1], powers[: top + 1]
+    rising = np.r_[True, np.diff(powers) > 0]
+    return powers[rising], winds[rising]
+
+
+def implied_wind(
+    power: pd.DataFrame,
+    models: Mapping[str, TurbineModel],
+    t: QualityThresholds,
+    curves: Mapping[str, BinnedCurve] | None = None,
+) -> pd.DataFrame:
+    """The wind each producing turbine's power implies through its own curve: the least wind at which the
+    band's upper edge (``expected_band``) reaches the power, the curve read backwards on its rising part
+    (a power on the flat top implies at least the wind where the top begins). A lower bound, so that
+    noise, turbulence and the curve's uncertainty never make it too high. NaN where the turbine does not
+    produce more than ``power_near_zero`` and ``band_power`` (near cut-in a power says little of the wind)."""
+    values = power.to_numpy(dtype="float64")
+    target = (values - t.band_power) / (1 + t.band_fraction)
+    producing = (values > t.power_near_zero) & (target > 0)
+    wind = np.full_like(target, np.nan)
+    for curve, columns in curve_columns(list(power.columns), models, curves).items():
+        powers, winds = rising_part(curve)
+        wind[:, columns] = np.interp(target[:, columns], powers, winds) / (1 + t.band_wind)
+    return pd.DataFrame(np.where(producing, wind, np.nan), index=power.index, columns=power.columns)
 
 
 def held(flag: pd.DataFrame, window: int, share: float = 0.5) -> pd.DataFrame:
@@ -326,24 +450,37 @@ def power_curve_flags(
     models: Mapping[str, TurbineModel],
     t: QualityThresholds,
     window: int,
+    *,
     period: dt.timedelta = SAMPLE_PERIOD,
+    curves: Mapping[str, BinnedCurve] | None = None,
+    stop_wind: pd.DataFrame | None = None,
+    iced: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The power-curve checks (the ``judges_curve`` entries of ``CHECKS``) by name: power judged against the wind and the
-    ``expected`` power with the band ``± (band_fraction x expected + band_power)``; under- and
-    over-performance must hold for at least half of the centred ``window`` (samples). A sample with
-    either value null is not judged."""
+    """The power-curve checks (the ``judges_curve`` entries of ``CHECKS``) by name: power judged against the
+    wind and the ``expected`` power (at ``wind_speed``, through ``curves`` or the models) with the band of
+    ``expected_band``; under- and over-performance must hold for at least half of the centred ``window``
+    (samples). A stop is judged by ``stop_wind`` (default: the turbine's own wind), and where ``iced`` is
+    True (its anemometer iced: ``icing``) it is "stopped, likely iced" rather than "stopped in wind". A
+    sample with either value null is not judged."""
     turbines = list(wind_speed.columns)
     cut_in = pd.Series({n: models[n].cut_in for n in turbines})
     cut_out = pd.Series({n: models[n].cut_out for n in turbines})
+
+    def operating(wind: pd.DataFrame) -> pd.DataFrame:
+        return wind.ge(cut_in + t.operating_margin) & wind.le(cut_out - t.operating_margin)
+
     below_cut_in = wind_speed.lt(cut_in - t.below_cut_in_margin)
-    operating = wind_speed.ge(cut_in + t.operating_margin) & wind_speed.le(cut_out - t.operating_margin)
     producing = power.gt(t.power_near_zero)
-    band = t.band_fraction * expected + t.band_power
-    calm_again = ~storm_stop(wind_speed, ~producing, cut_out, t, period)
-    low = operating & calm_again & producing & power.lt(expected - band)
-    high = ~below_cut_in & wind_speed.lt(cut_out) & power.gt(expected + band)
+    judged = wind_speed if stop_wind is None else stop_wind
+    calm_again = ~storm_stop(judged, ~producing, cut_out, t, period)  # not a cut-out waiting to restart
+    lower, upper = expected_band(wind_speed, expected, models, t, curves)
+    low = operating(wind_speed) & calm_again & producing & power.lt(lower)
+    high = ~below_cut_in & wind_speed.lt(cut_out) & power.gt(upper)
+    stopped = operating(judged) & calm_again & power.le(t.power_near_zero)
+    likely_iced = stopped & iced if iced is not None else stopped & False
     return {
-        "stopped_in_wind": operating & calm_again & power.le(t.power_near_zero),
+        "stopped_in_wind": stopped & ~likely_iced,
+        "stopped_iced": likely_iced,
         "under_performance": held(low, window),
         "over_performance": held(high, window),
         "power_without_wind": below_cut_in & producing,
@@ -401,8 +538,23 @@ class DayData:
     @cached_property
     def farm(self) -> dict[str, pd.DataFrame]:
         """Per variable: the farm's reference of each turbine (``farm_reference``), out-of-range values
-        left out; NaN for a lone turbine."""
-        return {v: farm_reference(d.mask(self.out_of_range[v])) for v, d in self.data.items()}
+        left out; NaN for a lone turbine. The farm's wind is the median of the other turbines'
+        anemometers or, where it is higher, the median of the wind the other producing turbines' power
+        implies (``implied_wind``): where most of the farm's anemometers read low together (iced), the
+        power says how hard the wind blows."""
+        farm = {v: farm_reference(d.mask(self.out_of_range[v])) for v, d in self.data.items()}
+        if "wind_speed" in farm and self.implied_wind is not None:
+            farm["wind_speed"] = np.fmax(farm["wind_speed"], farm_reference(self.implied_wind))
+        return farm
+
+    @cached_property
+    def implied_wind(self) -> pd.DataFrame | None:
+        """The wind each producing turbine's power implies through its curve (``implied_wind``), power out
+        of range left out; None without power."""
+        power = self.data.get("power")
+        if power is None:
+            return None
+        return implied_wind(power.mask(self.out_of_range["power"]), self.models, self.thresholds, self.curves)
 
     @cached_property
     def expected(self) -> pd.DataFrame | None:
@@ -422,6 +574,45 @@ class DayData:
         return None
 
     @cached_property
+    def cold(self) -> pd.DataFrame:
+        """Where ice can form: the turbine's ambient temperature (else the farm's) at or below
+        ``icing_temperature``; nowhere without temperatures."""
+        temperature = self.data.get("ambient_temperature")
+        if temperature is None:
+            return self.nothing
+        own = temperature.mask(self.out_of_range["ambient_temperature"])
+        return own.fillna(self.farm["ambient_temperature"]).le(self.thresholds.icing_temperature)
+
+    @cached_property
+    def wind_below_farm(self) -> pd.DataFrame:
+        """``farm_wind_flag`` of the day: anemometers reading far below the farm's wind (``farm_wind`` when
+        warm, ``icing`` when cold). An idle turbine (power ≤ ``power_near_zero``) while the farm's wind is
+        below its cut-in plus ``operating_margin`` is excused from reading merely low."""
+        t = self.thresholds
+        wind, farm = self.data["wind_speed"], self.farm["wind_speed"]
+        power = self.data.get("power")
+        excused = None
+        if power is not None:
+            excused = power.le(t.power_near_zero) & farm.lt(self.of_models("cut_in") + t.operating_margin)
+        window = self.window(t.farm_wind_minutes)
+        return farm_wind_flag(
+            wind, farm, t.farm_calm_wind_speed, t.farm_wind_dead, t.farm_wind_low, window, excused=excused
+        )
+
+    @cached_property
+    def icing(self) -> pd.DataFrame:
+        """Anemometers reading far below the farm's wind where ice can form (``icing``)."""
+        return self.wind_below_farm & self.cold
+
+    @cached_property
+    def stop_wind(self) -> pd.DataFrame:
+        """The wind a stop is judged by: the turbine's own, or the farm's where its own is missing, out of
+        range or reads far below the farm's (an anemometer iced, or sunk in its stopped rotor's shadow)."""
+        wind = self.data["wind_speed"]
+        suspect = wind.isna() | self.out_of_range["wind_speed"] | self.wind_below_farm
+        return wind.mask(suspect, self.farm["wind_speed"])
+
+    @cached_property
     def power_curve(self) -> dict[str, pd.DataFrame]:
         """``power_curve_flags`` of the day: each power-curve check's flags by name."""
         window = self.window(self.thresholds.performance_minutes)
@@ -432,11 +623,14 @@ class DayData:
             self.models,
             self.thresholds,
             window,
-            self.period,
+            period=self.period,
+            curves=self.curves,
+            stop_wind=self.stop_wind,
+            iced=self.icing,
         )
         if self.explained is not None:
             explained = self.explained.reindex(index=self.present.index, columns=self.turbines, fill_value=False)
-            for name in ("stopped_in_wind", "under_performance"):
+            for name in ("stopped_in_wind", "stopped_iced", "under_performance"):
                 flags[name] = flags[name] & ~explained
         return flags
 
@@ -468,7 +662,10 @@ def range_check(day: DayData, variable: str) -> pd.DataFrame:
 def frozen_check(day: DayData, variable: str) -> pd.DataFrame:
     t = day.thresholds
     samples = day.samples(t.frozen_minutes(variable), at_least=t.frozen_min_samples)
-    return frozen_flag(day.data[variable], samples, exempt=day.at_rest(variable), farm=day.farm[variable])
+    deadband = t.frozen_temperature_deadband if variable == "ambient_temperature" else None
+    return frozen_flag(
+        day.data[variable], samples, exempt=day.at_rest(variable), farm=day.farm[variable], deadband=deadband
+    )
 
 
 def spike_check(day: DayData, variable: str) -> pd.DataFrame:
@@ -490,11 +687,11 @@ def spike_check(day: DayData, variable: str) -> pd.DataFrame:
 
 
 def farm_wind_check(day: DayData, variable: str) -> pd.DataFrame:
-    t = day.thresholds
-    window = day.window(t.farm_wind_minutes)
-    return farm_wind_flag(
-        day.data[variable], day.farm[variable], t.farm_calm_wind_speed, t.farm_wind_dead, t.farm_wind_low, window
-    )
+    return day.wind_below_farm & ~day.cold
+
+
+def icing_check(day: DayData, variable: str) -> pd.DataFrame:
+    return day.icing
 
 
 def power_curve_check(name: str) -> Callable[[DayData, str], pd.DataFrame]:
@@ -590,8 +787,32 @@ class CheckRegistry(Sequence[Check]):
             self._checks.remove(check)
 
 
-def _band(t: QualityThresholds) -> str:
-    return f"({t.band_fraction:g} × expected + {t.band_power:g} kW)"
+def _lower(t: QualityThresholds) -> str:
+    return (
+        f"{1 - t.band_fraction:g} × expected − {t.band_power:g} kW (expected: the curve at the wind, or at "
+        f"{1 - t.band_wind:g} × it where lower)"
+    )
+
+
+def _upper(t: QualityThresholds) -> str:
+    return (
+        f"{1 + t.band_fraction:g} × expected + {t.band_power:g} kW (expected: the curve at the wind, or at "
+        f"{1 + t.band_wind:g} × it where higher)"
+    )
+
+
+def _farm_wind(t: QualityThresholds) -> str:
+    return (
+        f"the farm's wind (the median of the other turbines' anemometers or, where higher, of the wind their "
+        f"power implies) > {t.farm_calm_wind_speed:g} m/s and the wind < {t.farm_wind_dead:g} × it, or < "
+        f"{t.farm_wind_low:g} × it for at least half of a centred {t.farm_wind_minutes:g}-minute window (not "
+        f"an idle turbine, ≤ {t.power_near_zero:g} kW, while the farm's wind is below its cut-in + "
+        f"{t.operating_margin:g} m/s)"
+    )
+
+
+def _operating(t: QualityThresholds) -> str:
+    return f"between cut-in + {t.operating_margin:g} and cut-out − {t.operating_margin:g} m/s"
 
 
 def _storm(t: QualityThresholds) -> str:
@@ -605,7 +826,22 @@ def _held(t: QualityThresholds) -> str:
     return f"for at least half of a centred {t.performance_minutes:g}-minute window"
 
 
-_CURVE = ("power_near_zero", "operating_margin", "below_cut_in_margin", "band_fraction", "band_power")
+_CURVE = ("power_near_zero", "operating_margin", "below_cut_in_margin", "band_fraction", "band_power", "band_wind")
+# What the farm's wind (anemometers, and the wind the power implies) and the judging of a reading against it read.
+_FARM_WIND = (
+    "farm_calm_wind_speed",
+    "farm_wind_dead",
+    "farm_wind_low",
+    "farm_wind_minutes",
+    "power_near_zero",
+    "operating_margin",
+    "band_fraction",
+    "band_power",
+    "band_wind",
+    "icing_temperature",
+)
+# What judging a stop reads: its own wind (in range) or the farm's.
+_STOP = (*_FARM_WIND, "wind_speed_min", "wind_speed_max")
 
 CHECKS = CheckRegistry(
     [
@@ -654,12 +890,13 @@ CHECKS = CheckRegistry(
         Check(
             "frozen",
             frozen_check,
-            "the same value for a while, unless the farm holds still too (a farm-wide calm)",
+            "the same value for a while, unless the farm holds still too (a farm-wide calm, a still night)",
             lambda t: (
                 f"one value for ≥ {t.frozen_wind_speed:g} min (wind), {t.frozen_power:g} min (power, not "
                 f"idle), {t.frozen_ambient_temperature:g} min (temperature), and ≥ {t.frozen_min_samples} samples; "
                 f"not where the farm's median holds still too, nor wind where it and the farm's are ≤ "
-                f"{t.farm_calm_wind_speed:g} m/s"
+                f"{t.farm_calm_wind_speed:g} m/s, nor temperature where the farm's stays within "
+                f"±{t.frozen_temperature_deadband:g} °C over the run"
             ),
             colour="tab:purple",
             thresholds=(
@@ -667,6 +904,7 @@ CHECKS = CheckRegistry(
                 "frozen_power",
                 "frozen_ambient_temperature",
                 "frozen_min_samples",
+                "frozen_temperature_deadband",
                 "power_near_zero",
                 "farm_calm_wind_speed",
             ),
@@ -700,39 +938,63 @@ CHECKS = CheckRegistry(
         Check(
             "farm_wind",
             farm_wind_check,
-            "the anemometer reads (near) zero while the other turbines' wind blows (dead or stuck), or far "
-            "less for a while (iced, misaligned)",
-            lambda t: (
-                f"while the farm's median wind is > {t.farm_calm_wind_speed:g} m/s: wind < "
-                f"{t.farm_wind_dead:g} × it, or < {t.farm_wind_low:g} × it for at least half of a centred "
-                f"{t.farm_wind_minutes:g}-minute window"
-            ),
+            "the anemometer reads (near) zero while the farm's wind blows (dead or stuck), or far less for a "
+            "while (misaligned, biased); the farm's wind is the other turbines' anemometers, or the wind "
+            "their power implies where most anemometers read low together",
+            lambda t: f"{_farm_wind(t)}; above {t.icing_temperature:g} °C (at or below: icing)",
             colour="tab:cyan",
             variables=("wind_speed",),
-            thresholds=("farm_calm_wind_speed", "farm_wind_dead", "farm_wind_low", "farm_wind_minutes"),
+            thresholds=_FARM_WIND,
+        ),
+        Check(
+            "icing",
+            icing_check,
+            "the anemometer reads far below the farm's wind near or below freezing: iced (most of a farm's "
+            "anemometers iced together: the farm's wind is the one its producing turbines' power implies)",
+            lambda t: (
+                f"as farm_wind, at or below {t.icing_temperature:g} °C (the turbine's temperature, else the farm's)"
+            ),
+            colour="deepskyblue",
+            variables=("wind_speed",),
+            needs=("ambient_temperature",),
+            thresholds=_FARM_WIND,
         ),
         Check(
             "stopped_in_wind",
             power_curve_check("stopped_in_wind"),
-            "no power while the wind is well inside the operating range (not a storm stop waiting to restart)",
+            "no power while the wind is well inside the operating range, not a storm stop waiting to restart: the "
+            "turbine's own wind, or the farm's where its own anemometer is missing or reads far below the farm's "
+            "(it sank with the stop)",
             lambda t: (
-                f"≤ {t.power_near_zero:g} kW between cut-in + {t.operating_margin:g} and cut-out − "
-                f"{t.operating_margin:g} m/s, {_storm(t)}"
+                f"≤ {t.power_near_zero:g} kW {_operating(t)} of its own wind, or of the farm's where its own is "
+                f"missing, out of range or flagged farm_wind or icing; {_storm(t)}; not where it is stopped_iced"
             ),
             colour="tab:olive",
             variables=("power",),
             needs=("wind_speed",),
-            thresholds=("power_near_zero", "operating_margin", "restart_margin"),
+            thresholds=(*_STOP, "restart_margin"),
+            judges_curve=True,
+        ),
+        Check(
+            "stopped_iced",
+            power_curve_check("stopped_iced"),
+            "stopped in wind, likely iced: no power while the farm's wind is well inside the operating range, "
+            "its own anemometer iced (icing)",
+            lambda t: (
+                f"≤ {t.power_near_zero:g} kW while the farm's wind is {_operating(t)} and the wind speed is "
+                f"flagged icing (≤ {t.icing_temperature:g} °C)"
+            ),
+            colour="steelblue",
+            variables=("power",),
+            needs=("wind_speed", "ambient_temperature"),
+            thresholds=(*_STOP, "restart_margin"),
             judges_curve=True,
         ),
         Check(
             "under_performance",
             power_curve_check("under_performance"),
             "power below the band around the expected power for a while (curtailment, a derating cap)",
-            lambda t: (
-                f"> {t.power_near_zero:g} kW but below expected − {_band(t)} between cut-in + {t.operating_margin:g} "
-                f"and cut-out − {t.operating_margin:g} m/s, {_held(t)}, {_storm(t)}"
-            ),
+            lambda t: f"> {t.power_near_zero:g} kW but below {_lower(t)}, {_operating(t)}, {_held(t)}, {_storm(t)}",
             colour="tab:green",
             variables=("power",),
             needs=("wind_speed",),
@@ -743,7 +1005,7 @@ CHECKS = CheckRegistry(
             "over_performance",
             power_curve_check("over_performance"),
             "power above the band around the expected power for a while (an iced or faulty anemometer reading low)",
-            lambda t: f"above expected + {_band(t)} from cut-in − {t.below_cut_in_margin:g} m/s to cut-out, {_held(t)}",
+            lambda t: f"above {_upper(t)} from cut-in − {t.below_cut_in_margin:g} m/s to cut-out, {_held(t)}",
             colour="tab:pink",
             variables=("power",),
             needs=("wind_speed",),

@@ -41,6 +41,11 @@ FaultKind = Literal[
     "forced_outage",
     "requested_shutdown",
     "grid_outage",
+    "feathered",
+    "sinking",
+    "level",
+    "steady",
+    "deadband",
 ]
 # The stops of the turbine's operation: power reads the standby draw, the log the code.
 STOPS: dict[str, int] = {
@@ -75,6 +80,17 @@ class Fault:
     - maintenance, repair, forced_outage, requested_shutdown, grid_outage: the turbine stops (power reads
       the standby draw) and the log says why (``STOPS``; a forced outage's fault code is ``value`` when
       given, else a pitch fault).
+    - feathered: the rotor stands still (power the standby draw, ±0.5 kW) and the anemometer reads ``value``
+      times the wind: iced blades and cups (e.g. 0.3), or a turbine idling in the lee of its stopped rotor
+      (0.75: it reads less than its running neighbours).
+    - sinking: ``variable`` sinks from its true value to ``value`` times it, linearly over the fault's
+      minutes (an anemometer icing up, or a stopped rotor's shadow); follow it with ``scaled`` to hold it.
+    - level: ``variable`` reads ``value`` plus its own deviation from its mean over the fault (the weather's
+      shape and the sensor's noise kept, at another level: with ``turbine=FARM``, a frosty night at −2 °C).
+    - steady: ``variable`` holds ``value`` with a sensor's jitter only (0.02 standard deviation, rounded to
+      0.01: with ``turbine=FARM``, a still night whose temperatures stay within about ±0.1 °C).
+    - deadband: the logger records ``variable`` anew only when it has moved by more than ``value`` from the
+      last value recorded; in between that one repeats (a logger's deadband, e.g. 0.1 °C).
 
     ``turbine`` names the turbine; ``FARM`` puts the fault on every turbine at the same time.
     """
@@ -161,6 +177,18 @@ DEFAULT_FAULTS: tuple[Fault, ...] = (
 )
 
 
+def _deadband(values: np.ndarray, band: float) -> np.ndarray:
+    """What a logger with a deadband of ``band`` records of ``values``: a new value only when it differs from
+    the last one recorded by more than ``band`` (a null is recorded as it comes and ends the hold)."""
+    recorded = values.astype("float64")
+    last = np.nan
+    for i, value in enumerate(recorded):
+        if np.isnan(value) or np.isnan(last) or abs(value - last) > band:
+            last = value
+        recorded[i] = last
+    return recorded
+
+
 def inject(frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE) -> pd.DataFrame:
     """A copy of ``turbine``'s generated ``frame`` (``timestamp``, the variables, and the generator's ``state``
     and ``potential`` when it has them) with its ``faults`` and the farm's (``turbine=FARM``) applied, every
@@ -198,6 +226,19 @@ def inject(frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine:
             elif fault.kind in STOPS and has_state:
                 code = int(fault.value) if fault.kind == "forced_outage" and fault.value else STOPS[fault.kind]
                 out.loc[where, "state"] = code
+        elif fault.kind == "feathered":
+            out.loc[where, "power"] = np.round(STANDBY_POWER + 0.5 * rng.standard_normal(len(where)), 1)
+            out.loc[where, "wind_speed"] = np.round(out.loc[where, "wind_speed"] * fault.value, 2)
+        elif fault.kind == "sinking":
+            factor = np.linspace(1.0, fault.value, len(where))
+            out.loc[where, fault.variable] = np.round(out.loc[where, fault.variable] * factor, 2)
+        elif fault.kind == "level":
+            values = out.loc[where, fault.variable]
+            out.loc[where, fault.variable] = np.round(values - values.mean() + fault.value, 2)
+        elif fault.kind == "steady":
+            out.loc[where, fault.variable] = np.round(fault.value + 0.02 * rng.standard_normal(len(where)), 2)
+        elif fault.kind == "deadband":
+            out.loc[where, fault.variable] = _deadband(out.loc[where, fault.variable].to_numpy(), fault.value)
         elif fault.kind in ("curtailment", "set_point"):
             set_point = np.round(fault.value + 3.0 * rng.standard_normal(len(where)), 1)
             out.loc[where, "power"] = np.minimum(out.loc[where, "power"].to_numpy(), set_point)

@@ -17,7 +17,7 @@ from etl_lib.core.scope import RunScope
 from etl_lib.pipeline.check_file import check_file, flag_rows
 from etl_lib.pipeline.extract_file import detect_period, models_for, read_export
 from etl_lib.pipeline.quality import check_day
-from etl_lib.simulation.faults import Fault
+from etl_lib.simulation.faults import FARM, Fault
 from harness.farm_data import FARM_MODELS, at, generated, ten_minute_means
 
 ETL = str(Path(sys.executable).parent / "etl")
@@ -213,3 +213,20 @@ def test_a_models_file_must_cover_every_turbine(tmp_path, one_minute):
     path = export(one_minute, tmp_path / "scada.csv")
     with pytest.raises(InputFileError, match="no model to the turbine\\(s\\) WT02, WT03, WT04"):
         check_file(path, str(tmp_path / "models.csv"))
+
+
+def test_an_iced_majority_in_a_ten_minute_export(tmp_path, models_file):
+    """Three of four anemometers iced at -2 °C, their turbines stopped, while the fourth produces: `etl check`
+    names the iced anemometers and the stops the farm's power says were in wind."""
+    day, iced = dt.date(2025, 2, 1), ("WT01", "WT02", "WT03")
+    start = at(day, "12:30")  # three hours of 6-11 m/s in the generated day
+    faults = [Fault("level", start, 180, "ambient_temperature", -2.0, turbine=FARM)]
+    faults += [Fault("feathered", start, 180, "wind_speed", 0.3, turbine=name) for name in iced]
+    path = export(ten_minute_means(generated(day, faults=faults)), tmp_path / "scada.csv")
+    done = etl_check(path, "--models", models_file)
+    assert done.returncode == 0, done.stderr
+    for name in iced:
+        assert line_of(done.stdout, name, "icing").split()[-2:] == ["18", "(12.50%)"], name
+        assert line_of(done.stdout, name, "stopped_iced").split()[-2:] == ["18", "(12.50%)"], name
+        assert line_of(done.stdout, name, "stopped_in_wind").split()[-2:] == ["0", "(0.00%)"], name
+    assert line_of(done.stdout, "WT04", "good").split()[-6:] == ["144", "(100.00%)"] * 3
