@@ -3,7 +3,9 @@
 The notebook, the CLI, Dagster and the tests call this. One run is one day of the whole farm (or
 of the turbines given): one request to the API, checks and statistics vectorised across turbines,
 one transaction that replaces that day for those turbines and records the run. Every execution
-with a valid date leaves one ``etl_run`` row in the target, failed ones too.
+with a valid date leaves one ``etl_run`` row in the target, failed ones too, except for a day the
+source has no samples of: that is no run, refused (``NoSourceDataError``, with what the source
+covers) before anything is written or recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..core.scope import RunScope
 from ..storage.engines import engine_for
 from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
+from .coverage import no_samples_error
 from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_farm, make_client, select_turbines
 from .load import replace_day
 from .quality import QualityResult, QualityThresholds, check_day, thresholds_from
@@ -110,6 +113,8 @@ def run_etl(
         record.key = str(key)
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record)
+    except NoSourceDataError:  # a day without source data is not a run: nothing to record
+        raise
     except Exception as exc:
         _record_failure(engine, record, exc)
         raise
@@ -146,11 +151,11 @@ def _run_steps(
             record.turbines = list(scope.turbines)
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
             samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
+            if not len(samples):  # not a run: refused before anything is written, and not recorded
+                raise no_samples_error(client, scope.run_date, retry)
         finally:
             if owns_client:
                 client.close()
-    if not len(samples):
-        raise NoSourceDataError(scope.run_date, scope.start, scope.end)
     record.rows_read = len(samples)
     with _timed(seconds, "quality"):
         models = {turbine.name: turbine.model for turbine in farm}
