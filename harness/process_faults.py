@@ -62,6 +62,28 @@ def clear_day(engine: Engine, run_date: dt.date) -> None:
         conn.execute(text('DELETE FROM data WHERE "timestamp" >= :s AND "timestamp" < :e'), {"s": start, "e": end})
 
 
+@contextmanager
+def refusing_inserts(engine: Engine, table: str, message: str, when: str = "TRUE") -> Iterator[None]:
+    """The database refuses new rows of ``table`` for which the SQL condition ``when`` holds on ``NEW``
+    (a trigger raising ``message``): a real write failure, removed afterwards."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {when} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(f"CREATE TRIGGER refuse_rows BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_rows()")
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TRIGGER refuse_rows ON {table}"))
+            conn.execute(text("DROP FUNCTION refuse_rows()"))
+
+
 def run_unwritable_reports(settings: Settings, run_date: dt.date, runs_dir: Path, why: str) -> Outcome:
     """The report's folder refuses files (``why``). With the day cleared first: the run must fail
     before any work, leaving the day empty and no new etl_run row. The day is restored afterwards."""

@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 
+import pandas as pd
 import pytest
 from sqlalchemy import delete
 
@@ -64,7 +65,7 @@ def test_a_partial_and_a_mistyped_run_keep_their_own_reports_beside_the_farms(se
     assert report_key(report) == farm_run["key"]  # the report names its run, and the run its report
     for run, status in ((typo_run, "failed"), (one_run, "succeeded")):
         own = runs / f"{DAY}.{run['key']}.ipynb"
-        assert run["status"] == status and run["report"] == str(own) and run["report_error"] is None
+        assert run["status"] == status and run["report"] == str(own) and pd.isna(run["report_error"])
         assert own.exists() and report_key(own) == run["key"]
     one_report = runs / f"{DAY}.{one_run['key']}.ipynb"
     assert f"report: {one_report}" in one.stdout
@@ -157,7 +158,7 @@ def test_a_report_a_full_disk_refuses_names_its_path_and_says_the_day_was_writte
     assert f"The data of {day} was written to the target (etl_run {record['id']})." in done.stderr
     assert done.stderr.count("What to do:") == 1 and "free space" in done.stderr and "Traceback" not in done.stderr
     # the record says the same: the data written, no report, and why
-    assert record["status"] == "succeeded" and record["report"] is None
+    assert record["status"] == "succeeded" and pd.isna(record["report"])  # no report kept
     assert str(report) in record["report_error"] and "No space left on device" in record["report_error"]
     assert f"{day} succeeded: 4 turbine(s)" in done.stdout and "the report is not the run's" in done.stdout
     assert len(day_rows(target_engine, day)) == record["rows_written"]
@@ -177,7 +178,7 @@ def test_one_huge_power_sample_never_breaks_the_report(settings, target_engine, 
         record = read_runs(target_engine, HUGE_DAY).iloc[-1]
     assert done.returncode == 0, done.stderr
     report = runs / f"{HUGE_DAY}.ipynb"
-    assert record["status"] == "succeeded" and record["report"] == str(report) and record["report_error"] is None
+    assert record["status"] == "succeeded" and record["report"] == str(report) and pd.isna(record["report_error"])
     assert read_error(report) is None  # every cell ran
     cells = json.loads(report.read_text())["cells"]
     streams = [o for cell in cells for o in cell.get("outputs", []) if o.get("output_type") == "stream"]

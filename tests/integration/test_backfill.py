@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -15,7 +14,7 @@ from sqlalchemy import text
 from etl_lib.ops.backfill import run_backfill
 from etl_lib.reports import runs_summary as rs
 from etl_lib.storage.run_record import read_runs
-from harness.process_faults import etl
+from harness.process_faults import etl, refusing_inserts
 from tests.unit.test_backfill import run_cli
 
 ETL = str(Path(sys.executable).with_name("etl"))
@@ -66,24 +65,11 @@ def test_a_failing_day_does_not_stop_the_others(settings, target_engine, workers
     assert summary["data_written"] == 3
 
 
-@contextmanager
 def refusing_rows_of(target_engine, day: dt.date):
     """The target refuses the rows of ``day`` (a trigger), as a real write failure of one day."""
-    with target_engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE FUNCTION refuse_day() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.timestamp >= '{day}' AND NEW.timestamp < '{day + dt.timedelta(days=1)}' THEN "
-                f"RAISE EXCEPTION 'the test refuses the rows of {day}'; END IF; RETURN NEW; END $$"
-            )
-        )
-        conn.execute(text("CREATE TRIGGER refuse_day BEFORE INSERT ON data FOR EACH ROW EXECUTE FUNCTION refuse_day()"))
-    try:
-        yield
-    finally:
-        with target_engine.begin() as conn:
-            conn.execute(text("DROP TRIGGER refuse_day ON data"))
-            conn.execute(text("DROP FUNCTION refuse_day()"))
+    end = day + dt.timedelta(days=1)
+    when = f"NEW.timestamp >= '{day}' AND NEW.timestamp < '{end}'"
+    return refusing_inserts(target_engine, "data", f"the test refuses the rows of {day}", when)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
