@@ -535,6 +535,17 @@ NON_FINITE_VALUES = [
 def non_finite_day(settings: Settings, run_date: dt.date = NON_FINITE_DAY, source_day: dt.date = dt.date(2024, 10, 4)):
     """``source_day``'s samples copied to ``run_date``, with ``NON_FINITE_VALUES`` written over some;
     the source, the target and the run record lose the day again afterwards."""
+    with day_with_values(settings, run_date, NON_FINITE_VALUES, source_day) as day:
+        yield day
+
+
+@contextmanager
+def day_with_values(
+    settings: Settings, run_date: dt.date, values: list[tuple[int, str, str, str]], source_day: dt.date
+) -> Iterator[dt.date]:
+    """``source_day``'s samples copied to ``run_date``, with ``values`` (minute of the day, turbine, variable,
+    value as PostgreSQL reads a double: "NaN", "1e308") written over some; the source, the target and
+    the run record lose the day again afterwards."""
     source, target = engine_for(settings.source_url), engine_for(settings.target_url)
     start, end = day_bounds(run_date)
     with source.begin() as conn:
@@ -550,7 +561,7 @@ def non_finite_day(settings: Settings, run_date: dt.date = NON_FINITE_DAY, sourc
                 "e": day_bounds(source_day)[1],
             },
         )
-        for minute, turbine, variable, value in NON_FINITE_VALUES:
+        for minute, turbine, variable, value in values:
             conn.execute(
                 text(
                     f'UPDATE data SET "{variable}" = CAST(:v AS double precision) WHERE "timestamp" = :t '

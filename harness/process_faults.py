@@ -62,6 +62,28 @@ def clear_day(engine: Engine, run_date: dt.date) -> None:
         conn.execute(text('DELETE FROM data WHERE "timestamp" >= :s AND "timestamp" < :e'), {"s": start, "e": end})
 
 
+@contextmanager
+def refusing_inserts(engine: Engine, table: str, message: str, when: str = "TRUE") -> Iterator[None]:
+    """The database refuses new rows of ``table`` for which the SQL condition ``when`` holds on ``NEW``
+    (a trigger raising ``message``): a real write failure, removed afterwards."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {when} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(f"CREATE TRIGGER refuse_rows BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_rows()")
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TRIGGER refuse_rows ON {table}"))
+            conn.execute(text("DROP FUNCTION refuse_rows()"))
+
+
 def run_unwritable_reports(settings: Settings, run_date: dt.date, runs_dir: Path, why: str) -> Outcome:
     """The report's folder refuses files (``why``). With the day cleared first: the run must fail
     before any work, leaving the day empty and no new etl_run row. The day is restored afterwards."""
@@ -110,13 +132,15 @@ def kernel_of(process: subprocess.Popen, timeout: float = 60.0) -> psutil.Proces
 
 
 def run_killed(settings: Settings, run_date: dt.date, runs_dir: Path, after: float = 1.0) -> Outcome:
-    """``etl run`` killed with SIGKILL (with its kernel) ``after`` seconds into its kernel's life.
-    Its previous report must not be left as ``runs/<date>.ipynb``, and ``etl report`` must not list it."""
+    """``etl run`` killed with SIGKILL (with its kernel) ``after`` seconds into its kernel's life. The
+    previous run's report must stay ``runs/<date>.ipynb`` as it was, standing for the day in ``etl
+    report``, and the killed run must leave no report of its own."""
     engine = engine_for(settings.target_url)
     in_folder = settings.model_copy(update={"runs_dir": runs_dir})
     variables = stack_variables(in_folder)
     with environment(variables):
-        report = run_notebook(run_date, in_folder).report
+        earlier_run = run_notebook(run_date, in_folder)
+    report = earlier_run.report
     earlier = report.read_bytes()
     before = day_rows(engine, run_date)
     started = time.perf_counter()
@@ -136,23 +160,20 @@ def run_killed(settings: Settings, run_date: dt.date, runs_dir: Path, after: flo
             process.kill()
         command.wait(30)
     seconds = time.perf_counter() - started
-    kept = previous_report(report)
+    standing = summarize_runs(runs_dir, in_folder).loc[run_date.isoformat()]
+    left = sorted(p.name for p in runs_dir.glob(f"{run_date}.*.ipynb") if p != previous_report(report))
     problems = [
-        *([f"{report.name} is still there"] if report.exists() else []),
-        *(
-            [f"etl report links {report.name}"]
-            if report.name in summarize_runs(runs_dir, in_folder)["report"].tolist()
-            else []
-        ),
+        *([] if report.exists() and report.read_bytes() == earlier else [f"{report.name} is not the previous report"]),
         *(
             []
-            if kept.exists() and kept.read_bytes() == earlier
-            else [f"the previous report is not kept as {kept.name}"]
+            if standing["report"] == report.name and standing["status"] == "succeeded"
+            else [f"etl report does not show the previous run for {run_date}: {dict(standing)}"]
         ),
+        *([f"the killed run left {', '.join(left)}"] if left else []),
     ]
     after_rows = day_rows(engine, run_date)
     target = "unchanged" if after_rows == before else f"CHANGED: {len(before)} -> {len(after_rows)} rows"
-    state = "; ".join(problems) or f"no {report.name}; the previous one kept as {kept.name}"
+    state = "; ".join(problems) or f"{report.name} still the previous run's; the killed run left no report"
     return Outcome("etl run killed (SIGKILL) mid-run", False, "killed", None, None, seconds, target, report=state)
 
 

@@ -24,8 +24,15 @@ from etl_lib.pipeline.run import run_etl
 from etl_lib.simulation.seed import seed_source
 from etl_lib.storage.engines import dispose, engine_for
 
-# Variables that would point a test at someone else's databases or API.
-_FOREIGN_ENV = ("SOURCE_DATABASE_URL", "TARGET_DATABASE_URL", "API_DATABASE_URL", "ETL_API_URL", "ETL_API_TOKEN")
+# Variables that would point a test at someone else's databases or API, or tell someone's Dagster of its runs.
+_FOREIGN_ENV = (
+    "SOURCE_DATABASE_URL",
+    "TARGET_DATABASE_URL",
+    "API_DATABASE_URL",
+    "ETL_API_URL",
+    "ETL_API_TOKEN",
+    "DAGSTER_HOME",
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,7 +54,9 @@ def temporary_stack(
         "ETL_API_PORT": str(free_port()),
         "ETL_RUNS_DIR": str(root / "runs"),
     }
-    settings = Settings(stack_dir=env["ETL_STACK_DIR"], api_port=env["ETL_API_PORT"], runs_dir=env["ETL_RUNS_DIR"])
+    settings = Settings(
+        stack_dir=env["ETL_STACK_DIR"], api_port=env["ETL_API_PORT"], runs_dir=env["ETL_RUNS_DIR"], dagster_home=None
+    )
     try:
         with environment(env, unset=_FOREIGN_ENV) if export_env else nullcontext():
             try:

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         validation_alias=_env("ETL_RUNS_DIR"),
         description="Where `etl run` writes reports; must accept new files, checked before a run starts.",
     )
+    dagster_home: Path | None = Field(
+        None,
+        validation_alias=_env("DAGSTER_HOME"),
+        description="Dagster's instance folder (Dagster's own variable). When set, `etl run` and `etl backfill` "
+        "report each day they write to it (a runless materialization of `daily_statistics`, with the run's "
+        "record as metadata), so Dagster shows the day as materialized; unset, Dagster is not imported.",
+    )
     notebook_path: Path = Field(
         PROJECT_ROOT / "notebooks" / "etl.ipynb",
         validation_alias=_env("ETL_NOTEBOOK"),

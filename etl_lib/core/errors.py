@@ -96,13 +96,17 @@ class SourceRequestError(EtlError):
 
 
 class NoSourceDataError(EtlError):
-    """The source has no rows for ``run_date`` (the UTC day ``[start, end)``)."""
+    """The source has no rows for ``run_date`` (the UTC day ``[start, end)``); ``covers`` says what it
+    covers, when that is known (e.g. "the source covers 2024-10-01 to 2024-10-10 (57,565 samples)")."""
 
-    def __init__(self, run_date: dt.date, start: dt.datetime, end: dt.datetime) -> None:
-        self.run_date, self.start, self.end = run_date, start, end
+    def __init__(self, run_date: dt.date, start: dt.datetime, end: dt.datetime, *, covers: str | None = None) -> None:
+        self.run_date, self.start, self.end, self.covers = run_date, start, end, covers
         super().__init__(
-            f"The source has no samples for {run_date.isoformat()} ([{start.isoformat()}, {end.isoformat()})).",
-            "Pick a date inside the source's coverage (GET /coverage on the API, or `etl seed` to fill it).",
+            f"The source has no samples for {run_date.isoformat()} ([{start.isoformat()}, {end.isoformat()}))"
+            + (f"; {covers}." if covers else "."),
+            "Pick a date inside the source's coverage"
+            + ("" if covers else " (GET /coverage on the API)")
+            + ", or fill the source (`etl seed`). Nothing was written.",
         )
 
 
@@ -160,19 +164,63 @@ class DatabaseError(EtlError):
         super().__init__(f"{which} failed: {reason}", fix)
 
 
+def _data_written(written: bool | None, run_date: dt.date | None, run_id: int | None) -> str:
+    """What a run's record says of the day's data, as a sentence (empty when the run was not settled)."""
+    if run_date is None:
+        return ""
+    day, record = run_date.isoformat(), f" (etl_run {run_id})" if run_id is not None else ""
+    if written:
+        return f" The data of {day} was written to the target{record}."
+    if written is False:
+        return f" Nothing of {day} was written to the target{record}."
+    return f" Whether the data of {day} was written is unknown: the target's etl_run could not be read."
+
+
 class NotebookRunError(EtlError):
     """A cell of the notebook failed with ``ename: evalue``; the executed notebook ``report`` shows where.
 
     When ``evalue`` is one of our own messages, its "What to do" is kept and the report's path added
-    to it, so the message has one problem and one fix."""
+    to it, so the message has one problem and one fix. Once the run is settled (``run_date``), it says
+    whether the day's data was written (``data_written``, from the run's record ``run_id``): when it
+    was, the failure is the report's alone."""
 
-    def __init__(self, report: Path, ename: str, evalue: str) -> None:
+    def __init__(
+        self,
+        report: Path,
+        ename: str,
+        evalue: str,
+        *,
+        data_written: bool | None = None,
+        run_date: dt.date | None = None,
+        run_id: int | None = None,
+    ) -> None:
         self.report, self.ename, self.evalue = report, ename, evalue
+        self.data_written, self.run_date, self.run_id = data_written, run_date, run_id
         problem, _, fix = clean_message(evalue).partition(FIX_SEPARATOR)
-        fix = fix or "Check which part is down with `etl doctor`, then re-run the date."
+        if data_written:
+            fix = (
+                fix
+                or f"This is probably a bug in the report (the data is fine): report it with the executed notebook, "
+                f"and run `etl run {run_date.isoformat()}` again once it is fixed."
+            )
+            fix = f"The data needs no re-run. {fix.rstrip()} The executed notebook with the error is {report}."
+        else:
+            fix = fix or "Check which part is down with `etl doctor`, then re-run the date."
+            fix = f"{fix.rstrip()} The executed notebook with the error is {report}."
         super().__init__(
-            f"The ETL notebook failed with {ename}: {problem}",
-            f"{fix.rstrip()} The executed notebook with the error is {report}.",
+            f"The ETL notebook failed with {ename}: {problem}" + _data_written(data_written, run_date, run_id), fix
+        )
+
+
+class UnreadableReportError(EtlError):
+    """The executed report ``path`` cannot be read as a notebook (``reason``: empty, cut short, not a notebook)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(
+            f"The report {path} is unreadable: {reason}.",
+            "Run its day again to make the report anew (`etl run DATE`), or remove the file; the day's data in the "
+            "target is not affected.",
         )
 
 
@@ -189,28 +237,63 @@ class InputFileError(EtlError):
 
 
 class KernelDiedError(EtlError):
-    """The Jupyter kernel running ``notebook`` died (killed, out of memory) before it finished; no report."""
+    """The Jupyter kernel running ``notebook`` died (killed, out of memory) before it finished; no report.
+    Once the run is settled (``run_date``), it says whether the day's data was written."""
 
-    def __init__(self, notebook: Path, report: Path, reason: str) -> None:
+    def __init__(
+        self,
+        notebook: Path,
+        report: Path,
+        reason: str,
+        *,
+        data_written: bool | None = None,
+        run_date: dt.date | None = None,
+        run_id: int | None = None,
+    ) -> None:
         self.notebook, self.report, self.reason = notebook, report, reason
+        self.data_written, self.run_date, self.run_id = data_written, run_date, run_id
+        said = _data_written(data_written, run_date, run_id)
+        earlier = f" ({report} is an earlier run's)" if Path(report).exists() else f" ({report})"
         super().__init__(
             f"The kernel running {notebook.name} died before the notebook finished ({clean_message(reason)}); "
-            f"no report was written to {report}.",
-            "It was killed from outside or ran out of memory: check free memory (and `dmesg`), then run it again. "
-            "The target's etl_run says whether the day's data was written.",
+            f"the run left no report{earlier}.{said}",
+            "It was killed from outside or ran out of memory: check free memory (and `dmesg`), then run it again."
+            + ("" if said else " The target's etl_run says whether the day's data was written."),
         )
 
 
 class ReportWriteError(ConfigurationError):
     """The notebook ``report`` cannot be written (``reason``): checked before the kernel starts, so
-    nothing ran; or, with ``ran``, saving it failed after the notebook had run."""
+    nothing ran; or, with ``ran``, saving it failed after the notebook had run. Once that run is settled
+    (``run_date``), it says whether the day's data was written (``data_written``, from ``run_id``)."""
 
-    def __init__(self, report: Path, reason: str, *, ran: bool = False) -> None:
+    def __init__(
+        self,
+        report: Path,
+        reason: str,
+        *,
+        ran: bool = False,
+        data_written: bool | None = None,
+        run_date: dt.date | None = None,
+        run_id: int | None = None,
+    ) -> None:
         self.report, self.reason, self.ran = report, reason, ran
-        where = f"Make {report.parent} writable, or point ETL_RUNS_DIR at a folder you can write to"
+        self.data_written, self.run_date, self.run_id = data_written, run_date, run_id
+        where = (
+            f"Make {report.parent} writable (or free space there), or point ETL_RUNS_DIR at a folder you can write to"
+        )
         if ran:
-            problem = f"The notebook ran, but its report {report} could not be saved: {reason}."
-            fix = f"{where}, then run it again. For an ETL run, the target's etl_run says whether the day was written."
+            said = _data_written(data_written, run_date, run_id)
+            earlier = f" ({report.name} there is still an earlier run's report)" if Path(report).exists() else ""
+            problem = (
+                f"The notebook ran, but its report {report} could not be saved: {reason.rstrip('.')}{earlier}.{said}"
+            )
+            if data_written:
+                fix = f"{where}, then run it again to make the report (the data needs no re-run)."
+            elif said:
+                fix = f"{where}, then run it again."
+            else:
+                fix = f"{where}, then run it again. For an ETL run, the target's etl_run says whether the day was written."
         else:
             problem = f"The report {report} cannot be written in the folder {report.parent}: {reason}."
             fix = f"{where}. Nothing was run and nothing was written."

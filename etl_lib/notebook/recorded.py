@@ -9,9 +9,11 @@ which Jupyter keeps in the ``.ipynb``; beside it only an empty HTML form, so a r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..core.contract import RunStatus
+from ..core.errors import UnreadableReportError
 
 MIME_TYPE = "application/vnd.wind-etl.run+json"
 
@@ -84,3 +86,32 @@ def read_run(notebook: Path | str) -> tuple[dict, dict | None]:
     """``read_recorded`` and ``read_error`` of one notebook, read once."""
     cells = _cells(notebook)
     return _recorded_in(cells), _error_in(cells)
+
+
+def report_key(notebook: Path | str) -> str | None:
+    """The run key an executed report was made under (papermill keeps the parameters it injected in the
+    notebook's metadata; ``run_notebook`` passes ``run_key``), None when it names none. Raises
+    ``UnreadableReportError`` for a file that is no notebook: empty, cut short (a full disk), not JSON,
+    or JSON of another shape. Plain JSON, no schema: nbformat's import costs seconds."""
+    path = Path(notebook)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableReportError(path, f"{type(exc).__name__}: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise UnreadableReportError(path, "it is empty")
+    try:
+        content = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableReportError(path, f"it is not JSON, or cut short (a full disk?): {exc}") from None
+    cells = content.get("cells") if isinstance(content, dict) else None
+    if not (
+        isinstance(cells, list)
+        and all(isinstance(cell, dict) and "cell_type" in cell for cell in cells)
+        and isinstance(content.get("metadata", {}), dict)
+        and content.get("nbformat") == 4
+    ):
+        raise UnreadableReportError(path, "it is JSON, but not a notebook of format 4")
+    parameters = (content.get("metadata", {}).get("papermill") or {}).get("parameters") or {}
+    key = parameters.get("run_key") if isinstance(parameters, dict) else None
+    return str(key) if key else None

@@ -7,6 +7,12 @@ own process with its own connections, and the notebook kernels of ``notebooks=Tr
 Through the notebook, a day has two results that can part ways: its data in the target and its
 report in ``runs/``. A day whose notebook failed is looked up in the target's ``etl_run``, so a day
 whose data was written but whose report was not counts as written (and as failed).
+
+A day the source has no samples of is **skipped**, as Dagster skips it: not run, no report, no
+record, and no failure (``run_etl`` refuses it; through the notebook it is asked before the kernel
+starts, from the source's coverage, read once per worker). A backfill whose days all succeeded or
+were skipped exits 0. With ``DAGSTER_HOME`` set, Dagster's instance is told of each day written
+(``dagster_sync``), as ``etl run`` does.
 """
 
 from __future__ import annotations
@@ -22,15 +28,16 @@ from pathlib import Path
 from ..config.settings import Settings, get_settings
 from ..core.contract import RunStatus
 from ..core.dates import MAX_RANGE_DAYS, parse_run_date
-from ..core.errors import InvalidDateError, NotebookRunError, clean_message
+from ..core.errors import InvalidDateError, NoSourceDataError, NotebookRunError, clean_message
 from .failures import as_etl_error
 
 
 @dataclass(frozen=True)
 class DayOutcome:
-    """One day: ``ok`` when everything asked for was done; ``data_written`` says whether the day's
-    data reached the target (None: unknown, the target could not be asked), ``report`` the report
-    this run left (also for a failed cell: the report shows the error)."""
+    """One day: ``ok`` when everything asked for was done (or the day was ``skipped``: the reason, the
+    source having no samples of it); ``data_written`` says whether the day's data reached the target
+    (None: unknown, the target could not be asked), ``report`` the report this run left (also for a
+    failed cell: the report shows the error), ``record`` the run's ``etl_run`` row when it was read."""
 
     run_date: dt.date
     seconds: float
@@ -38,6 +45,8 @@ class DayOutcome:
     report: Path | None = None
     error: str | None = None
     data_written: bool | None = None
+    skipped: str | None = None
+    record: dict | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -52,9 +61,13 @@ class BackfillResult:
     notebooks: bool
     failures: list[DayOutcome] = field(init=False)
 
+    skips: list[DayOutcome] = field(init=False)
+    dagster_warning: str | None = None  # why Dagster's instance could not be told of the days written
+
     def __post_init__(self) -> None:
         self.outcomes.sort(key=lambda outcome: outcome.run_date)
         self.failures = [outcome for outcome in self.outcomes if not outcome.ok]
+        self.skips = [outcome for outcome in self.outcomes if outcome.skipped]
 
     @property
     def ok(self) -> bool:
@@ -67,7 +80,8 @@ class BackfillResult:
     def summary(self) -> dict:
         return {
             "days": len(self.outcomes),
-            "succeeded": len(self.outcomes) - len(self.failures),
+            "succeeded": len(self.outcomes) - len(self.failures) - len(self.skips),
+            "skipped": len(self.skips),
             "failed": len(self.failures),
             "data_written": sum(outcome.data_written is True for outcome in self.outcomes),
             "reports_written": sum(outcome.report is not None for outcome in self.outcomes),
@@ -80,13 +94,19 @@ class BackfillResult:
                 {"date": f.run_date.isoformat(), "error": f.error, "data_written": f.data_written}
                 for f in self.failures
             ],
+            "skips": [{"date": s.run_date.isoformat(), "reason": s.skipped} for s in self.skips],
         }
 
     def summary_line(self, start: str, end: str) -> str:
         """The one line ``etl backfill`` prints; through the notebook it says how many days' data and
         how many reports were written, which differ when a report failed after its data was written."""
         s = self.summary()
-        line = f"backfill {start} to {end}: {s['succeeded']} of {s['days']} day(s) done, {s['failed']} failed"
+        line = f"backfill {start} to {end}: {s['succeeded']} of {s['days']} day(s) done"
+        line += (
+            f", {s['skipped']} skipped (no source data), {s['failed']} failed"
+            if s["skipped"]
+            else f", {s['failed']} failed"
+        )
         if self.notebooks:
             unknown = sum(outcome.data_written is None for outcome in self.outcomes)
             line += (
@@ -95,6 +115,20 @@ class BackfillResult:
                 + f", reports for {s['reports_written']}"
             )
         return f"{line}, in {s['seconds']:.1f} s ({s['days_per_second']:.1f} days/s, {self.workers} worker(s))"
+
+    def skipped_lines(self) -> list[str]:
+        """The skipped days, a line per stretch of consecutive days, with why (the first day's reason names
+        what the source covers)."""
+        lines, stretch = [], []
+        for outcome in [*self.skips, None]:
+            if stretch and (outcome is None or outcome.run_date != stretch[-1].run_date + dt.timedelta(days=1)):
+                first, last = stretch[0].run_date, stretch[-1].run_date
+                days = first.isoformat() if first == last else f"{first} to {last} ({len(stretch)} days)"
+                lines.append(f"SKIPPED {days}: {stretch[0].skipped}.")
+                stretch = []
+            if outcome is not None:
+                stretch.append(outcome)
+        return lines
 
 
 def date_range(start: dt.date | str, end: dt.date | str, *, force: bool = False) -> list[dt.date]:
@@ -144,6 +178,21 @@ def _stop_worker() -> None:
         client.close()
 
 
+def _client():
+    """The worker's HTTP client, made at its first use."""
+    from ..pipeline.extract import make_client
+
+    if "client" not in _worker:
+        _worker["client"] = make_client(_worker["settings"])
+    return _worker["client"]
+
+
+def _skipped(run_date: dt.date, started: float, error: NoSourceDataError) -> DayOutcome:
+    """A day the source has no samples of: ``skipped`` says so, and what the source covers."""
+    reason = "the source has no samples of it" + (f"; {error.covers}" if error.covers else "")
+    return DayOutcome(run_date, time.perf_counter() - started, data_written=False, skipped=reason)
+
+
 def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
     """One day through the same library call as ``etl run``; any failure becomes the outcome's error."""
     if notebooks:
@@ -151,15 +200,44 @@ def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
     settings = _worker["settings"]
     started = time.perf_counter()
     try:
-        from ..pipeline.extract import make_client
         from ..pipeline.run import run_etl
 
-        if "client" not in _worker:
-            _worker["client"] = make_client(settings)
-        result = run_etl(run_date, settings, client=_worker["client"])
-        return DayOutcome(run_date, time.perf_counter() - started, rows_written=result.rows_written, data_written=True)
+        result = run_etl(run_date, settings, client=_client())
+        record = _read_record(settings, result.key) if settings.dagster_home is not None else None
+        return DayOutcome(
+            run_date,
+            time.perf_counter() - started,
+            rows_written=result.rows_written,
+            data_written=True,
+            record=record,
+        )
+    except NoSourceDataError as exc:  # no run: skipped, as Dagster skips it
+        return _skipped(run_date, started, exc)
     except Exception as exc:  # a bug on one day must not stop the others; the summary shows it
         return DayOutcome(run_date, time.perf_counter() - started, error=describe(exc), data_written=False)
+
+
+def _read_record(settings: Settings, key: str) -> dict | None:
+    """The run's record (for Dagster's metadata); None when the target cannot say."""
+    from ..storage.engines import engine_for
+    from ..storage.run_record import read_run
+
+    try:
+        return read_run(engine_for(settings.target_url), key)
+    except Exception:  # the day is written; only Dagster's copy of its metadata is lost, and the summary says so
+        return None
+
+
+def _day_without_data(run_date: dt.date) -> NoSourceDataError | None:
+    """Whether the source lacks the day, from its coverage (read once per worker) and, inside it, one
+    small request; asked before a notebook's kernel starts."""
+    from ..pipeline.coverage import day_without_data, fetch_coverage
+    from ..pipeline.extract import RetryPolicy
+
+    retry = RetryPolicy.from_settings(_worker["settings"])
+    if "coverage" not in _worker:
+        _worker["coverage"] = fetch_coverage(_client(), retry)
+    return day_without_data(_client(), run_date, retry, _worker["coverage"])
 
 
 def _run_day_notebook(run_date: dt.date) -> DayOutcome:
@@ -168,6 +246,9 @@ def _run_day_notebook(run_date: dt.date) -> DayOutcome:
 
     started = time.perf_counter()
     try:
+        missing = _day_without_data(run_date)
+        if missing is not None:
+            return _skipped(run_date, started, missing)
         done = run_notebook(run_date, _worker["settings"])
     except Exception as exc:
         # A notebook that ran carries its record (None: the target could not be asked); one that never
@@ -181,6 +262,7 @@ def _run_day_notebook(run_date: dt.date) -> DayOutcome:
             report=exc.report if isinstance(exc, NotebookRunError) else None,
             error=describe(exc),
             data_written=written,
+            record=record or None,
         )
     record = done.record
     return DayOutcome(
@@ -188,7 +270,12 @@ def _run_day_notebook(run_date: dt.date) -> DayOutcome:
         time.perf_counter() - started,
         rows_written=(record or {}).get("rows_written"),
         report=done.report,
+        error=None
+        if done.ok
+        else (record or {}).get("report_error")
+        or f"{done.report} ran without an error, but the run's record could not be read or does not say it succeeded",
         data_written=None if record is None else record["status"] == RunStatus.SUCCEEDED,
+        record=record,
     )
 
 
@@ -250,4 +337,22 @@ def run_backfill(
                     except Exception as exc:  # the worker process itself died (killed, out of memory)
                         outcome = DayOutcome(futures[future], 0.0, error=f"its worker process failed: {exc!r}")
                     record(outcome)
-    return BackfillResult(outcomes, time.perf_counter() - started, workers, notebooks)
+    result = BackfillResult(outcomes, time.perf_counter() - started, workers, notebooks)
+    if settings.dagster_home is not None:
+        from .dagster_sync import tell_dagster
+
+        written = [o for o in result.outcomes if o.data_written]
+        _, warning = tell_dagster(settings, [(o.record, o.report, True) for o in written], "etl backfill")
+        unread = [o.run_date.isoformat() for o in written if o.record is None]
+        if unread:  # written, but their records could not be read back for Dagster's metadata
+            warning = "\n".join(
+                filter(
+                    None,
+                    [
+                        warning,
+                        f"warning: Dagster was not told of {', '.join(unread)}: their run records could not be read.",
+                    ],
+                )
+            )
+        result.dagster_warning = warning
+    return result

@@ -185,29 +185,80 @@ def seed(
 def run(
     date: Annotated[str, typer.Argument(help="UTC day to process, YYYY-MM-DD.")],
     report: Annotated[
-        bool, typer.Option(help="Execute the notebook into runs/DATE.ipynb (--no-report: library only).")
+        bool,
+        typer.Option(help="Execute the notebook into the audit trail in runs/ (--no-report: library only)."),
     ] = True,
     turbines: Annotated[
         str | None, typer.Option(help="Only these turbines, comma-separated (default: the whole farm).")
     ] = None,
 ) -> None:
-    """Run the ETL for one date; by default through the notebook, leaving runs/DATE.ipynb as the audit report.
+    """Run the ETL for one date; by default through the notebook, whose executed copy is the run's audit report.
 
-    Before anything runs, the report's folder must accept the report (else nothing is run); a run that
-    cannot write its report has failed."""
+    A succeeded run of the whole farm leaves runs/DATE.ipynb; any other run (`--turbines`, a failed run)
+    keeps its own report beside it, runs/DATE.KEY.ipynb (KEY: the run's key in etl_run), and never
+    replaces runs/DATE.ipynb.
+
+    Before anything runs, the source must have samples of the day and the report's folder must accept the
+    report. Exit 0 exactly when the run's record says it succeeded with its report complete."""
+    from ..core.dates import parse_run_date
+
     settings = _settings()
+    day = parse_run_date(date)
     names = None if turbines is None else [name.strip() for name in turbines.split(",")]
     if report:
-        from ..notebook.runner import run_notebook
+        from ..core.errors import KernelDiedError, NotebookRunError, ReportWriteError
+        from ..notebook.runner import run_notebook, run_ok
+        from ..pipeline.coverage import day_without_data
+        from ..pipeline.extract import RetryPolicy, make_client
 
-        done = run_notebook(date, settings, parameters=None if names is None else {"turbines": names})
+        with make_client(settings) as client:  # a day without data: refused in a second, no kernel, no report
+            missing = day_without_data(client, day, RetryPolicy.from_settings(settings))
+        if missing is not None:
+            raise missing
+        try:
+            done = run_notebook(day, settings, parameters=None if names is None else {"turbines": names})
+        except (NotebookRunError, KernelDiedError, ReportWriteError) as exc:
+            record = getattr(exc, "record", None)
+            if record:  # what the record says, beside the error
+                typer.echo(summary_line(record))
+                kept = exc.report if isinstance(exc, NotebookRunError) else None
+                _tell_dagster(settings, record, kept, names is None)
+            raise
         typer.echo(summary_line(done.record or {}))
         typer.echo(f"report: {done.report}")
+        _tell_dagster(settings, done.record, done.report, names is None)
+        if not run_ok(done.record):
+            from ..core.errors import EtlError
+
+            raise EtlError(
+                f"The notebook {done.report} ran without an error, but the run's record "
+                + (
+                    "could not be read"
+                    if not done.record
+                    else f"(etl_run {done.record['id']}) does not say it succeeded"
+                )
+                + ".",
+                "Check that notebooks/etl.ipynb still passes run_key and report_path to run_etl, and the line above.",
+            )
     else:
         from ..pipeline.run import run_etl
+        from ..storage.engines import engine_for
+        from ..storage.run_record import read_run
 
         with _database("target"):
-            typer.echo(json.dumps(run_etl(date, settings, turbines=names).summary()))
+            result = run_etl(day, settings, turbines=names)
+            typer.echo(json.dumps(result.summary()))
+            if settings.dagster_home is not None:
+                _tell_dagster(settings, read_run(engine_for(settings.target_url), result.key), None, names is None)
+
+
+def _tell_dagster(settings, record: dict | None, report, whole_farm: bool) -> None:
+    """Dagster told of the run, when ``DAGSTER_HOME`` is set; a warning on stderr if it cannot be."""
+    from .dagster_sync import tell_dagster
+
+    _, warning = tell_dagster(settings, [(record, report, whole_farm)], "etl run")
+    if warning:
+        typer.echo(warning, err=True)
 
 
 @app.command()
@@ -225,7 +276,8 @@ def backfill(
         bool, typer.Option("--force", help=f"Allow a range of more than {MAX_RANGE_DAYS:,} days.")
     ] = False,
 ) -> None:
-    """Run every day from START to END; a failed day does not stop the others. Exit 1 if any failed.
+    """Run every day from START to END; a failed day does not stop the others. A day the source has no
+    samples of is skipped (not run, no report). Exit 1 if any day failed, else 0.
 
     With --notebooks the summary also says for how many days the data and the report were written:
     a day whose data was written but whose report was not counts as written, and as failed."""
@@ -236,9 +288,13 @@ def backfill(
         typer.echo(json.dumps(result.summary(), indent=2))
     else:
         typer.echo(result.summary_line(start, end))
+        for line in result.skipped_lines():
+            typer.echo(line, err=True)
         for failure in result.failures:
             written = " (its data was written to the target)" if failure.data_written else ""
             typer.echo(f"FAILED {failure.run_date.isoformat()}{written}: {failure.error}", err=True)
+    if result.dagster_warning:
+        typer.echo(result.dagster_warning.strip(), err=True)
     if not result.ok:
         raise typer.Exit(code=1)
 
@@ -249,22 +305,41 @@ def report_command(
         str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")
     ] = None,
 ) -> None:
-    """Summarize the runs whose reports are in runs/ (per day the latest: status, rows, quality; failed runs with
-    their error), read from the target's run records, into runs/summary.ipynb and .html, and export each
-    report to runs/DATE.html without code cells."""
+    """Summarize the runs whose reports are in runs/, read from the target's run records, into
+    runs/summary.ipynb and .html, exporting each report to HTML without code cells.
+
+    Per day the run that stands (runs/DATE.ipynb, the last succeeded run of the whole farm; else the day's
+    latest run): status, rows, quality, the error of a failed one. The other runs (runs/DATE.KEY.ipynb) are
+    listed apart.
+
+    A report that cannot be read (empty, cut short, not a notebook) is named and its day marked unreadable;
+    the rest is summarized all the same."""
     from pathlib import Path
 
     from ..reports.present import text
-    from ..reports.runs_summary import build_report, failed_runs, runs_table, summarize_runs
+    from ..reports.runs_summary import (
+        UNREADABLE,
+        build_report,
+        failed_runs,
+        other_runs,
+        others_table,
+        runs_table,
+        summarize_runs,
+    )
 
     settings = _settings()
     folder = Path(runs_dir) if runs_dir else settings.runs_dir
-    output = build_report(settings, folder)
-    summary = summarize_runs(folder, settings)
+    output, not_exported = build_report(settings, folder)
+    summary, others = summarize_runs(folder, settings), other_runs(folder, settings)
     typer.echo(text(runs_table(summary)))
-    failed = failed_runs(summary)
-    for day, row in failed.iterrows():
-        typer.echo(f"FAILED {day}: {row['error']}", err=True)
+    if len(others):
+        typer.echo(text(others_table(others)))
+    for day, row in failed_runs(summary).iterrows():
+        typer.echo(f"{'UNREADABLE' if row['status'] == UNREADABLE else 'FAILED'} {day}: {row['error']}", err=True)
+    for day, row in others[others["status"] == UNREADABLE].iterrows():
+        typer.echo(f"UNREADABLE {day} (another run): {row['error']}", err=True)
+    for name, reason in not_exported.items():
+        typer.echo(f"UNREADABLE {name}: its HTML export failed ({reason}); the other reports are exported", err=True)
     typer.echo(f"summary: {output} and {output.with_suffix('.html')}")
 
 
@@ -414,10 +489,16 @@ def summary_line(record: dict) -> str:
     """One line a person reads after a run, from its record (``etl_run``): e.g. ``2024-10-06 succeeded: 4
     turbine(s), 5760 samples read, 576 buckets, 6912 rows written; lowest quality wind_speed 100.0%, power
     93.8% (WT03), ambient_temperature 100.0%``."""
-    from ..core.contract import SOURCE_VARIABLES
+    from ..core.contract import SOURCE_VARIABLES, RunStatus
 
     turbines = record.get("turbines") or []
     day = record.get("run_date")
+    if record.get("status") == RunStatus.FAILED:
+        return (
+            f"{day.isoformat() if day else '?'} failed ({', '.join(turbines) or 'the farm'}): nothing of the day was "
+            f"written (etl_run {record.get('id', '?')})"
+            + (f"; report: {record['report']}" if record.get("report") else "")
+        )
     line = (
         f"{day.isoformat() if day else '?'} {record.get('status', '?')}: {len(turbines)} turbine(s), "
         f"{record.get('rows_read', '?')} samples read, {record.get('buckets', '?')} buckets, "

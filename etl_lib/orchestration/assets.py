@@ -30,8 +30,8 @@ from ..core.contract import RunStatus
 from ..core.errors import EtlError, NotebookRunError
 from ..notebook.export import export_html
 from ..notebook.runner import run_notebook
+from ..pipeline.coverage import day_without_data
 from ..pipeline.extract import RetryPolicy
-from .coverage import fetch_coverage, no_source_data, samples_on
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 
 ASSET_NAME = "daily_statistics"
@@ -71,8 +71,9 @@ def materialize_day(context: AssetExecutionContext, source_api: SourceApi, targe
     try:
         with source_api.get_client() as client:
             retry = RetryPolicy.from_settings(settings)
-            if samples_on(client, day, retry) == 0:
-                reason = no_source_data(day, fetch_coverage(client, retry))
+            missing = day_without_data(client, day, retry)
+            if missing is not None:
+                reason = str(missing)
                 context.log.warning(f"Skipped: {reason}")
                 context.instance.add_run_tags(
                     context.run.run_id, {SKIPPED_TAG: f"no source data for {day.isoformat()}"}

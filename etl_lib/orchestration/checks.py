@@ -29,7 +29,7 @@ from ..core.errors import EtlError
 from ..core.scope import RunScope
 from ..pipeline.extract import fetch_day, fetch_farm
 from ..storage.query import available_turbines, read_signals
-from ..storage.run_record import latest_succeeded
+from ..storage.run_record import standing_run
 from .assets import record_metadata, report_metadata
 from .resources import SourceApi, TargetDatabase
 from .verdicts import bucket_completeness, quality_verdict
@@ -105,14 +105,15 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
     @asset_check(
         asset=asset,
         partitions_def=partitions,
-        description="Each turbine's share of good samples of each variable that day, as the day's latest "
-        "succeeded run recorded it in the target's etl_run, reaches min_share (a warning below it).",
+        description="Each turbine's share of good samples of each variable that day, as the run that stands for "
+        "the day (the latest succeeded run of the whole farm) recorded it in the target's etl_run, reaches "
+        "min_share (a warning below it).",
     )
     def quality_above_threshold(
         context: AssetCheckExecutionContext, config: QualityThreshold, target_database: TargetDatabase
     ) -> AssetCheckResult:
         day = checked_day(context)
-        record = latest_succeeded(target_database.get_engine(), day)
+        record = standing_run(target_database.get_engine(), day)
         if record is None:
             return AssetCheckResult(
                 passed=False,

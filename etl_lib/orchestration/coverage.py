@@ -1,5 +1,5 @@
-"""What the source holds, as Dagster needs to know it: its coverage (GET /coverage), the daily
-partitions that follow it, and whether a day has samples at all.
+"""What the source holds, as Dagster needs to know it: the daily partitions that follow its coverage
+(GET /coverage; ``pipeline.coverage`` asks it, and whether a day has samples at all, for every caller).
 
 The partitions are decided when Dagster loads the definitions: from the first UTC day with a
 sample to the last complete day with one. Loading never fails on the API's account: when it
@@ -13,15 +13,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-import httpx
 from dagster import DailyPartitionsDefinition
 
 from ..config.settings import Settings
-from ..core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, SOURCE_VARIABLES
-from ..core.dates import day_bounds, utc_now
-from ..core.errors import EtlError, NoSourceDataError
-from ..core.scope import RunScope
-from ..pipeline.extract import RetryPolicy, fetch_day, fetch_farm, get, make_client
+from ..core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
+from ..core.dates import utc_now
+from ..core.errors import EtlError
+from ..pipeline.coverage import SourceCoverage, fetch_coverage
+from ..pipeline.extract import RetryPolicy, make_client
 
 log = logging.getLogger(__name__)
 
@@ -30,51 +29,6 @@ log = logging.getLogger(__name__)
 LOAD_TIMEOUT_SECONDS = 5.0
 LOAD_RETRY = RetryPolicy(retries=1, backoff=0.2, deadline=LOAD_TIMEOUT_SECONDS)
 RELOAD_HINT = "reload the definitions (UI: Deployment, Reload; or restart `make dagster`)"
-
-
-@dataclass(frozen=True)
-class SourceCoverage:
-    """The API's answer to GET /coverage: first and last sample, and how many rows."""
-
-    first: dt.datetime | None
-    last: dt.datetime | None
-    rows: int
-
-    @property
-    def empty(self) -> bool:
-        return self.rows == 0 or self.first is None or self.last is None
-
-    def includes(self, day: dt.date) -> bool:
-        return not self.empty and self.first.date() <= day <= self.last.date()
-
-    def describe(self) -> str:
-        if self.empty:
-            return "the source is empty"
-        return f"the source covers {self.first.date().isoformat()} to {self.last.date().isoformat()} ({self.rows:,} samples)"
-
-
-def fetch_coverage(client: httpx.Client, retry: RetryPolicy) -> SourceCoverage:
-    """GET /coverage; the project's errors (``SourceUnavailableError``, ...) when it fails."""
-    payload = get(client, "/coverage", {}, retry=retry).json()
-    return SourceCoverage(_instant(payload.get("first")), _instant(payload.get("last")), int(payload.get("rows") or 0))
-
-
-def _instant(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value).astimezone(dt.UTC) if value else None
-
-
-def samples_on(client: httpx.Client, day: dt.date, retry: RetryPolicy) -> int:
-    """How many samples the farm has on the UTC day (one variable asked: a row is a sample)."""
-    turbines = [turbine.name for turbine in fetch_farm(client, retry=retry)]
-    if not turbines:
-        return 0
-    return len(fetch_day(client, RunScope.day(day, turbines), list(SOURCE_VARIABLES[:1]), retry=retry))
-
-
-def no_source_data(day: dt.date, coverage: SourceCoverage | None) -> str:
-    """Why a day is skipped: the project's own message for it (with its advice), and the coverage."""
-    message = str(NoSourceDataError(day, *day_bounds(day)))
-    return f"{message}\n  Now {coverage.describe()}." if coverage is not None else message
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from dagster import (
 )
 
 from ..core.dates import utc_now
-from .coverage import RELOAD_HINT, fetch_coverage, no_source_data, samples_on
+from ..pipeline.coverage import day_without_data
+from .coverage import RELOAD_HINT
 from .resources import SourceApi
 
 SCHEDULE_NAME = "daily_etl_schedule"
@@ -45,8 +46,9 @@ def build_daily_schedule(job, partitions: PartitionsDefinition) -> ScheduleDefin
         day = day_to_run(context)
         retry = source_api.retry()
         with source_api.get_client() as client:  # an unreachable API fails the tick with its message
-            if samples_on(client, day, retry) == 0:
-                return SkipReason(no_source_data(day, fetch_coverage(client, retry)))
+            missing = day_without_data(client, day, retry)
+            if missing is not None:
+                return SkipReason(str(missing))
         if not partitions.has_partition_key(day.isoformat()):
             return SkipReason(
                 f"The source has data for {day.isoformat()}, but it is not one of the partitions loaded with these "

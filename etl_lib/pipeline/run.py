@@ -5,7 +5,8 @@ The notebook, the CLI, Dagster and the tests call this. One run is one day of th
 of the turbines given): one request to the API for the samples and one for the status log, checks,
 statistics and KPIs vectorised across turbines, one transaction that replaces that day for those
 turbines and records the run. Every execution with a valid date leaves one ``etl_run`` row in the
-target, failed ones too.
+target, failed ones too, except for a day the source has no samples of: that is no run, refused
+(``NoSourceDataError``, with what the source covers) before anything is written or recorded.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..storage.engines import engine_for
 from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
 from . import kpis
+from .coverage import no_samples_error
 from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_events, fetch_farm, make_client, select_turbines
 from .kpis import DayKpis, log_codes
 from .load import replace_day
@@ -128,6 +130,8 @@ def run_etl(
         record.key = str(key)
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record, kpis)
+    except NoSourceDataError:  # a day without source data is not a run: nothing to record
+        raise
     except Exception as exc:
         _record_failure(engine, record, exc)
         raise
@@ -165,12 +169,12 @@ def _run_steps(
             record.turbines = list(scope.turbines)
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
             samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
-            events = fetch_events(client, scope, retry=retry) if with_kpis and len(samples) else None
+            if not len(samples):  # not a run: refused before anything is written, and not recorded
+                raise no_samples_error(client, scope.run_date, retry)
+            events = fetch_events(client, scope, retry=retry) if with_kpis else None
         finally:
             if owns_client:
                 client.close()
-    if not len(samples):
-        raise NoSourceDataError(scope.run_date, scope.start, scope.end)
     record.rows_read = len(samples)
     with _timed(seconds, "quality"):
         models = {turbine.name: turbine.model for turbine in farm}

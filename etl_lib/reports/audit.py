@@ -454,10 +454,11 @@ def farm_figure(result: RunResult) -> Figure:
     times = present.instants(result.quality.grid.index)
     for ax, name in zip(axes, shown):
         day = turbine_day(result, name)
-        power = day.grid["power"]
-        ax.plot(times, power.to_numpy(), color="0.65", lw=0.6, label="1-minute power", zorder=2)
+        bounds = _bounds("power", day)
+        power, beyond = present.drawable(day.grid["power"], bounds)
+        ax.plot(times, power, color="0.65", lw=0.6, label="1-minute power", zorder=2)
         if ("power", "mean") in day.statistics.columns:
-            mean = day.statistics[("power", "mean")].reindex(edges[:-1]).to_numpy(dtype=float)
+            mean = present.drawable(day.statistics[("power", "mean")].reindex(edges[:-1]), bounds)[0]
             ax.step(
                 present.instants(edges),
                 np.append(mean, mean[-1]),
@@ -474,13 +475,14 @@ def farm_figure(result: RunResult) -> Figure:
         if flagged.any():
             ax.plot(
                 times[flagged],
-                power.to_numpy()[flagged],
+                power[flagged],
                 "o",
                 ms=2.5,
                 color="tab:red",
                 label="flagged",
                 zorder=FLAG_ZORDER,
             )
+        present.mark_beyond(ax, times, day.grid["power"], beyond, bounds, UNITS["power"])
         missing = ~day.present.to_numpy()
         if missing.any():
             ax.fill_between(
@@ -542,10 +544,24 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
     models = {t.model.name: t.model for t in result.turbines}
     by_model = {name: [t.name for t in result.turbines if t.model.name == name] for name in models}
     colors = ["0.55", "tab:olive", "tab:brown", "tab:gray", "tab:cyan"]
+    ranges = quality.thresholds.ranges(max(model.rated_power for model in models.values()))
+    wind_bounds, power_bounds = (present.axis_bounds(*ranges[v]) for v in ("wind_speed", "power"))
+
+    def drawn(turbines: list[str], rows=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Wind speed and power of ``turbines`` as drawn (see ``present.drawable``), and which lie beyond."""
+        wind, power = (quality.grid.loc[:, [(t, v) for t in turbines]].to_numpy() for v in ("wind_speed", "power"))
+        wind, power = (values.ravel() if rows is None else values[rows] for values in (wind, power))
+        (wind, wind_beyond), (power, power_beyond) = (
+            present.drawable(wind, wind_bounds),
+            present.drawable(power, power_bounds),
+        )
+        return wind, power, wind_beyond | power_beyond
+
+    beyond_axes = 0
     top = 0.0
     for (name, turbines), color in zip(by_model.items(), colors * 3):
-        wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy().ravel()
-        power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
+        wind, power, beyond = drawn(turbines)
+        beyond_axes += int(beyond.sum())
         good = quality.good().loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
         if result.kpis is not None:  # normal operation: not a stop or a restriction the log explains
             good &= result.kpis.full_performance[turbines].to_numpy().ravel()
@@ -567,9 +583,7 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
         flagged = quality.flags[columns].T.groupby(level="turbine").any().T
         if not flagged.to_numpy().any():
             continue
-        turbines = list(flagged.columns)
-        wind = quality.grid.loc[:, [(t, "wind_speed") for t in turbines]].to_numpy()[flagged.to_numpy()]
-        power = quality.grid.loc[:, [(t, "power") for t in turbines]].to_numpy()[flagged.to_numpy()]
+        wind, power, _ = drawn(list(flagged.columns), flagged.to_numpy())
         ax.plot(
             wind,
             power,
@@ -579,6 +593,8 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
             zorder=FLAG_ZORDER,
             label=f"{check} ({int(flagged.to_numpy().sum())})",
         )
+    if beyond_axes:
+        ax.plot([], [], ls="none", label=f"beyond the axes ({beyond_axes}): at their edge")
     top = max([top, *(m.cut_out for m in models.values())]) + 1
     speeds = np.linspace(0, top, 400)
     for (name, model), style in zip(models.items(), ["-", "--", "-.", ":"] * 3):
@@ -650,7 +666,7 @@ def statistics_table(day: TurbineDay) -> pd.DataFrame:
     quality: where the statistics deserve a second look."""
     joined = day.statistics.join(day.bucket_quality, how="outer") if not day.statistics.empty else day.bucket_quality
     joined = joined[[c for variable in ETL_VARIABLES for c in joined.columns if c[0] == variable]]
-    frame = joined.reindex(imperfect_buckets(day)).round(DECIMALS)
+    frame = present.rounded(joined.reindex(imperfect_buckets(day)), DECIMALS)
     frame.index = frame.index.strftime("%H:%M")
     frame.index.name = "bucket (UTC)"
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["variable", "statistic"])
@@ -691,7 +707,7 @@ def power_curve_table(day: TurbineDay, bin_width: float = 2.0) -> pd.DataFrame:
     )
     table.index = [bin_label(start, bin_width) for start in table.index]
     table.index.name = "wind (m/s)"
-    table = table[table["samples"] > 0].round(1)
+    table = present.rounded(table[table["samples"] > 0], 1)
     return present.table(
         table,
         decimals={c: 1 for c in table.columns if "power" in c or "curve" in c},
@@ -713,6 +729,12 @@ def _levels(variable: str, day: TurbineDay) -> dict[str, tuple[str, list[float]]
     return levels
 
 
+def _bounds(variable: str, day: TurbineDay) -> tuple[float, float]:
+    """How far a plot of ``variable`` reaches: a span beyond the range check's limits (``present.axis_bounds``)."""
+    lower, upper = day.thresholds.ranges(day.model.rated_power)[variable]
+    return present.axis_bounds(lower, upper)
+
+
 def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
     """The turbine's day, a panel per variable with findings (or power and wind speed when it has none):
     the 1-minute samples, for the ETL's variables the 10-minute mean with its min–max band, every check's
@@ -722,14 +744,13 @@ def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
     fig, axes = present.figure(len(variables), row_height=2.0, sharex=True)
     times = present.instants(day.grid.index)
     for ax, variable in zip(axes, variables):
-        data = day.grid[variable]
-        ax.plot(times, data.to_numpy(), color="0.6", lw=0.7, label="1-minute samples", zorder=2)
+        bounds = _bounds(variable, day)
+        data, beyond = present.drawable(day.grid[variable], bounds)
+        ax.plot(times, data, color="0.6", lw=0.7, label="1-minute samples", zorder=2)
         if variable in day.statistics.columns.get_level_values(0):
             stats = day.statistics[variable].reindex(edges[:-1])
-            stepped = {
-                s: np.append(stats[s].to_numpy(dtype=float), stats[s].to_numpy(dtype=float)[-1])
-                for s in ("mean", "min", "max")
-            }
+            drawn = {s: present.drawable(stats[s], bounds)[0] for s in ("mean", "min", "max")}
+            stepped = {s: np.append(values, values[-1]) for s, values in drawn.items()}
             x = present.instants(edges)
             ax.fill_between(
                 x,
@@ -762,7 +783,7 @@ def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
             if flags.any():
                 ax.plot(
                     times[flags],
-                    data.to_numpy()[flags],
+                    data[flags],
                     "o",
                     ms=np.sqrt(size) * 0.8,
                     color=CHECKS[check].colour,
@@ -774,6 +795,7 @@ def day_figure(day: TurbineDay, edges: pd.DatetimeIndex) -> Figure:
             label for label, (style, _) in levels.items() if style == "limit" and day.flag(variable, "range").any()
         ]
         present.limit_lines(ax, levels, data, always=crossed)
+        present.mark_beyond(ax, times, day.grid[variable], beyond, bounds, UNITS.get(variable, ""))
         present.title(ax, f"{day.name} {variable.replace('_', ' ')}")
         ax.set_ylabel(UNITS.get(variable, ""))
         present.legend_outside(ax)
@@ -834,7 +856,7 @@ def written_table(result: RunResult, settings: Settings) -> pd.DataFrame:
             "mean wind_speed_mean": own["mean"].get("wind_speed_mean"),
             "mean power_mean": own["mean"].get("power_mean"),
         }
-    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine").round(DECIMALS)
+    frame = present.rounded(pd.DataFrame.from_dict(rows, orient="index").rename_axis("turbine"), DECIMALS)
     expected_rows = BUCKETS_PER_DAY * len(etl_signal_names())
     return present.table(
         frame.astype({"signals": int, "rows": int}),

@@ -159,7 +159,8 @@ def series_table(wide: pd.DataFrame) -> pd.DataFrame:
             "mean": wide.mean(),
             "max": wide.max(),
         }
-    ).round(DECIMALS)
+    )
+    table = present.rounded(table, DECIMALS)
     table.index.names = ["turbine", "signal"]
     return table
 
@@ -258,7 +259,7 @@ def daily_quality(quality: pd.DataFrame) -> pd.DataFrame:
     shares.columns = [day.strftime("%Y-%m-%d") for day in shares.columns]
     shares.columns.name = "day (UTC)"
     return present.table(
-        shares.round(DECIMALS + 2),
+        present.rounded(shares, DECIMALS + 2),
         percent=list(shares.columns),
         warn_below=dict.fromkeys(shares.columns, MIN_GOOD_SHARE),
         empty="The target has no quality signals in this range.",
@@ -315,7 +316,7 @@ def power_curve(pairs: pd.DataFrame, bin_width: float = 0.5, model: TurbineModel
     curve["model_power"] = model.power(curve["wind_speed"].to_numpy()) if model else np.nan
     curve.index = [bin_label(start, bin_width, digits=1) for start in curve.index]
     curve.index.name = "wind speed bin (m/s)"
-    return curve.round(DECIMALS - 2)
+    return present.rounded(curve, DECIMALS - 2)
 
 
 def read_power_curve(exploration: Exploration) -> pd.DataFrame:
@@ -380,7 +381,7 @@ def power_curve_summary(wide: pd.DataFrame, models: dict[str, TurbineModel | Non
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "turbine"
     return present.table(
-        table.round(DECIMALS),
+        present.rounded(table, DECIMALS),
         percent=["off the curve, good (% of rated)"],
         decimals={"off the curve, all (kW)": 1, "off the curve, good (kW)": 1},
         caption="Measured power curves against each turbine's model (10-minute means)",

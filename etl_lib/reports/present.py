@@ -100,12 +100,37 @@ DEFAULTS = {
 }
 
 
+# From this magnitude on a float64 has no fractional digits left to round, and rounding it (which
+# multiplies by 10 ** decimals) can overflow to infinity: 1e308 rounded to 4 decimals is inf.
+WHOLE = 2.0**52
+# ... and its digits are shown in scientific notation, not as a 309-digit number.
+SCIENTIFIC = 1e15
+
+
+def rounded(values, decimals: int):
+    """``values`` (a number, an array, a Series or a DataFrame) rounded to ``decimals``, except what is
+    too large to have decimals, kept as it is: never an overflow to infinity."""
+    if isinstance(values, pd.DataFrame):
+        result = values.copy()
+        for position in range(result.shape[1]):
+            result.iloc[:, position] = rounded(result.iloc[:, position], decimals)
+        return result
+    if isinstance(values, pd.Series):
+        if not pd.api.types.is_float_dtype(values):
+            return values
+        keep = values.abs().ge(WHOLE) | values.isna()
+        return values.where(keep, values.clip(-WHOLE, WHOLE).round(decimals))
+    array = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(array) >= WHOLE, array, np.round(np.clip(array, -WHOLE, WHOLE), decimals))
+
+
 def _decimals_needed(values: np.ndarray, most: int) -> int:
     """The fewest decimals (up to ``most``) that show every value as it is at ``most`` decimals."""
     values = values[np.isfinite(values)]
-    target = np.round(values, most)
+    target = rounded(values, most)
     for decimals in range(most + 1):
-        if np.allclose(np.round(values, decimals), target, rtol=0, atol=10.0 ** -(most + 1)):
+        if np.allclose(rounded(values, decimals), target, rtol=0, atol=10.0 ** -(most + 1)):
             return decimals
     return most
 
@@ -151,6 +176,8 @@ def _number_format(pattern: str, scale: float = 1):
         if _is_missing(value):
             return MISSING
         number = float(value) * scale
+        if abs(number) >= SCIENTIFIC and math.isfinite(number):  # e.g. a reading of 1e308: 1e+308, not 309 digits
+            return f"{number:.6g}"
         return pattern.format(round(number) if pattern == "{:d}" else number)
 
     return render
@@ -365,6 +392,47 @@ LEVEL_STYLES = {
     "rated": {"color": "0.3", "lw": 0.9, "ls": (0, (6, 3)), "alpha": 0.8},
     "limit": {"color": "tab:red", "lw": 0.9, "ls": (0, (2, 2)), "alpha": 0.8},
 }
+
+
+def axis_bounds(lower: float, upper: float) -> tuple[float, float]:
+    """How far a plot of a variable with physical limits ``[lower, upper]`` (the range check's) reaches:
+    one span of the limits beyond each, so a reading well outside them still shows where it is, and
+    an absurd one (1e308, a saturated transducer's code) cannot stretch the axis until the data
+    flatten or the drawing overflows."""
+    span = max(upper - lower, 1.0)
+    return lower - span, upper + span
+
+
+def drawable(values, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as drawn on an axis held to ``bounds`` (see ``axis_bounds``): those beyond at its edge;
+    and where they were beyond. Missing values stay missing."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        beyond = (values < bounds[0]) | (values > bounds[1])
+    return np.clip(values, *bounds), beyond
+
+
+def mark_beyond(ax: Axes, x, values, beyond: np.ndarray, bounds: tuple[float, float], unit: str) -> None:
+    """Triangles at the edge of the axis where ``values`` lie beyond ``bounds`` (pointing up above it, down
+    below it), named once in the legend with how many and the farthest value."""
+    if not beyond.any():
+        return
+    values, x = np.asarray(values, dtype=float), np.asarray(x)
+    far = values[beyond]
+    label = f"beyond the axis ({int(beyond.sum())}: {far[np.argmax(np.abs(far))]:.3g} {unit})"
+    for side, edge, marker in ((values > bounds[1], bounds[1], "^"), (values < bounds[0], bounds[0], "v")):
+        if side.any():
+            ax.plot(
+                x[side],
+                np.full(int(side.sum()), edge),
+                ls="none",
+                marker=marker,
+                ms=6,
+                color="black",
+                zorder=5,
+                label=label,
+            )
+            label = None
 
 
 def limit_lines(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, Float, Numeric, and_, cast, func, select
 
 from ..config.settings import Settings, get_settings
 from ..core.contract import BUCKET
@@ -135,7 +135,8 @@ def signal_coverage(
             func.count(target_data.c.timestamp),
             func.min(target_data.c.timestamp),
             func.max(target_data.c.timestamp),
-            func.avg(target_data.c.value),
+            # Over numeric: float8's avg also sums the squares, which overflows for values near 1e308.
+            cast(func.avg(cast(target_data.c.value, Numeric)), Float),
         )
         .select_from(signal.join(turbine, turbine.c.id == signal.c.turbine_id).outerjoin(target_data, in_range))
         .group_by(turbine.c.name, signal.c.name)

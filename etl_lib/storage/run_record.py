@@ -14,11 +14,11 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, exists, insert, select, update
 
 from ..core.contract import RunStatus
-from ..core.dates import utc_now
-from .target import etl_run
+from ..core.dates import day_bounds, utc_now
+from .target import etl_run, signal, target_data, turbine
 
 
 def new_key() -> str:
@@ -104,3 +104,32 @@ def latest_succeeded(engine: Engine, run_date: dt.date) -> dict | None:
     with engine.connect() as conn:
         row = conn.execute(query).mappings().first()
     return None if row is None else dict(row)
+
+
+def turbines_with_values(conn: Connection, run_date: dt.date) -> set[str]:
+    """The turbines the target holds values of on the UTC day (an index probe per signal, no scan)."""
+    start, end = day_bounds(run_date)
+    has_values = exists().where(
+        signal.c.turbine_id == turbine.c.id,
+        target_data.c.signal_id == signal.c.id,
+        target_data.c.timestamp >= start,
+        target_data.c.timestamp < end,
+    )
+    return set(conn.execute(select(turbine.c.name).where(has_values)).scalars())
+
+
+def standing_run(engine: Engine, run_date: dt.date) -> dict | None:
+    """The run whose results stand for ``run_date``: the newest succeeded run that covered every turbine
+    the target holds values of that day (a later run of some turbines re-ran only part of the day, so
+    it does not replace the farm's run); the newest succeeded run when none did; None without one."""
+    query = (
+        select(etl_run)
+        .where(etl_run.c.run_date == run_date, etl_run.c.status == RunStatus.SUCCEEDED.value)
+        .order_by(etl_run.c.finished_at.desc(), etl_run.c.id.desc())
+    )
+    with engine.connect() as conn:
+        runs = [dict(row) for row in conn.execute(query).mappings()]
+        if not runs:
+            return None
+        held = turbines_with_values(conn, run_date)
+    return next((run for run in runs if held <= set(run["turbines"] or ())), runs[0])

@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from etl_lib.config.settings import PROJECT_ROOT, Settings
 from etl_lib.core.errors import StackError
-from etl_lib.notebook.recorded import read_error, read_recorded
+from etl_lib.notebook.recorded import read_recorded
 from etl_lib.ops.stack import stack_status, start_api
 from etl_lib.storage.engines import engine_for
 from etl_lib.storage.run_record import read_runs
@@ -65,7 +66,7 @@ def beyond_progress(stderr: str) -> list[str]:
     return [line for line in stderr.replace("\r", "\n").splitlines() if not PROGRESS.match(line)]
 
 
-def test_etl_run_writes_the_report_and_fails_loudly_outside_the_data(settings):
+def test_etl_run_writes_the_report_and_says_what_it_did(settings):
     ok = run(ETL, "run", "2024-10-04")
     assert ok.returncode == 0, ok.stderr
     assert beyond_progress(ok.stderr) == []  # quiet when all is well: no kernel warnings
@@ -78,15 +79,25 @@ def test_etl_run_writes_the_report_and_fails_loudly_outside_the_data(settings):
     assert record["status"] == "succeeded" and record["report"] == str(report)
     assert record["rows_read"] == 5760 and f"{record['rows_written']} rows written" in ok.stdout
 
-    failed = run(ETL, "run", "2024-12-01")
-    assert failed.returncode != 0
-    assert "no samples for 2024-12-01" in failed.stderr
-    assert "Traceback" not in failed.stderr
-    error = read_error(settings.runs_dir / "2024-12-01.ipynb")
-    assert error is not None and error["ename"] == "NoSourceDataError"
-    record = read_runs(engine_for(settings.target_url), dt.date(2024, 12, 1)).iloc[-1]
-    assert record["status"] == "failed" and "no samples for 2024-12-01" in record["error"]
-    assert record["report"] == str(settings.runs_dir / "2024-12-01.ipynb")
+
+def test_a_day_outside_the_data_is_refused_in_a_second_saying_what_the_source_covers(settings, api, tmp_path):
+    """It took about 5 s (a kernel), wrote a failed report and a failed record, and did not say what the
+    source covers."""
+    day = dt.date(2024, 12, 1)
+    coverage = api.get("/coverage").json()
+    covers = f"the source covers {coverage['first'][:10]} to {coverage['last'][:10]} ({coverage['rows']:,} samples)"
+    runs, before = tmp_path / "runs", len(read_runs(engine_for(settings.target_url), day))
+    for args in (("run", day.isoformat()), ("run", day.isoformat(), "--no-report")):
+        started = time.perf_counter()
+        refused = run(ETL, *args, env={**os.environ, "ETL_RUNS_DIR": str(runs)})
+        seconds = time.perf_counter() - started
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.startswith(f"error: The source has no samples for {day}"), refused.stderr
+        assert covers in refused.stderr and refused.stderr.count("What to do:") == 1
+        assert "Traceback" not in refused.stderr
+        assert seconds < 3.0, f"{args}: {seconds:.1f} s"  # about a second: no kernel starts
+    assert not runs.exists() or not any(runs.iterdir())  # no report
+    assert len(read_runs(engine_for(settings.target_url), day)) == before  # no run, so no record
 
 
 def test_bad_date_on_the_command_line(settings):

@@ -3,12 +3,10 @@ one "What to do"), a non-zero exit, and no traceback, SQL text, parameters or pa
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from sqlalchemy import text
 
-from harness.process_faults import etl
+from harness.process_faults import etl, refusing_inserts
 from harness.stack import free_port
 
 SECRET = "s3cret-pw"
@@ -64,27 +62,9 @@ def test_each_error_is_one_clean_message(settings, tmp_path, case):
     assert_one_clean_message(etl(*args, env=env, timeout=60), expected)
 
 
-@contextmanager
 def refusing_run_records(target_engine):
     """The target refuses new etl_run rows (as a target with an older or locked-down etl_run would)."""
-    with target_engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE FUNCTION refuse_run_record() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'etl_run refuses new rows'; END $$"
-            )
-        )
-        conn.execute(
-            text(
-                "CREATE TRIGGER refuse_run_record BEFORE INSERT ON etl_run FOR EACH ROW EXECUTE FUNCTION refuse_run_record()"
-            )
-        )
-    try:
-        yield
-    finally:
-        with target_engine.begin() as conn:
-            conn.execute(text("DROP TRIGGER refuse_run_record ON etl_run"))
-            conn.execute(text("DROP FUNCTION refuse_run_record()"))
+    return refusing_inserts(target_engine, "etl_run", "etl_run refuses new rows")
 
 
 def test_a_refused_run_record_shows_no_statement_and_no_parameters(settings, target_engine):

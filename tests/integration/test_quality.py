@@ -114,15 +114,25 @@ def test_flags_reach_the_target_quality_and_the_run_record(faulty, target_engine
 
 
 def test_a_failed_run_is_recorded_with_its_error(settings, target_engine):
-    day = dt.date(2024, 12, 2)  # nothing in the source
-    before = set(read_runs(target_engine, day)["id"])  # other tests (a failing backfill) record this day too
-    with pytest.raises(NoSourceDataError):
-        run_etl(day, settings)
+    day = dt.date(2024, 10, 2)
+    before = set(read_runs(target_engine, day)["id"])
+    with pytest.raises(ConfigurationError):
+        run_etl(day, settings, turbines=["WT99"])  # a typo: the farm has no such turbine
     runs = read_runs(target_engine, day)
     runs = runs[~runs["id"].isin(before)]
     with target_engine.begin() as conn:
         conn.execute(etl_run.delete().where(etl_run.c.id.in_([int(i) for i in runs["id"]])))
-    assert runs["status"].tolist() == ["failed"] and "no samples for 2024-12-02" in runs.iloc[0]["error"]
+    assert runs["status"].tolist() == ["failed"] and "no turbine(s) 'WT99'" in runs.iloc[0]["error"]
+
+
+def test_a_day_without_source_data_is_no_run_and_leaves_no_record(settings, target_engine, api):
+    day = dt.date(2024, 12, 2)  # nothing in the source
+    before = len(read_runs(target_engine, day))
+    with pytest.raises(NoSourceDataError) as raised:
+        run_etl(day, settings)
+    coverage = api.get("/coverage").json()
+    assert f"the source covers {coverage['first'][:10]} to {coverage['last'][:10]}" in str(raised.value)
+    assert len(read_runs(target_engine, day)) == before
 
 
 def test_a_bad_threshold_override_fails_before_any_work_and_names_the_threshold(settings, target_engine):

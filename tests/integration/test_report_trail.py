@@ -1,6 +1,7 @@
 """The report trail: a run that cannot write its report fails before any work, a report is written
-whole or not at all, a killed run leaves no stale report looking current, and a backfill through
-the notebook counts the days whose data was written apart from the reports that were."""
+whole or not at all, a killed run leaves the previous report standing and none of its own, and a
+backfill through the notebook counts the days whose data was written apart from the reports that were.
+(Every run keeping its own report: test_audit_trail.py.)"""
 
 from __future__ import annotations
 
@@ -71,13 +72,13 @@ def test_etl_run_says_so_in_one_paragraph_and_exits_non_zero(settings, unwritabl
     assert "Traceback" not in done.stderr
 
 
-def test_a_killed_run_leaves_no_stale_report_looking_current(settings, tmp_path):
+def test_a_killed_run_leaves_the_previous_report_standing_and_none_of_its_own(settings, tmp_path):
     outcome = faults.run_killed(settings, DAY, tmp_path / "runs")
-    assert outcome.report == f"no {DAY}.ipynb; the previous one kept as {DAY}.previous.ipynb"
+    assert outcome.report == f"{DAY}.ipynb still the previous run's; the killed run left no report"
     assert outcome.target == "unchanged"
 
 
-def test_a_report_replaces_the_previous_one_whole_and_leaves_nothing_else(settings, tmp_path):
+def test_a_report_where_the_caller_says_replaces_the_previous_one_whole_and_leaves_nothing_else(settings, tmp_path):
     """A failed cell still gives the report (with the error); the earlier report and its HTML export
     are gone, and no temporary file is left."""
     runs = tmp_path / "runs"
@@ -86,7 +87,7 @@ def test_a_report_replaces_the_previous_one_whole_and_leaves_nothing_else(settin
     report.write_text("an earlier report")
     report.with_suffix(".html").write_text("its export")
     with pytest.raises(NotebookRunError, match=f"no samples for {NO_DATA_DAY}"):
-        run_notebook(NO_DATA_DAY, settings.model_copy(update={"runs_dir": runs}))
+        run_notebook(NO_DATA_DAY, settings, output=report)
     assert sorted(path.name for path in runs.iterdir()) == [report.name]
     assert read_error(report)["ename"] == "NoSourceDataError"
 

@@ -49,3 +49,26 @@ def test_cli_refuses_bad_arguments_before_any_work(args, message):
     done = run_cli("backfill", *args)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_skipped_days_are_counted_apart_and_named_in_stretches():
+    from etl_lib.ops.backfill import BackfillResult, DayOutcome
+
+    reason = "the source has no samples of it; the source covers 2024-10-01 to 2024-10-10 (57,565 samples)"
+    days = [dt.date(2024, 10, 9) + dt.timedelta(days=i) for i in range(6)]
+    outcomes = [
+        DayOutcome(days[0], 0.1, rows_written=10, data_written=True),
+        DayOutcome(days[1], 0.1, skipped=reason),
+        DayOutcome(days[2], 0.1, skipped=reason),
+        DayOutcome(days[3], 0.1, error="it failed", data_written=False),
+        DayOutcome(days[4], 0.1, skipped=reason),
+        DayOutcome(days[5], 0.1, rows_written=10, data_written=True),
+    ]
+    result = BackfillResult(outcomes, 1.0, 1, False)
+    assert not result.ok and [f.run_date for f in result.failures] == [days[3]]
+    assert "2 of 6 day(s) done, 3 skipped (no source data), 1 failed" in result.summary_line("a", "b")
+    assert result.skipped_lines() == [
+        f"SKIPPED 2024-10-10 to 2024-10-11 (2 days): {reason}.",
+        f"SKIPPED 2024-10-13: {reason}.",
+    ]
+    assert BackfillResult([outcomes[1], outcomes[5]], 1.0, 1, False).ok  # skipped is no failure

@@ -138,3 +138,34 @@ def test_daily_values_get_day_ticks_that_name_their_month():
     present.time_axis(ax, daily=True)
     FigureCanvasAgg(fig).draw()
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["Oct 03", "Oct 04"]
+
+
+def test_values_too_large_to_round_are_shown_as_they_are_never_as_infinity():
+    """Rounding multiplies by 10 ** decimals: 1e308 rounded to 4 decimals was inf, in the report's tables."""
+    frame = pd.DataFrame({"power max (kW)": [1e308, -1.7e308, 1234.56789, np.nan], "n": [1, 2, 3, 4]})
+    with np.errstate(all="raise"):
+        shown = present.rounded(frame, 4)
+    assert shown["power max (kW)"].tolist()[:3] == [1e308, -1.7e308, 1234.5679] and np.isnan(shown.iloc[3, 0])
+    assert shown["n"].tolist() == [1, 2, 3, 4]
+    assert present.rounded(np.array([1e308, 0.123456]), 2).tolist() == [1e308, 0.12]
+    lines = present.text(present.table(shown)).splitlines()
+    assert lines[1].split()[1:] == ["1e+308", "1"] and lines[2].split()[1:] == ["-1.7e+308", "2"]
+    assert "inf" not in present.text(present.table(shown))
+
+
+def test_a_figure_keeps_its_axis_and_draws_what_lies_beyond_at_the_edge():
+    """An axis stretched to 1e308 flattened the day, and near 1.8e308 matplotlib's transforms overflowed
+    (LinAlgError: Singular matrix)."""
+    bounds = present.axis_bounds(-50.0, 2200.0)
+    assert bounds == (-2300.0, 4450.0)
+    values = np.array([100.0, 1.7e308, np.nan, -1e308, 3276.7])
+    drawn, beyond = present.drawable(values, bounds)
+    assert beyond.tolist() == [False, True, False, True, False]
+    assert drawn[[0, 1, 3, 4]].tolist() == [100.0, 4450.0, -2300.0, 3276.7] and np.isnan(drawn[2])
+    fig, (ax,) = present.figure(1)
+    ax.plot(np.arange(5), drawn)
+    present.mark_beyond(ax, np.arange(5), values, beyond, bounds, "kW")
+    FigureCanvasAgg(fig).draw()
+    low, high = ax.get_ylim()
+    assert low > -3000 and high < 5000  # the bounds and a margin, not 1e308
+    assert ax.get_legend_handles_labels()[1] == ["beyond the axis (2: 1.7e+308 kW)"]
