@@ -20,6 +20,19 @@ class NoParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FarmParameters(BaseModel):
+    """The parameters of a route that can keep to one farm (``/turbines``, ``/coverage``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    farm: str | None = Field(
+        None,
+        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
+        "a 422 naming the valid ones.",
+        examples=["WF01"],
+    )
+
+
 class DataParameters(BaseModel):
     """The parameters of ``/data``."""
 
@@ -44,6 +57,12 @@ class DataParameters(BaseModel):
         "turbine. The answer has a 'turbine' column whenever it can hold more than one turbine.",
         examples=[["WT01", "WT02"]],
     )
+    farm: str | None = Field(
+        None,
+        description="Only turbines of this farm (its name, see /farms); default: every farm. The turbines named "
+        "must be the farm's; an unknown farm is a 422 naming the valid ones.",
+        examples=["WF01"],
+    )
     format: str | None = Field(
         None,
         description="Response format, json or arrow; overrides the Accept header. "
@@ -66,6 +85,12 @@ class EventParameters(BaseModel):
         None,
         description="Turbines (names, see /turbines), repeated or comma-separated; default: every turbine.",
         examples=[["WT01", "WT02"]],
+    )
+    farm: str | None = Field(
+        None,
+        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
+        "a 422 naming the valid ones.",
+        examples=["WF01"],
     )
 
 
@@ -152,6 +177,14 @@ def _refuse_unknown(kind: str, names: list[str], known, valid: str) -> None:
         raise bad_request(f"Unknown {kind}(s) {shown}. {valid}")
 
 
+def refuse_unknown_farm(name: str, farms: list[str]) -> None:
+    """422 naming the farm and the valid ones, unless ``name`` is one of ``farms``."""
+    valid = ", ".join(farms[:20]) + (", …" if len(farms) > 20 else "")
+    _refuse_unknown(
+        "farm", [name], farms, f"Valid farms: {valid or '(none: the source is empty)'} (GET /farms lists them)."
+    )
+
+
 def parse_variables(values: list[str]) -> list[str]:
     names = _names(values)
     if not names:
@@ -161,7 +194,8 @@ def parse_variables(values: list[str]) -> list[str]:
 
 
 def parse_turbines(values: list[str] | None, farm: dict[str, int]) -> dict[str, int]:
-    """The selected turbines' ids by name, in the farm's order (default: every turbine)."""
+    """The selected turbines' ids by name, in the farm's order (default: every turbine of ``farm``, the turbines
+    the request may name: a farm's, or the fleet's)."""
     if values is None:
         return farm
     names = _names(values)

@@ -1,4 +1,4 @@
-"""The API's routes: data, variables, coverage and health. Nothing here writes."""
+"""The API's routes: farms, turbines, data, events, variables, coverage and health. Nothing here writes."""
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures.
 from typing import Annotated
@@ -12,13 +12,14 @@ from etl_lib.core.contract import ARROW_MEDIA_TYPE, DESCRIPTIONS, JSON_MEDIA_TYP
 from .binary_copy import arrow_schema
 from .deps import Authorized, EngineDep, SettingsDep
 from .events import event_rows, events_json, status_codes
-from .farm import turbine_ids, turbines_with_models
+from .farm import farms, turbine_ids, turbines_with_models
 from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
 from .models import (
     Coverage,
     DataResponse,
     ErrorResponse,
     EventsResponse,
+    FarmsResponse,
     Health,
     StatusCodesResponse,
     TurbinesResponse,
@@ -28,6 +29,7 @@ from .models import (
 from .params import (
     DataParameters,
     EventParameters,
+    FarmParameters,
     NoParameters,
     parse_interval,
     parse_turbines,
@@ -84,7 +86,7 @@ def get_data(
     names = parse_variables(parameters.variables)
     chosen = choose_format(parameters.format, accept)
     with engine.connect() as conn:
-        farm = turbine_ids(conn)
+        farm = turbine_ids(conn, parameters.farm)
     selected = parse_turbines(parameters.turbines, farm)
     selection = Selection(selected)
     give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
@@ -119,7 +121,7 @@ def get_events(
     ending with ``count`` like ``/data``."""
     begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
     with engine.connect() as conn:
-        selected = parse_turbines(parameters.turbines, turbine_ids(conn))
+        selected = parse_turbines(parameters.turbines, turbine_ids(conn, parameters.farm))
         rows = event_rows(conn, list(selected.values()), begin, finish)
     return WholeOrBroken(events_json(rows, begin, finish, list(selected)), media_type=JSON_MEDIA_TYPE)
 
@@ -136,10 +138,16 @@ def get_status_codes(
         return StatusCodesResponse(status_codes=status_codes(conn))
 
 
-@router.get("/turbines", response_model=TurbinesResponse, summary="The farm's turbines with their models")
-def get_turbines(engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]) -> TurbinesResponse:
+@router.get("/farms", response_model=FarmsResponse, summary="The fleet's farms: name, position, elevation, turbines")
+def get_farms(engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]) -> FarmsResponse:
     with engine.connect() as conn:
-        return TurbinesResponse(turbines=turbines_with_models(conn))
+        return FarmsResponse(farms=farms(conn))
+
+
+@router.get("/turbines", response_model=TurbinesResponse, summary="The turbines (of a farm) with their farm and model")
+def get_turbines(engine: EngineDep, parameters: Annotated[FarmParameters, query(FarmParameters)]) -> TurbinesResponse:
+    with engine.connect() as conn:
+        return TurbinesResponse(turbines=turbines_with_models(conn, parameters.farm))
 
 
 @router.get("/variables", response_model=VariablesResponse, summary="The variables /data can return")
@@ -147,12 +155,24 @@ def get_variables(parameters: Annotated[NoParameters, query(NoParameters)]) -> V
     return VariablesResponse(variables=VARIABLES)
 
 
-@router.get("/coverage", response_model=Coverage, summary="First and last timestamp and row count of the source")
-def get_coverage(engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]) -> Coverage:
+@router.get(
+    "/coverage", response_model=Coverage, summary="First and last timestamp and row count of the source (or a farm)"
+)
+def get_coverage(engine: EngineDep, parameters: Annotated[FarmParameters, query(FarmParameters)]) -> Coverage:
     with engine.connect() as conn:
-        first, last, rows = conn.execute(
-            text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
-        ).one()
+        if parameters.farm is None:
+            first, last, rows = conn.execute(
+                text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
+            ).one()
+        else:
+            ids = list(turbine_ids(conn, parameters.farm).values())
+            first, last, rows = conn.execute(
+                text(
+                    f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}" '
+                    "WHERE turbine_id = ANY(:ids)"
+                ),
+                {"ids": ids},
+            ).one()
     return Coverage(first=first, last=last, rows=rows)
 
 

@@ -1,4 +1,5 @@
-"""Extract: the farm and one UTC day of its samples from the API over HTTP (httpx), with retries.
+"""Extract: the farm (one of the source's fleet) and one UTC day of its samples from the API over HTTP
+(httpx), with retries.
 
 One request for the day of every turbine in the scope; the answer (Arrow, or JSON from an API
 without it) is validated before anything downstream sees it.
@@ -185,6 +186,61 @@ def parse_json(response: httpx.Response, start: dt.datetime, end: dt.datetime) -
 
 
 @dataclass(frozen=True)
+class Site:
+    """A farm of the fleet as the API describes it (GET /farms)."""
+
+    name: str
+    latitude: float | None = None
+    longitude: float | None = None
+    elevation: float | None = None  # m above sea level
+    turbines: int = 0
+
+    def as_row(self) -> dict:
+        return {"name": self.name, "latitude": self.latitude, "longitude": self.longitude, "elevation": self.elevation}
+
+
+def fetch_farms(client: httpx.Client, *, retry: RetryPolicy) -> list[Site]:
+    """The fleet's farms (GET /farms), in name order."""
+    response = get(client, "/farms", {}, retry=retry)
+    try:
+        return [
+            Site(f["name"], f.get("latitude"), f.get("longitude"), f.get("elevation"), int(f.get("turbines") or 0))
+            for f in orjson.loads(response.content)["farms"]
+        ]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise SourceRequestError(
+            str(response.url), response.status_code, f"the answer is not a list of farms ({exc!r})"
+        ) from None
+
+
+def choose_farm(farms: list[Site], name: str | None) -> Site:
+    """The farm named ``name`` of ``farms``, or the only one when ``name`` is None; otherwise an error that lists
+    the farms and says how to name one."""
+    names = ", ".join(site.name for site in farms[:20]) + (", …" if len(farms) > 20 else "")
+    if name is None:
+        if len(farms) == 1:
+            return farms[0]
+        if not farms:
+            raise ConfigurationError(
+                "The source has no farm.", "Fill it first: `etl seed` (or load your fleet's farms).", setting="farm"
+            )
+        raise ConfigurationError(
+            f"The source holds {len(farms)} farms ({names}) and the run names none: a run is one farm's day.",
+            f"Name the farm: `etl run DATE --farm {farms[0].name}` (run_etl(..., farm=...); the notebook's "
+            "parameter farm). `etl backfill` runs every farm.",
+            setting="farm",
+        )
+    for site in farms:
+        if site.name == name:
+            return site
+    raise ConfigurationError(
+        f"The source has no farm {name[:64]!r}.",
+        f"Pick from: {names or '(none: seed the source first)'}.",
+        setting="farm",
+    )
+
+
+@dataclass(frozen=True)
 class Turbine:
     """A turbine of the farm as the API describes it."""
 
@@ -193,6 +249,7 @@ class Turbine:
     latitude: float | None = None
     longitude: float | None = None
     elevation: float | None = None  # m above sea level
+    farm: str | None = None  # the farm it belongs to
 
     def as_row(self) -> dict:
         return {
@@ -217,13 +274,19 @@ class Samples:
         return len(self.values)
 
 
-def fetch_farm(client: httpx.Client, *, retry: RetryPolicy) -> list[Turbine]:
-    """The farm's turbines with their models (GET /turbines), in name order."""
-    response = get(client, "/turbines", {}, retry=retry)
+def fetch_farm(client: httpx.Client, *, retry: RetryPolicy, farm: str | None = None) -> list[Turbine]:
+    """The turbines of the farm named ``farm`` (None: of every farm) with their models (GET /turbines), in name
+    order."""
+    response = get(client, "/turbines", {} if farm is None else {"farm": farm}, retry=retry)
     try:
-        return [
+        turbines = [
             Turbine(
-                t["name"], TurbineModel.from_dict(t["model"]), t.get("latitude"), t.get("longitude"), t.get("elevation")
+                t["name"],
+                TurbineModel.from_dict(t["model"]),
+                t.get("latitude"),
+                t.get("longitude"),
+                t.get("elevation"),
+                t.get("farm"),
             )
             for t in orjson.loads(response.content)["turbines"]
         ]
@@ -231,6 +294,14 @@ def fetch_farm(client: httpx.Client, *, retry: RetryPolicy) -> list[Turbine]:
         raise SourceRequestError(
             str(response.url), response.status_code, f"the answer is not a list of turbines with models ({exc!r})"
         ) from None
+    strangers = sorted({t.name for t in turbines if farm is not None and t.farm != farm})
+    if strangers:  # a turbine of another farm would be judged against this farm's
+        raise SourceRequestError(
+            str(response.url),
+            response.status_code,
+            f"the turbines of farm {farm!r} include turbine(s) of another farm: {', '.join(strangers[:5])}",
+        )
+    return turbines
 
 
 def select_turbines(farm: list[Turbine], scope: RunScope) -> list[Turbine]:
@@ -241,7 +312,8 @@ def select_turbines(farm: list[Turbine], scope: RunScope) -> list[Turbine]:
     unknown = [name for name in scope.turbines if name not in by_name]
     if unknown:
         raise ConfigurationError(
-            f"The farm has no turbine(s) {', '.join(map(repr, unknown))}.",
+            f"The farm{'' if scope.farm is None else ' ' + scope.farm} has no turbine(s) "
+            f"{', '.join(map(repr, unknown))}.",
             f"Pick from: {', '.join(by_name) or '(none: seed the source first)'}.",
             setting="turbines",
         )

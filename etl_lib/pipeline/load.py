@@ -1,9 +1,9 @@
 """Load: replace one UTC day of the scope's turbines in the target, atomically (SQLAlchemy + COPY).
 
-One transaction records the turbines and their models as the source describes them, makes any
+One transaction records the farm, the turbines and their models as the source describes them, makes any
 missing signals, deletes the day's rows of those turbines' signals, COPYs the new rows in, inserts
 the run record and replaces the turbines' KPIs of the day: all of it commits, or none. Other turbines'
-rows are not touched.
+rows, and other farms', are not touched; runs of one farm-day take turns, other farms' days run beside.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from ..storage.run_record import RunRecord
 from ..storage.target import ensure_signals, target_data, turbine_day_kpi, upsert_farm
 
 
-def day_lock_key(run_date: dt.date) -> int:
-    """A stable advisory-lock key per date, so runs of the same day take turns."""
-    return zlib.crc32(f"wind-etl:{run_date.isoformat()}".encode())
+def day_lock_key(run_date: dt.date, farm: str | None = None) -> int:
+    """A stable advisory-lock key per farm and date, so runs of the same farm-day take turns."""
+    return zlib.crc32(f"wind-etl:{run_date.isoformat()}".encode() + (b"" if farm is None else f":{farm}".encode()))
 
 
 def replace_day(
@@ -39,20 +39,21 @@ def replace_day(
     signals: list[str],
     record: RunRecord,
     kpis: pd.DataFrame | None = None,
+    site: dict | None = None,
 ) -> int:
     """Delete the day's rows of ``signals`` of the ``turbines`` (``name``, ``model``, position), COPY
     ``rows`` (``turbine, timestamp, signal, value``) in, insert ``record`` as succeeded and replace the
     turbines' KPIs of the day with ``kpis`` (a row per turbine, ``metrics.kpis.day_kpis``), in one
-    transaction; return the run record's id.
+    transaction; return the run record's id. ``site`` (``name``, position, elevation) is the turbines' farm.
 
-    Concurrent runs of the same date serialize on an advisory lock; a failure anywhere rolls
+    Concurrent runs of the same farm-day serialize on an advisory lock; a failure anywhere rolls
     back, leaving the previous rows of the day intact and no record of success.
     """
     started = time.perf_counter()
     try:
         with engine.begin() as conn:
-            conn.execute(select(func.pg_advisory_xact_lock(day_lock_key(scope.run_date))))
-            turbine_ids = upsert_farm(conn, turbines)
+            conn.execute(select(func.pg_advisory_xact_lock(day_lock_key(scope.run_date, scope.farm))))
+            turbine_ids = upsert_farm(conn, turbines, site)
             ids = ensure_signals(conn, turbine_ids, signals)
             conn.execute(
                 text(

@@ -1,10 +1,11 @@
 """run_etl: extract, check, transform, compute the KPIs and load one UTC day of a farm; the one place the
 stages are wired.
 
-The notebook, the CLI, Dagster and the tests call this. One run is one day of the whole farm (or
-of the turbines given): one request to the API for the samples and one for the status log, checks,
-statistics and KPIs vectorised across turbines, one transaction that replaces that day for those
-turbines and records the run. Every execution with a valid date leaves one ``etl_run`` row in the
+The notebook, the CLI, Dagster and the tests call this. One run is one day of one farm of the fleet (the
+farm named, or the source's only one), whole or the turbines given: a request for the fleet's farms and
+one for the farm's turbines, one for the samples and one for the status log, checks, statistics and KPIs
+vectorised across the farm's turbines (a turbine is judged only against its own farm), one transaction that
+replaces that day for those turbines and records the run; no other farm's rows are touched. Every execution with a valid date leaves one ``etl_run`` row in the
 target, failed ones too, except for a day the source has no samples of: that is no run, refused
 (``NoSourceDataError``, with what the source covers) before anything is written or recorded.
 """
@@ -39,7 +40,19 @@ from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
 from . import kpis
 from .coverage import no_samples_error
-from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_events, fetch_farm, make_client, select_turbines
+from .extract import (
+    RetryPolicy,
+    Samples,
+    Site,
+    Turbine,
+    choose_farm,
+    fetch_day,
+    fetch_events,
+    fetch_farm,
+    fetch_farms,
+    make_client,
+    select_turbines,
+)
 from .kpis import DayKpis, log_codes
 from .load import replace_day
 from .quality import QualityResult, QualityThresholds, check_day, expected_timestamps, thresholds_from
@@ -63,6 +76,7 @@ class RunResult:
     key: str | None = None  # the run's key in its etl_run row
     kpis: DayKpis | None = field(default=None, repr=False)  # what the farm did (None: run without KPIs)
     events: pd.DataFrame | None = field(default=None, repr=False)  # the status log's events of the day
+    site: Site | None = None  # the farm, as the source describes it
 
     @property
     def run_date(self) -> dt.date:
@@ -73,6 +87,7 @@ class RunResult:
         return {
             "key": self.key,
             "date": self.run_date.isoformat(),
+            "farm": self.scope.farm,
             "turbines": list(self.scope.turbines),
             "rows_read": self.rows_read,
             "buckets": self.buckets,
@@ -106,6 +121,7 @@ def run_etl(
     run_date: dt.date | str,
     settings: Settings | None = None,
     *,
+    farm: str | None = None,
     turbines: list[str] | str | None = None,
     client: httpx.Client | None = None,
     engine: Engine | None = None,
@@ -114,15 +130,17 @@ def run_etl(
     key: str | None = None,
     kpis: bool = True,
 ) -> RunResult:
-    """Run the day for the farm, or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
+    """Run the day of the farm named ``farm`` (None: the source's only farm; a source of several farms needs the
+    name), whole or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
     ``report`` is the audit notebook's path and ``key`` the caller's id of the run (both kept in the run
     record; a key is made when none is given). ``kpis=False`` leaves out the status log, the KPIs, the
     potential power and the trusted statistics (what ``make bench`` compares a day with KPIs against)."""
     settings = settings or get_settings()
-    scope = RunScope.day(run_date, turbines)
+    scope = RunScope.day(run_date, turbines, farm)
     engine = engine or engine_for(settings.target_url)
     record = RunRecord(
         scope.run_date,
+        farm=scope.farm,
         turbines=None if scope.turbines is None else list(scope.turbines),
         report=None if report is None else str(report),
     )
@@ -164,13 +182,17 @@ def _run_steps(
         owns_client = client is None
         client = client or make_client(settings)
         try:
-            farm = select_turbines(fetch_farm(client, retry=retry), scope)
+            farms = fetch_farms(client, retry=retry)
+            site = choose_farm(farms, scope.farm)
+            scope = scope.at(site.name)
+            record.farm = site.name
+            farm = select_turbines(fetch_farm(client, retry=retry, farm=site.name), scope)
             scope = scope.covering([turbine.name for turbine in farm])
             record.turbines = list(scope.turbines)
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
             samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
             if not len(samples):  # not a run: refused before anything is written, and not recorded
-                raise no_samples_error(client, scope.run_date, retry)
+                raise no_samples_error(client, scope.run_date, retry, scope.farm if len(farms) > 1 else None)
             events = fetch_events(client, scope, retry=retry) if with_kpis else None
         finally:
             if owns_client:
@@ -180,7 +202,12 @@ def _run_steps(
         models = {turbine.name: turbine.model for turbine in farm}
         logged = log_codes(expected_timestamps(scope), scope.turbines, events) if with_kpis else None
         explained = availability.explained(logged) if logged is not None else None
-        quality = check_day(samples.values, samples.non_finite, scope, models, thresholds, explained=explained)
+        farm_of = {
+            turbine.name: turbine.farm for turbine in farm
+        }  # one farm's: its turbines are each other's neighbours
+        quality = check_day(
+            samples.values, samples.non_finite, scope, models, thresholds, explained=explained, farms=farm_of
+        )
         usable = quality.grid.notna()
         statistic_columns = usable.columns.get_level_values("variable").isin(ETL_VARIABLES)
         per_bucket = bucket_quality(usable.loc[:, statistic_columns], quality.good().loc[:, statistic_columns])
@@ -207,7 +234,7 @@ def _run_steps(
         ensure_target_schema(engine)
         signals = written_signal_names() if with_kpis else etl_signal_names()
         table = None if day_kpis is None else day_kpis.table
-        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, signals, record, table)
+        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, signals, record, table, site.as_row())
     return RunResult(
         scope=scope,
         turbines=farm,
@@ -224,4 +251,5 @@ def _run_steps(
         key=record.key,
         kpis=day_kpis,
         events=events,
+        site=site,
     )

@@ -30,7 +30,7 @@ from ..core.contract import EVENT_TABLE, SOURCE_TABLE, SOURCE_VARIABLES, STATUS_
 from .fleet import fleet_tables
 
 metadata = MetaData()
-turbine_model, turbine = fleet_tables(metadata, model_required=True)
+farm, turbine_model, turbine = fleet_tables(metadata, model_required=True)
 
 source_data = Table(
     SOURCE_TABLE,

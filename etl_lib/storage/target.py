@@ -1,5 +1,5 @@
-"""The target database: the farm (turbine models, turbines), a signal per turbine and name, their
-10-minute values and the run record. The schema is made by the migrations in
+"""The target database: the fleet (farms, turbine models, turbines, mirrored from the source), a signal per
+turbine and name, their 10-minute values and the run record. The schema is made by the migrations in
 ``storage/migrations/target`` (``ensure_target_schema``)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ..core.turbines import TurbineModel
 from .fleet import fleet_tables, model_row
 
 metadata = MetaData()
-turbine_model, turbine = fleet_tables(metadata, model_required=False)
+farm, turbine_model, turbine = fleet_tables(metadata, model_required=False)
 
 signal = Table(
     "signal",
@@ -75,8 +75,10 @@ etl_run = Table(
     Column("overflowed_statistics", Integer, comment="statistics not written: not finite (overflow)"),
     Column("seconds", JSONB, comment="{step: seconds} of the run's steps"),
     Column("report_error", Text, comment="why the run's report could not be completed, when it could not"),
+    Column("farm", String(64), comment="the farm the run covered (its name)"),
     CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
     Index("etl_run_key_idx", "key"),
+    Index("etl_run_farm_run_date_idx", "farm", "run_date"),
 )
 
 # What the farm did, per turbine and day (``metrics.kpis``): replaced with the day's rows, in its transaction.
@@ -120,9 +122,22 @@ def ensure_target_schema(engine: Engine) -> None:
         _prepared.add(key)
 
 
-def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
-    """Record the turbines (``name``, ``model``: a TurbineModel, ``latitude``, ``longitude``) and their
-    models as the source describes them now; return their ids by name."""
+def upsert_site(conn: Connection, site: dict) -> int:
+    """Record the farm ``site`` (``name``, ``latitude``, ``longitude``, ``elevation``) as the source describes
+    it now; return its id."""
+    row = {key: site.get(key) for key in ("name", "latitude", "longitude", "elevation")}
+    statement = insert(farm).values(row)
+    return conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={c: statement.excluded[c] for c in ("latitude", "longitude", "elevation")}
+        ).returning(farm.c.id)
+    ).scalar_one()
+
+
+def upsert_farm(conn: Connection, turbines: list[dict], site: dict | None = None) -> dict[str, int]:
+    """Record the turbines (``name``, ``model``: a TurbineModel, ``latitude``, ``longitude``, ``elevation``), their
+    models and, given ``site``, their farm (``upsert_site``) as the source describes them now; return their ids by
+    name."""
     models: dict[str, TurbineModel] = {t["model"].name: t["model"] for t in turbines if t.get("model")}
     if models:
         rows = [model_row(model) for model in models.values()]
@@ -132,6 +147,7 @@ def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
                 index_elements=["name"], set_={c: statement.excluded[c] for c in rows[0] if c != "name"}
             )
         )
+    farm_id = None if site is None else upsert_site(conn, site)
     rows = [
         {
             "name": t["name"],
@@ -139,15 +155,14 @@ def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
             "latitude": t.get("latitude"),
             "longitude": t.get("longitude"),
             "elevation": t.get("elevation"),
+            "farm_id": farm_id,
         }
         for t in turbines
     ]
     statement = insert(turbine).values(rows)
+    updated = ("model", "latitude", "longitude", "elevation", *(("farm_id",) if site is not None else ()))
     conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["name"],
-            set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude", "elevation")},
-        )
+        statement.on_conflict_do_update(index_elements=["name"], set_={c: statement.excluded[c] for c in updated})
     )
     names = [t["name"] for t in turbines]
     return dict(conn.execute(select(turbine.c.name, turbine.c.id).where(turbine.c.name.in_(names))).all())
