@@ -54,6 +54,17 @@ class ConfigurationError(EtlError):
         super().__init__(problem, fix)
 
 
+class FarmChoiceError(ConfigurationError):
+    """A run names no farm of the source: none while the source holds several, or one it does not have. Not a
+    run (like a day without data): refused before anything is written or recorded. Exit code 2, like any input
+    a person typed wrong."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem, fix, setting="farm")
+
+
 class InvalidDateError(EtlError):
     """The run date is malformed, impossible or in the future; ``value`` is what was given."""
 

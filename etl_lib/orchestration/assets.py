@@ -1,17 +1,17 @@
-"""The Dagster asset: one UTC day of the ETL's signals, materialized by the ETL notebook.
+"""The Dagster asset: one UTC day of one farm's ETL signals, materialized by the ETL notebook.
 
-A partition runs the same notebook as ``etl run`` (papermill, no dagstermill) into
-``runs/<date>.ipynb``, so a run from Dagster and one from the CLI leave the same target rows and
-the same report; the run's record (its ``etl_run`` row, keyed by the Dagster run's id) becomes the
-metadata, and the report's HTML export (``runs/<date>.html``) its link. A day without source data is skipped, not
-failed: the step ends without a materialization, says why, and the day's checks are skipped.
+A partition (farm x day) runs the same notebook as ``etl run --farm FARM`` (papermill, no dagstermill) into
+``runs/<date>.ipynb`` (``runs/<farm>/<date>.ipynb`` when the source holds several farms), so a run from
+Dagster and one from the CLI leave the same target rows and the same report; the run's record (its
+``etl_run`` row, keyed by the Dagster run's id) becomes the metadata, and the report's HTML export its link.
+A farm's day without source data is skipped, not failed: the step ends without a materialization, says why,
+and the day's checks are skipped.
 
 The asset is built for the partitions of the source (``coverage.source_partitions``), which
 are known only when Dagster loads the definitions; hence a function, not a module-level asset.
 """
 
 # No `from __future__ import annotations`: Dagster reads the type hints of assets.
-import datetime as dt
 from pathlib import Path
 
 from dagster import (
@@ -31,17 +31,18 @@ from ..core.errors import EtlError, NotebookRunError
 from ..notebook.export import export_html
 from ..notebook.runner import run_notebook
 from ..pipeline.coverage import day_without_data
-from ..pipeline.extract import RetryPolicy
+from ..pipeline.extract import RetryPolicy, resolve_farm
+from .coverage import farm_day
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 
 ASSET_NAME = "daily_statistics"
 SKIPPED_TAG = "wind_etl/skipped"
 # Markdown in the UI: a path with <date> goes in a code span, or the browser takes <date> for a tag.
 DESCRIPTION = (
-    "One UTC day of the farm: every turbine's 10-minute signals (mean, min, max, std, and the samples' count and "
-    "quality per bucket), written to the target by `notebooks/etl.ipynb` (papermill), whose executed copy "
-    "`runs/<date>.ipynb` is the day's audit report (linked as its HTML export, `runs/<date>.html`). "
-    "A day without source data is skipped, with the reason."
+    "One UTC day of one farm (a partition: farm x day): every turbine's 10-minute signals (mean, min, max, std, "
+    "and the samples' count and quality per bucket), written to the target by `notebooks/etl.ipynb` (papermill), "
+    "whose executed copy `runs/<date>.ipynb` (`runs/<farm>/<date>.ipynb` in a fleet of several farms) is the "
+    "day's audit report (linked as its HTML export). A farm's day without source data is skipped, with the reason."
 )
 
 
@@ -65,19 +66,20 @@ def failure(exc: EtlError, metadata: dict | None = None) -> Failure:
 
 
 def materialize_day(context: AssetExecutionContext, source_api: SourceApi, target_database: TargetDatabase):
-    """The asset's body: skip a day without source data, else run the notebook and report."""
-    day = dt.date.fromisoformat(context.partition_key)
+    """The asset's body: skip a farm's day without source data, else run the notebook and report."""
+    farm, day = farm_day(context.partition_key)
     settings = run_settings(source_api, target_database)
     try:
         with source_api.get_client() as client:
             retry = RetryPolicy.from_settings(settings)
-            missing = day_without_data(client, day, retry)
+            _, farms = resolve_farm(client, farm, retry=retry)  # a farm the source no longer has: failed, named
+            fleet = len(farms) > 1
+            missing = day_without_data(client, day, retry, farm=farm if fleet else None)
             if missing is not None:
                 reason = str(missing)
                 context.log.warning(f"Skipped: {reason}")
-                context.instance.add_run_tags(
-                    context.run.run_id, {SKIPPED_TAG: f"no source data for {day.isoformat()}"}
-                )
+                which = f"{farm} {day.isoformat()}" if fleet else day.isoformat()
+                context.instance.add_run_tags(context.run.run_id, {SKIPPED_TAG: f"no source data for {which}"})
                 yield AssetObservation(
                     asset_key=context.asset_key,
                     partition=context.partition_key,
@@ -88,10 +90,18 @@ def materialize_day(context: AssetExecutionContext, source_api: SourceApi, targe
     except EtlError as exc:
         raise failure(exc) from None
     parameters, env = notebook_inputs(settings)
-    context.log.info(f"Running the ETL notebook for {day.isoformat()} against {settings.api_base_url}")
+    context.log.info(f"Running the ETL notebook for {day.isoformat()} of {farm} against {settings.api_base_url}")
     try:
         with environment(env):  # the notebook's kernel copies this process's environment
-            done = run_notebook(day, settings, parameters=parameters, key=context.run.run_id)
+            # A source of one farm: the farm's report as `etl run DATE` makes it; a fleet's names its farm.
+            done = run_notebook(
+                day,
+                settings,
+                parameters=parameters,
+                key=context.run.run_id,
+                farm=farm if fleet else None,
+                fleet=fleet,
+            )
     except NotebookRunError as exc:
         export_html(exc.report)
         raise failure(exc, {**report_metadata(exc.report), **record_metadata(exc.record)}) from None
@@ -113,6 +123,8 @@ def record_metadata(record: dict | None) -> dict:
     if not record:
         return {}
     metadata: dict = {"etl_run": MetadataValue.int(int(record["id"])), "status": MetadataValue.text(record["status"])}
+    if record.get("farm"):
+        metadata["farm"] = MetadataValue.text(record["farm"])
     for key in ("rows_read", "buckets", "rows_written"):
         if record.get(key) is not None:
             metadata[key] = MetadataValue.int(int(record[key]))

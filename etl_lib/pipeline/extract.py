@@ -34,6 +34,7 @@ from ..core.contract import ARROW_MEDIA_TYPE, COUNT_METADATA_KEY, JSON_MEDIA_TYP
 from ..core.errors import (
     BadSourceDataError,
     ConfigurationError,
+    FarmChoiceError,
     IncompleteAnswerError,
     SourceRequestError,
     SourceUnavailableError,
@@ -214,30 +215,30 @@ def fetch_farms(client: httpx.Client, *, retry: RetryPolicy) -> list[Site]:
 
 
 def choose_farm(farms: list[Site], name: str | None) -> Site:
-    """The farm named ``name`` of ``farms``, or the only one when ``name`` is None; otherwise an error that lists
-    the farms and says how to name one."""
+    """The farm named ``name`` of ``farms``, or the only one when ``name`` is None; otherwise ``FarmChoiceError``,
+    which lists the farms and says how to name one."""
     names = ", ".join(site.name for site in farms[:20]) + (", …" if len(farms) > 20 else "")
     if name is None:
         if len(farms) == 1:
             return farms[0]
         if not farms:
-            raise ConfigurationError(
-                "The source has no farm.", "Fill it first: `etl seed` (or load your fleet's farms).", setting="farm"
-            )
-        raise ConfigurationError(
+            raise FarmChoiceError("The source has no farm.", "Fill it first: `etl seed` (or load your fleet's farms).")
+        raise FarmChoiceError(
             f"The source holds {len(farms)} farms ({names}) and the run names none: a run is one farm's day.",
             f"Name the farm: `etl run DATE --farm {farms[0].name}` (run_etl(..., farm=...); the notebook's "
             "parameter farm). `etl backfill` runs every farm.",
-            setting="farm",
         )
     for site in farms:
         if site.name == name:
             return site
-    raise ConfigurationError(
-        f"The source has no farm {name[:64]!r}.",
-        f"Pick from: {names or '(none: seed the source first)'}.",
-        setting="farm",
-    )
+    raise FarmChoiceError(f"The source has no farm {name[:64]!r}.", f"Pick from: {names or '(none: seed it first)'}.")
+
+
+def resolve_farm(client: httpx.Client, name: str | None, *, retry: RetryPolicy) -> tuple[Site, list[Site]]:
+    """The farm a run of ``name`` is for (``choose_farm``), and every farm of the source (a report's folder
+    depends on whether it holds more than one)."""
+    farms = fetch_farms(client, retry=retry)
+    return choose_farm(farms, name), farms
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ farm named, or the source's only one), whole or the turbines given: a request fo
 one for the farm's turbines, one for the samples and one for the status log, checks, statistics and KPIs
 vectorised across the farm's turbines (a turbine is judged only against its own farm), one transaction that
 replaces that day for those turbines and records the run; no other farm's rows are touched. Every execution with a valid date leaves one ``etl_run`` row in the
-target, failed ones too, except for a day the source has no samples of: that is no run, refused
-(``NoSourceDataError``, with what the source covers) before anything is written or recorded.
+target, failed ones too, except for a day the source has no samples of and a farm the source does not
+have (or none named while it holds several): those are no runs, refused (``NoSourceDataError``, with what
+the source covers; ``FarmChoiceError``, with its farms) before anything is written or recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..core.contract import (
     split_signal_name,
     written_signal_names,
 )
-from ..core.errors import EtlError, NoSourceDataError
+from ..core.errors import EtlError, FarmChoiceError, NoSourceDataError
 from ..core.scope import RunScope
 from ..metrics import availability
 from ..storage.engines import engine_for
@@ -148,7 +149,7 @@ def run_etl(
         record.key = str(key)
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record, kpis)
-    except NoSourceDataError:  # a day without source data is not a run: nothing to record
+    except (NoSourceDataError, FarmChoiceError):  # a day without source data, or of no farm: not a run, not recorded
         raise
     except Exception as exc:
         _record_failure(engine, record, exc)
