@@ -118,12 +118,13 @@ def trend_figure(rows: pd.DataFrame) -> Figure:
     energy.bar(days, np.clip(lost, 0, None), bottom=produced, width=width, color="tab:red", label="lost")
     energy.set_ylabel("MWh")
     present.title(energy, "The farm's days: produced and lost energy (together: the potential)")
-    for column, label, marker in (
-        ("time_availability", "availability, user's view", "o"),
-        ("time_availability_manufacturer", "availability, manufacturer's view", "s"),
-        ("production_availability", "production-based availability", "^"),
-    ):
-        shares.plot(days, daily[column].astype(float), marker=marker, ms=5, lw=1, label=label)
+    series = (
+        ("time_availability", "availability, user's view"),
+        ("time_availability_manufacturer", "availability, manufacturer's view"),
+        ("production_availability", "production-based availability"),
+    )
+    for (column, label), (marker, size) in zip(series, present.SHARE_MARKERS):  # large to small: none hidden
+        shares.plot(days, daily[column].astype(float), marker=marker, ms=size, lw=1, label=label)
     present.share_axis(shares, daily[["time_availability", "production_availability"]].to_numpy(float).ravel())
     shares.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     present.title(shares, "The farm's availability per day")
