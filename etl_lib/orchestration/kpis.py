@@ -32,6 +32,7 @@ from pydantic import Field
 from ..core.categories import VIEWS
 from ..metrics.kpis import LOSSES, RATIOS, period_kpis, sum_rule_error
 from ..storage.query import read_kpis
+from .instance import TARGET_DATABASE_POOL
 from .resources import TargetDatabase
 
 DAILY_KPIS = "daily_kpis"
@@ -64,6 +65,7 @@ def _metadata(rows, by: str) -> dict:
 
 def build_daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartitionsDefinition) -> AssetsDefinition:
     @asset(
+        pool=TARGET_DATABASE_POOL,
         name=DAILY_KPIS,
         partitions_def=partitions,
         deps=[daily_statistics],
@@ -105,6 +107,7 @@ def build_kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDe
 
 def _kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinition) -> list:
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=daily_kpis,
         partitions_def=partitions,
         description=f"Each turbine's potential energy equals what it produced plus its losses, within "
@@ -131,6 +134,7 @@ def _kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinit
         )
 
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=daily_kpis,
         partitions_def=partitions,
         description=f"Each turbine's time-based availability that day reaches the contract's guarantee (default "
@@ -175,6 +179,7 @@ def monthly_partitions(daily: DailyPartitionsDefinition) -> MonthlyPartitionsDef
 
 def build_monthly_kpis(daily_kpis: AssetsDefinition, daily: DailyPartitionsDefinition) -> AssetsDefinition:
     @asset(
+        pool=TARGET_DATABASE_POOL,
         name=MONTHLY_KPIS,
         partitions_def=monthly_partitions(daily),
         deps=[daily_kpis],
