@@ -36,9 +36,15 @@ def fleet_env(settings: Settings) -> dict[str, str]:
             "ETL_DAGSTER_EXECUTOR": "celery",
             "ETL_STACK_DIR": str(settings.stack_dir),
             "ETL_API_PORT": str(settings.api_port),
+            "ETL_RUNS_DIR": str(settings.runs_dir),
+            "ETL_CELERY_BROKER_URL": settings.celery_broker_url,
+            "ETL_CELERY_BROKER_WAIT_S": str(settings.celery_broker_wait_s),
+            "ETL_DAGSTER_DAYS_PER_RUN": str(settings.dagster_days_per_run),
             "PYTHONWARNINGS": ",".join(filter(None, [env.get("PYTHONWARNINGS"), QUIET])),
         }
     )
+    if settings.dagster_database_url:
+        env["ETL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url
     return env
 
 
