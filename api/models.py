@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from etl_lib.core.categories import Category as CategoryEnum
+
 
 class Variable(BaseModel):
     name: str = Field(examples=["wind_speed"])
@@ -88,21 +90,7 @@ class TurbinesResponse(BaseModel):
     turbines: list[Turbine]
 
 
-Category = Literal[
-    "full_performance",
-    "partial_performance",
-    "ready_standby",
-    "technical_standby",
-    "out_of_environmental_specification",
-    "requested_shutdown",
-    "out_of_electrical_specification",
-    "scheduled_maintenance",
-    "planned_corrective_action",
-    "forced_outage",
-    "suspended",
-    "force_majeure",
-    "information_unavailable",
-]
+Category = Literal[*(category.value for category in CategoryEnum)]  # IEC 61400-26-1, as core.categories
 
 
 class StatusCode(BaseModel):

@@ -441,15 +441,21 @@ def _by_quality(result: RunResult) -> list[str]:
 
 
 def farm_figure(result: RunResult) -> Figure:
-    """Small multiples of the day, a panel per turbine (at most ``SMALL_MULTIPLES``, the lowest quality
-    first when the farm has more): its 1-minute power, the 10-minute mean, the samples any check
+    """Small multiples of the day in a grid of two columns (one for one or two turbines), a panel per
+    turbine (at most ``SMALL_MULTIPLES``, the lowest quality first when the farm has more): its 1-minute power, the 10-minute mean, the samples any check
     flagged, and its rated power."""
     shown = (
         result.scope.turbines
         if len(result.scope.turbines) <= SMALL_MULTIPLES
         else _by_quality(result)[:SMALL_MULTIPLES]
     )
-    fig, axes = present.figure(len(shown), row_height=1.15, sharex=True)
+    columns = 1 if len(shown) <= 2 else 2  # a grid: a farm of 12 is 6 rows, not 12
+    rows = -(-len(shown) // columns)
+    fig, grid = present.figure(rows, columns=columns, row_height=1.15 if columns == 1 else 1.4, sharex=True)
+    axes = grid[: len(shown)]
+    for ax in grid[len(shown) :]:  # the grid's empty corner; the panel above it labels the time axis
+        ax.set_visible(False)
+        grid[list(grid).index(ax) - columns].tick_params(labelbottom=True)
     edges = bucket_edges(result)
     times = present.instants(result.quality.grid.index)
     for ax, name in zip(axes, shown):
@@ -501,10 +507,10 @@ def farm_figure(result: RunResult) -> Figure:
         share = min(result.quality.day_quality()[name].values())
         present.title(ax, f"{name} ({day.model.name}): quality {share:.1%}")
         ax.set_ylabel("kW", fontsize="small")
-    present.one_legend(axes)
-    axes[-1].set_xlim(present.instants([result.scope.start, result.scope.end]))
-    present.time_axis(axes[-1])
-    present.same_x(axes)
+    present.one_legend(axes, beside=columns - 1)
+    for ax in axes:  # one day on each: the same ticks
+        ax.set_xlim(present.instants([result.scope.start, result.scope.end]))
+        present.time_axis(ax, most=10 if columns == 1 else 6)
     return fig
 
 

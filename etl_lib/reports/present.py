@@ -462,11 +462,11 @@ def instants(index: pd.Index) -> np.ndarray:
     return (index.tz_convert(UTC).tz_localize(None) if index.tz is not None else index).to_numpy("datetime64[ns]")
 
 
-def time_axis(ax: Axes, *, daily: bool = False) -> None:
+def time_axis(ax: Axes, *, daily: bool = False, most: int = 10) -> None:
     """Ticks that fit the time range, in UTC: hours for a day (its midnights labelled with the date),
     days for weeks (the month at its start), without a separate offset label. ``daily`` values (a
-    point per day) get no ticks finer than a day."""
-    locator = mdates.AutoDateLocator(tz=UTC, minticks=1 if daily else 4, maxticks=10)
+    point per day) get no ticks finer than a day; at most ``most`` ticks (fewer on a narrow panel)."""
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=1 if daily else 4, maxticks=most)
     if daily:
         locator.intervald[mdates.HOURLY] = [24]
     formatter = mdates.ConciseDateFormatter(locator, tz=UTC, show_offset=False)

@@ -167,7 +167,10 @@ def test_the_saturated_readings_are_drawn_on_top_and_no_legend_covers_them(fault
 
 
 def test_the_farm_figure_has_a_panel_per_turbine_titled_with_model_and_quality(fault_day):
-    titles = [ax.get_title(loc="left") for ax in audit.farm_figure(fault_day).axes]
+    figure = audit.farm_figure(fault_day)
+    titles = [ax.get_title(loc="left") for ax in figure.axes]
+    corners = {(round(ax.get_position().x0, 3), round(ax.get_position().y0, 3)) for ax in figure.axes}
+    assert len({x for x, _ in corners}) == 2 and len({y for _, y in corners}) == 2  # small multiples in a grid
     assert titles == [
         "WT01 (V90/2000): quality 99.7%",
         "WT02 (V90/2000): quality 100.0%",

@@ -17,6 +17,7 @@ from etl_lib.metrics.kpis import COLUMNS, LOSSES, sum_rule_error
 from etl_lib.pipeline.run import run_etl
 from etl_lib.simulation.faults import DEFAULT_FAULTS
 from etl_lib.storage.query import read_kpis
+from etl_lib.storage.run_record import standing_run
 from harness.farm_data import simulated
 
 ETL = str(Path(sys.executable).with_name("etl"))
@@ -55,6 +56,29 @@ def test_the_status_log_comes_through_the_api_whole(api):
     ):
         refused = api.get("/events", params=bad)
         assert refused.status_code == 422 and message in refused.json()["detail"]
+
+
+def test_the_default_data_s_status_log_explains_every_stop(target_engine):
+    """Over the ten default days as the stack ran them: no check finds a stop in wind (a stop the log does not
+    explain is flagged stopped_in_wind or stopped_iced), every minute's category comes from the log (none
+    inferred), and the only forced outage is the logged one: WT04's gearbox fault of 2024-10-08."""
+    last = DEFAULT_PERIOD_START + dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    for day in pd.date_range(DEFAULT_PERIOD_START, last).date:
+        record = standing_run(target_engine, day)
+        assert record is not None, day
+        stops = {
+            (turbine, check): counts["power"]
+            for turbine, checks in record["flag_counts"].items()
+            for check, counts in checks.items()
+            if check in ("stopped_in_wind", "stopped_iced") and counts.get("power")
+        }
+        assert stops == {}, (day, stops)
+    rows = read_kpis(DEFAULT_PERIOD_START, last, engine=target_engine)
+    assert len(rows) == DEFAULT_PERIOD_DAYS * len(TURBINES) and (rows["inferred_minutes"] == 0).all()
+    outages = rows[rows["minutes_forced_outage"] > 0]
+    assert [(d, t, m) for d, t, m in outages[["day", "turbine", "minutes_forced_outage"]].itertuples(index=False)] == [
+        (OUTAGE_DAY, "WT04", 340)
+    ]
 
 
 def test_a_day_s_kpis_in_the_target_agree_with_the_simulator_and_add_up(settings, target_engine, truth):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shlex
 
+import nbformat
 import yaml
 
+from etl_lib.config.settings import PROJECT_ROOT
 from etl_lib.reports import audit
 
 SATURATED = 3276.7  # kW: WT01's 2024-10-06 09:10 fault (docs/quality.md)
@@ -32,3 +34,18 @@ def test_the_header_renders_the_command_that_ran_for_that_date_turbines_and_thre
     assert "the turbines WT03" in audit.header("2024-10-06", turbines="WT03").source
     hidden = audit.command("2024-10-06", target_database_url="postgresql+psycopg2://etl:s3cret@db:5432/target")
     assert "s3cret" not in hidden and "etl:***@db:5432/target" in hidden
+
+
+def test_the_report_opens_with_what_the_farm_did_before_the_datas_quality():
+    """The audit notebook's order (issue #20): the KPI and loss tables, the waterfall and the categories'
+    timeline right after the run, before the farm's data and the checks."""
+    cells = [c.source for c in nbformat.read(PROJECT_ROOT / "notebooks" / "etl.ipynb", as_version=4).cells]
+
+    def first(text: str) -> int:
+        return next(i for i, source in enumerate(cells) if text in source)
+
+    kpis = first("audit.kpi_table(result)")
+    assert first("run_etl(date") < kpis < first("audit.farm_table(result)") < first("audit.checks_table(result)")
+    for part in ("audit.loss_table(result)", "audit.loss_waterfall_figure(result)", "audit.category_timeline_figure"):
+        assert part in cells[kpis], part
+    assert cells[kpis - 1].startswith("## What the farm did")
