@@ -176,7 +176,7 @@ def test_the_broker_away_fails_the_run_with_what_to_do_and_it_resumes_when_back(
             def failure_message():
                 for run in backfill_runs(instance, backfill_id):
                     for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE):
-                        return entry.dagster_event.message or str(entry.dagster_event.event_specific_data)
+                        return f"{entry.dagster_event.message}\n{entry.dagster_event.event_specific_data}"
                 return None
 
             message = wait_until(failure_message, 120, "the run failing without its broker")
