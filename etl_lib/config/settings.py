@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,73 @@ class Settings(BaseSettings):
         "report each day they write to it (a runless materialization of `daily_statistics`, with the run's "
         "record as metadata), so Dagster shows the day as materialized; unset, Dagster is not imported.",
     )
+    dagster_database_url: str | None = Field(
+        None,
+        validation_alias=_env("ETL_DAGSTER_DATABASE_URL"),
+        description="PostgreSQL URL of Dagster's run, event-log and schedule storage (`etl dagster init` writes it "
+        "into `DAGSTER_HOME/dagster.yaml`); unset: the embedded database `dagster`.",
+    )
+    dagster_executor: Literal["in_process", "multiprocess", "celery", "k8s", "docker"] = Field(
+        "in_process",
+        validation_alias=_env("ETL_DAGSTER_EXECUTOR"),
+        description="Where Dagster runs the steps of a run: `in_process` (the run's own process), `multiprocess` "
+        "(a process per step on the run's machine), `celery` (on the workers of `etl dagster worker`, over the "
+        "broker `ETL_CELERY_BROKER_URL`), `k8s` (a Kubernetes job per step, dagster-k8s) or `docker` (a container "
+        "per step, dagster-docker).",
+    )
+    celery_broker_url: str = Field(
+        "pyamqp://guest:guest@127.0.0.1:5672//",
+        validation_alias=_env("ETL_CELERY_BROKER_URL"),
+        description="The Celery broker (RabbitMQ) that carries the steps to the workers when "
+        "`ETL_DAGSTER_EXECUTOR=celery`; the runs and the workers must name the same one (and vhost).",
+    )
+    celery_backend_url: str = Field(
+        "rpc://",
+        validation_alias=_env("ETL_CELERY_BACKEND_URL"),
+        description="Where the workers send a step's events back to its run (Celery's result backend); `rpc://` "
+        "sends them over the broker.",
+    )
+    celery_broker_wait_s: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("ETL_CELERY_BROKER_WAIT_S"),
+        description="How long a run waits for an unreachable broker (s) before it fails with what to do; Dagster's "
+        "run retries then launch it again.",
+    )
+    dagster_max_concurrent_runs: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_MAX_CONCURRENT_RUNS"),
+        description="Runs the queued run coordinator lets run at once (never two of the same partition).",
+    )
+    dagster_source_api_slots: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_SOURCE_API_SLOTS"),
+        description="Limit of the concurrency pool `source_api`: steps that read the source API (and write the day "
+        "to the target) at once, across all runs and workers.",
+    )
+    dagster_target_database_slots: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_TARGET_DATABASE_SLOTS"),
+        description="Limit of the concurrency pool `target_database`: steps that only read the target (the KPI "
+        "assets, the checks) at once.",
+    )
+    dagster_days_per_run: int = Field(
+        10,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_DAYS_PER_RUN"),
+        description="A backfill of `daily_statistics` groups this many partitions (days) into one run (its "
+        "`BackfillPolicy`): a run's launch costs seconds, a library day a fraction of one.",
+    )
+    dagster_run_retries: int = Field(
+        2,
+        ge=0,
+        validation_alias=_env("ETL_DAGSTER_RUN_RETRIES"),
+        description="How often Dagster's daemon re-executes a failed run from its failure (a killed worker, a "
+        "broker away); 0: never.",
+    )
     notebook_path: Path = Field(
         PROJECT_ROOT / "notebooks" / "etl.ipynb",
         validation_alias=_env("ETL_NOTEBOOK"),
@@ -194,6 +262,11 @@ class Settings(BaseSettings):
     @property
     def target_url(self) -> str:
         return self.target_database_url or self.embedded_url("target")
+
+    @property
+    def dagster_url(self) -> str:
+        """Dagster's storage: ``ETL_DAGSTER_DATABASE_URL``, else the embedded database ``dagster``."""
+        return self.dagster_database_url or self.embedded_url("dagster")
 
     @property
     def api_source_url(self) -> str:

@@ -84,6 +84,21 @@ class SourceUnavailableError(EtlError):
         )
 
 
+class BrokerUnavailableError(EtlError):
+    """The Celery broker at ``url`` (password hidden) could not be reached for ``waited`` seconds (0: it went
+    away mid-run); ``detail`` is the transport's reason. Nothing of the run's steps waiting for it ran."""
+
+    def __init__(self, url: str, waited: float, detail: str) -> None:
+        self.url, self.waited, self.detail = url, waited, detail
+        when = f"could not be reached for {waited:g} s" if waited else "went away while the run was under way"
+        super().__init__(
+            f"The broker at {url} (ETL_CELERY_BROKER_URL) {when}: {detail}. The steps it carries to the workers "
+            "could not run.",
+            "Start RabbitMQ (or point ETL_CELERY_BROKER_URL at the broker the workers of `etl dagster worker` use); "
+            "Dagster's run retries launch the run again, and a day already written is not written twice.",
+        )
+
+
 class SourceRequestError(EtlError):
     """The API refused the request (4xx): a bug or a misconfiguration, not worth retrying."""
 

@@ -30,6 +30,11 @@ app = typer.Typer(
 )
 stack_app = typer.Typer(help="The embedded PostgreSQL server and the API process.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+dagster_app = typer.Typer(
+    help="Dagster for production: its instance on PostgreSQL, workers on the broker, backfills through them.",
+    no_args_is_help=True,
+)
+app.add_typer(dagster_app, name="dagster")
 
 _state = {"verbose": False}
 
@@ -106,6 +111,91 @@ def stack_status(as_json: Annotated[bool, typer.Option("--json", help="Print the
     from .stack import stack_status as status
 
     _echo_status(status(_settings()), as_json)
+
+
+@dagster_app.command("init")
+def dagster_init() -> None:
+    """Write DAGSTER_HOME/dagster.yaml from the settings (storage in PostgreSQL, the queued run coordinator, run
+    retries) and set the concurrency pools' limits; the storage database is created if missing (on the embedded
+    server, started if needed, unless ETL_DAGSTER_DATABASE_URL names another). Run again after changing them."""
+    from .dagster_home import init_instance
+
+    result = init_instance(_settings())
+    typer.echo(f"{result.home / 'dagster.yaml'}: storage {result.storage}")
+    typer.echo("pools: " + ", ".join(f"{pool} {limit}" for pool, limit in result.pools.items()))
+
+
+@dagster_app.command("worker")
+def dagster_worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Steps this worker runs at once (its pool processes).")] = 1,
+    name: Annotated[str | None, typer.Option(help="The worker's name (NAME@host); default: Celery's.")] = None,
+) -> None:
+    """A worker that executes the steps Dagster's runs hand out over the broker (ETL_CELERY_BROKER_URL): Celery
+    with dagster-celery's task, in the foreground. Start as many as the machines allow, anywhere that reaches the
+    broker, the API, the target and Dagster's storage."""
+    from .dagster_home import worker_command
+
+    command = worker_command(_settings(), concurrency=concurrency, name=name)
+    os.execv(command[0], command)
+
+
+@dagster_app.command("fleet")
+def dagster_fleet(
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Celery workers to start.")] = 2,
+    port: Annotated[int, typer.Option(help="The webserver's port (0: no webserver).")] = 3000,
+    host: Annotated[str, typer.Option(help="The webserver's host.")] = "127.0.0.1",
+) -> None:
+    """Dagster on PostgreSQL storage with workers on the broker, in one command: the embedded stack (unless the
+    environment names the databases), `etl dagster init`, WORKERS workers, the daemon and the webserver, until
+    Ctrl-C stops them all. The steps of every run go to the workers (ETL_DAGSTER_EXECUTOR=celery)."""
+    from .fleet import run_fleet
+
+    code = run_fleet(_settings(), workers, (host, port) if port else None, typer.echo)
+    raise typer.Exit(code=code)
+
+
+@dagster_app.command("backfill")
+def dagster_backfill(
+    start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
+    report: Annotated[
+        bool, typer.Option("--report", help="Execute the audit notebook for each day (default: the library alone).")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the backfill to its end; exit 1 if it failed.")] = False,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 3600.0,
+) -> None:
+    """Queue a backfill of daily_statistics from START to END in Dagster's instance (DAGSTER_HOME), days grouped
+    into runs (ETL_DAGSTER_DAYS_PER_RUN); the daemon (`etl dagster fleet`) launches them onto the workers."""
+    from dagster import DagsterInstance
+
+    from ..core.dates import parse_run_date
+    from ..orchestration.backfills import queue_backfill, wait_backfill
+    from ..orchestration.definitions import build_defs
+    from .dagster_home import dagster_home
+
+    settings = _settings()
+    first, last = parse_run_date(start), parse_run_date(end)
+    home = dagster_home(settings)
+    if not (home / "dagster.yaml").exists():
+        from ..core.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"{home} holds no dagster.yaml: Dagster's instance is not set up there.",
+            "Run `etl dagster init` (or start `etl dagster fleet`) with the same DAGSTER_HOME first.",
+            setting="DAGSTER_HOME",
+        )
+    with DagsterInstance.from_config(str(home)) as instance:
+        backfill_id, keys = queue_backfill(instance, build_defs(settings), first, last, report=report)
+        typer.echo(f"backfill {backfill_id}: {len(keys)} partition(s) queued, {settings.dagster_days_per_run} per run")
+        if not wait:
+            return
+        outcome = wait_backfill(instance, backfill_id, keys, timeout)
+    typer.echo(
+        f"backfill {backfill_id}: {outcome.status}, {len(outcome.materialized)} of {len(keys)} partition(s) "
+        f"materialized by {outcome.runs} run(s) ({outcome.failed_runs} failed attempt(s)) in {outcome.seconds:.1f} s"
+    )
+    if not outcome.ok:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -16,7 +16,7 @@ from psycopg2 import sql
 from ..config.settings import API_READER_ROLE, API_READER_ROLE_SETTINGS
 from ..core.errors import StackError
 
-DATABASES = ("source", "target")
+DATABASES = ("source", "target", "dagster")  # dagster: Dagster's run, event-log and schedule storage
 
 
 def _pgserver():

@@ -31,6 +31,7 @@ from ..pipeline.extract import fetch_day, fetch_farm
 from ..storage.query import available_turbines, read_signals
 from ..storage.run_record import standing_run
 from .assets import record_metadata, report_metadata
+from .instance import TARGET_DATABASE_POOL
 from .resources import SourceApi, TargetDatabase
 from .verdicts import bucket_completeness, quality_verdict
 
@@ -72,6 +73,7 @@ def build_checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> l
 
 def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[AssetChecksDefinition]:
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=asset,
         partitions_def=partitions,
         description=f"Every turbine of the farm has all {BUCKETS_PER_DAY} ten-minute buckets of each signal in "
@@ -103,6 +105,7 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         )
 
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=asset,
         partitions_def=partitions,
         description="Each turbine's share of good samples of each variable that day, as the run that stands for "
