@@ -26,7 +26,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, text
 
 from etl_lib.config.settings import Settings
-from etl_lib.core.contract import JSON_MEDIA_TYPE
+from etl_lib.core.contract import JSON_MEDIA_TYPE, SOURCE_VERSION_HEADER
 from etl_lib.core.dates import day_bounds
 from etl_lib.core.errors import EtlError
 from etl_lib.pipeline.load import day_lock_key
@@ -35,8 +35,9 @@ from etl_lib.storage.engines import engine_for
 
 from .stack import free_port
 
-# (path with query, request number from 1, request headers) -> (status, body, content type)
-Responder = Callable[[str, int, dict], tuple[int, bytes, str]]
+# (path with query, request number from 1, request headers) -> (status, body, content type), or with a
+# fourth member: more headers to send (a proxy passes on the real API's X-Source-Version so)
+Responder = Callable[[str, int, dict], tuple]
 JSON = JSON_MEDIA_TYPE
 
 
@@ -44,10 +45,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _FaultHTTPServer
 
     def do_GET(self) -> None:
-        status, body, content_type = self.server.answer(self.path, dict(self.headers))
+        status, body, content_type, *more = self.server.answer(self.path, dict(self.headers))
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (more[0] if more else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -102,6 +105,9 @@ def fault_server(responder: Responder) -> Iterator[FaultServer]:
 # --- responders -------------------------------------------------------------------------------
 
 
+PASSED_ON = (SOURCE_VERSION_HEADER,)  # the real API's headers a proxy sends on
+
+
 def proxy(upstream: str, rewrite: Callable[[bytes], bytes] | None = None, accept: str | None = None) -> Responder:
     """Forward to the real API (the caller's Authorization and Accept headers, or ``accept``);
     optionally rewrite the body of a 200 answer."""
@@ -112,9 +118,10 @@ def proxy(upstream: str, rewrite: Callable[[bytes], bytes] | None = None, accept
             forwarded = {k: v for k, v in forwarded.items() if k.lower() != "accept"} | {"Accept": accept}
         response = httpx.get(f"{upstream}{path}", headers=forwarded, timeout=30)
         content_type = response.headers.get("content-type", JSON)
+        passed = {name: response.headers[name] for name in PASSED_ON if name in response.headers}
         if rewrite is None or response.status_code != 200:
-            return response.status_code, response.content, content_type
-        return 200, rewrite(response.content), content_type
+            return response.status_code, response.content, content_type, passed
+        return 200, rewrite(response.content), content_type, passed
 
     return respond
 

@@ -130,11 +130,11 @@ def _settle(
 ) -> dict | None:
     """Bring the run's record in line with how its notebook ended, and return it (None if the target
     cannot be read: the failure then says so)."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import target_engine
     from ..storage.run_record import RunRecord, read_run, record_report
 
     try:
-        engine = engine_for(settings.target_url)
+        engine = target_engine(settings)
         record = read_run(engine, key, report=str(output), since=started)
         if record is not None:
             key = record["key"]

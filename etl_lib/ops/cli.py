@@ -110,13 +110,13 @@ def stack_status(as_json: Annotated[bool, typer.Option("--json", help="Print the
 def init() -> None:
     """Bring the source and the target schema to the current version (Alembic migrations, in place) on the
     configured databases, and let the API's role read the source."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import engine_for, target_engine
     from ..storage.migrations import current_revision
     from ..storage.source import prepare_source
     from ..storage.target import ensure_target_schema
 
     settings = _settings()
-    source, target = engine_for(settings.source_url), engine_for(settings.target_url)
+    source, target = engine_for(settings.source_url), target_engine(settings)
     with _database("source"):
         prepare_source(source)
     with _database("target"):

@@ -1,14 +1,17 @@
 """run_etl: extract, check, transform and load one UTC day of a farm; the one place the stages are wired.
 
 The notebook, the CLI, Dagster and the tests call this. One run is one day of the whole farm (or
-of the turbines given): one request to the API, checks and statistics vectorised across turbines,
-one transaction that replaces that day for those turbines and records the run. Every execution
-with a valid date leaves one ``etl_run`` row in the target, failed ones too.
+of the turbines given): the farm and the day's samples from the API, both of one state of the source
+(read again when the source was replaced between them, at most ``SNAPSHOT_READS`` times), checks and
+statistics vectorised across turbines, one transaction that replaces that day for those turbines and
+records the run, with the source's version it read. Every execution with a valid date leaves one
+``etl_run`` row in the target, failed ones too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,15 +22,19 @@ from sqlalchemy import Engine
 
 from ..config.settings import Settings, get_settings
 from ..core.contract import ETL_VARIABLES, SOURCE_VARIABLES, RunStatus, etl_signal_names
-from ..core.errors import EtlError, NoSourceDataError
+from ..core.errors import EtlError, NoSourceDataError, SourceChangedError
 from ..core.scope import RunScope
-from ..storage.engines import engine_for
+from ..storage.engines import target_engine
 from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
-from .extract import RetryPolicy, Samples, Turbine, fetch_day, fetch_farm, make_client, select_turbines
+from .extract import Farm, RetryPolicy, Samples, Turbine, fetch_day, fetch_farm, make_client, select_turbines
 from .load import replace_day
 from .quality import QualityResult, QualityThresholds, check_day, thresholds_from
 from .transform import aggregate, bucket_quality, to_signal_rows
+
+logger = logging.getLogger(__name__)
+# How often a run reads the farm and the day again when the source changed between the two reads.
+SNAPSHOT_READS = 3
 
 
 @dataclass
@@ -45,6 +52,7 @@ class RunResult:
     overflowed: int = 0  # statistics not written because they are not finite
     run_id: int | None = None  # the etl_run row
     key: str | None = None  # the run's key in its etl_run row
+    source_version: int | None = None  # the source's version the farm and the samples were read from
 
     @property
     def run_date(self) -> dt.date:
@@ -60,6 +68,7 @@ class RunResult:
             "buckets": self.buckets,
             "rows_written": self.rows_written,
             "overflowed_statistics": self.overflowed,
+            "source_version": self.source_version,
             "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
             **quality_summary(self.quality),
         }
@@ -100,7 +109,7 @@ def run_etl(
     record; a key is made when none is given)."""
     settings = settings or get_settings()
     scope = RunScope.day(run_date, turbines)
-    engine = engine or engine_for(settings.target_url)
+    engine = engine or target_engine(settings)
     record = RunRecord(
         scope.run_date,
         turbines=None if scope.turbines is None else list(scope.turbines),
@@ -137,15 +146,12 @@ def _run_steps(
     thresholds = thresholds_from(thresholds)  # a bad override fails before any work
     retry = RetryPolicy.from_settings(settings)
 
+    whole_farm = scope.turbines is None
     with _timed(seconds, "extract"):
         owns_client = client is None
         client = client or make_client(settings)
         try:
-            farm = select_turbines(fetch_farm(client, retry=retry), scope)
-            scope = scope.covering([turbine.name for turbine in farm])
-            record.turbines = list(scope.turbines)
-            # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
-            samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
+            source, farm, scope, samples = read_source(client, scope, retry, record)
         finally:
             if owns_client:
                 client.close()
@@ -169,7 +175,17 @@ def _run_steps(
     record.seconds = {step: round(value, 4) for step, value in seconds.items()}
     with _timed(seconds, "load"):
         ensure_target_schema(engine)
-        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, etl_signal_names(), record)
+        run_id = replace_day(
+            engine,
+            scope,
+            [t.as_row() for t in farm],
+            rows,
+            etl_signal_names(),
+            record,
+            farm=source.names,
+            whole_farm=whole_farm,
+            lock_wait_s=settings.day_lock_wait_s,
+        )
     return RunResult(
         scope=scope,
         turbines=farm,
@@ -184,4 +200,36 @@ def _run_steps(
         overflowed=overflowed,
         run_id=run_id,
         key=record.key,
+        source_version=source.version,
     )
+
+
+def read_source(
+    client: httpx.Client, scope: RunScope, retry: RetryPolicy, record: RunRecord
+) -> tuple[Farm, list[Turbine], RunScope, Samples]:
+    """The farm (all of it, and the scope's turbines of it), the scope covering those turbines, and the
+    day's samples, of one state of the source: when the samples come from another version than the
+    farm (a seed landed between the two reads, or while ``/data`` was retried), both are read again, up
+    to ``SNAPSHOT_READS`` times; then ``SourceChangedError``. ``record`` learns the turbines and the version."""
+    for read in range(1, SNAPSHOT_READS + 1):
+        source = fetch_farm(client, retry=retry)
+        farm = select_turbines(source, scope)
+        covered = scope.covering([turbine.name for turbine in farm])
+        record.turbines, record.source_version = list(covered.turbines), source.version
+        try:
+            # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
+            return source, farm, covered, fetch_day(client, covered, list(SOURCE_VARIABLES), retry=retry, farm=source)
+        except SourceChangedError as changed:
+            if read == SNAPSHOT_READS:
+                raise SourceChangedError(
+                    changed.farm_version, changed.samples_version, scope.run_date, reads=read
+                ) from None
+            logger.info(
+                "The source changed while this run read it (the farm from version %d, the samples from version "
+                "%d): reading both again (read %d of at most %d).",
+                changed.farm_version,
+                changed.samples_version,
+                read + 1,
+                SNAPSHOT_READS,
+            )
+    raise AssertionError("unreachable")

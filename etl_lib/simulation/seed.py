@@ -2,7 +2,8 @@
 
 Seeding makes the source exactly that farm over exactly that period, in one transaction, loaded
 with binary COPY one turbine at a time; seeding twice leaves the same rows, never duplicates, and
-a smaller farm or a shorter period replaces a larger one.
+a smaller farm or a shorter period replaces a larger one. The same transaction raises the source's
+version (``source_state``), so every reader can tell the state before from the state after.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from ..core.contract import DEFAULT_MODELS, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_
 from ..core.turbines import TurbineModel
 from ..storage.copy import copy_frame
 from ..storage.fleet import model_row
-from ..storage.source import prepare_source, source_data, source_row_count, turbine, turbine_model
+from ..storage.source import (
+    bump_source_version,
+    prepare_source,
+    source_data,
+    source_row_count,
+    turbine,
+    turbine_model,
+)
 from . import generator
 from .faults import DEFAULT_FAULTS, Fault, apply_faults
 
@@ -29,6 +37,7 @@ class SeedResult:
     turbines: int
     rows_written: int
     skipped: bool
+    version: int | None = None  # the source's version the seed made (None: skipped)
 
 
 def seed_source(
@@ -64,6 +73,7 @@ def seed_source(
         for number, (member, frame) in enumerate(generator.generate(farm, start, days, seed), start=1):
             frame = apply_faults(frame, faults, seed, turbine=member.name)
             written += copy_frame(conn, source_data.name, frame.assign(turbine_id=number))
+        version = bump_source_version(conn)
     with engine.begin() as conn:
         conn.execute(text(f"ANALYZE {source_data.name}"))
-    return SeedResult(start, days, turbines, written, skipped=False)
+    return SeedResult(start, days, turbines, written, skipped=False, version=version)
