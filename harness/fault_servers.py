@@ -21,7 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import orjson
-import psycopg2.errors
 import pyarrow as pa
 from sqlalchemy import Engine, text
 
@@ -348,29 +347,6 @@ def _waiting_copy_pid(engine: Engine, exclude: int, timeout: float = 60.0) -> in
     raise RuntimeError("the ETL's COPY never started waiting; cannot inject the fault")
 
 
-@contextmanager
-def _quiet_terminated_copy() -> Iterator[None]:
-    """Drop exactly the report psycopg2 prints when a COPY's connection is terminated.
-
-    Decoding the server's AdminShutdown while that error is still pending, psycopg2 hands the
-    resulting ``SystemError`` (caused by ``AdminShutdown``) to ``PyErr_Print``, so it reaches
-    ``sys.excepthook`` and stderr, although the COPY then fails as it should (``TargetWriteError``).
-    Only while this fault is injected; any other exception still reaches the previous hook.
-    """
-    previous = sys.excepthook
-
-    def hook(exc_type, exc, traceback) -> None:
-        if exc_type is SystemError and isinstance(exc.__cause__, psycopg2.errors.AdminShutdown):
-            return
-        previous(exc_type, exc, traceback)
-
-    sys.excepthook = hook
-    try:
-        yield
-    finally:
-        sys.excepthook = previous
-
-
 def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
     """Kill the load's connection (pg_terminate_backend) after its DELETE, while its COPY runs.
 
@@ -394,12 +370,11 @@ def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
             'INSERT INTO data (signal_id, "timestamp", value) VALUES (%s, %s, %s)', (signal_id, timestamp, value)
         )
         started = time.perf_counter()
-        with _quiet_terminated_copy():
-            running = pool.submit(_run, settings, run_date)
-            victim = _waiting_copy_pid(engine, exclude=blocker.driver_connection.info.backend_pid)
-            with engine.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
-            ok, error = running.result(timeout=30)
+        running = pool.submit(_run, settings, run_date)
+        victim = _waiting_copy_pid(engine, exclude=blocker.driver_connection.info.backend_pid)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        ok, error = running.result(timeout=30)
         seconds = time.perf_counter() - started
     finally:
         blocker.rollback()  # first: a run still waiting on the blocker can then finish

@@ -186,6 +186,22 @@ class DayLockedError(TargetWriteError):
         )
 
 
+class SchemaVersionError(EtlError):
+    """The ``database`` ("source" or "target") is at a schema revision (``found``) this version of the
+    code does not know: a newer version migrated it (``newest``: the newest this code knows)."""
+
+    def __init__(self, database: str, found: str, newest: str) -> None:
+        self.database, self.found, self.newest = database, found, newest
+        super().__init__(
+            f"The {database} database is at schema revision {found!r}, which this version of wind-etl does not "
+            f"know (the newest it knows is {newest}): a newer version of wind-etl migrated it. Nothing was "
+            "changed in it.",
+            f"Run the version of wind-etl that migrated it (update this checkout, e.g. `git pull` and `make "
+            f"install`), or point {database.upper()}_DATABASE_URL at a database of this version. A schema is never "
+            "migrated back.",
+        )
+
+
 class QueryError(EtlError):
     """A query of the target's results asks for something malformed or absent (empty range, unknown signal)."""
 

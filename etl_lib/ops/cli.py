@@ -202,8 +202,10 @@ def run(
         typer.echo(summary_line(done.record or {}))
         typer.echo(f"report: {done.report}")
     else:
+        from ..pipeline import notices
         from ..pipeline.run import run_etl
 
+        notices.show()  # a retry or a wait is said at once on stderr
         with _database("target"):
             typer.echo(json.dumps(run_etl(date, settings, turbines=names).summary()))
 
@@ -229,7 +231,9 @@ def backfill(
     a day whose data was written but whose report was not counts as written, and as failed."""
     from .backfill import date_range, run_backfill
 
-    result = run_backfill(date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks)
+    result = run_backfill(
+        date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks, notices=True
+    )
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:

@@ -198,9 +198,18 @@ def replace_day(
 def _write_failed(engine: Engine, scope: RunScope, record: RunRecord, exc: BaseException) -> TargetWriteError:
     record.rows_written = None
     target = redact(engine.url.render_as_string(False))
+    first = _first_database_error(exc)
+    lost = isinstance(getattr(first, "orig", None) or first, psycopg2.OperationalError)
     return TargetWriteError(
-        f"Writing {scope.label} to the target {target} failed and was rolled back: {_first_database_error(exc)}",
-        "Nothing of this run was kept; the day's previous rows are intact. Fix the cause and re-run the date.",
+        f"Writing {scope.label} to the target {target} failed and was rolled back: "
+        f"{str(getattr(first, 'orig', None) or first).strip()}",
+        (
+            "The target's server ended the connection (it was stopped, restarted or crashed, or the session was "
+            "ended): check it with `etl doctor` (`etl stack up` starts the embedded one), then re-run the date. "
+            if lost
+            else "Fix the cause and re-run the date. "
+        )
+        + "Nothing of this run was kept; the day's previous rows are intact.",
         run_date=scope.run_date,
         target=target,
     )
@@ -216,7 +225,7 @@ def _database_cause(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _first_database_error(exc: BaseException) -> str:
+def _first_database_error(exc: BaseException) -> BaseException:
     """The error that started it: when the connection dies mid-COPY, the rollback's own
     "connection already closed" hides the real cause in ``__context__``."""
     first = exc
@@ -225,4 +234,4 @@ def _first_database_error(exc: BaseException) -> str:
         if isinstance(seen, (DBAPIError, psycopg2.Error)):
             first = seen
         seen = seen.__context__
-    return str(getattr(first, "orig", None) or first).strip()
+    return first
