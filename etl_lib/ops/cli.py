@@ -188,13 +188,24 @@ def run(
     turbines: Annotated[
         str | None, typer.Option(help="Only these turbines, comma-separated (default: the whole farm).")
     ] = None,
+    turbine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--turbine",
+            help="Only this turbine, by its exact name (a comma or spaces in it kept); repeat for several.",
+        ),
+    ] = None,
 ) -> None:
     """Run the ETL for one date; by default through the notebook, leaving runs/DATE.ipynb as the audit report.
 
     Before anything runs, the report's folder must accept the report (else nothing is run); a run that
-    cannot write its report has failed."""
+    cannot write its report has failed. While the run waits (the API unreachable: each retry; another run
+    of the date writing it: whose), it says so at once, on stderr with --no-report, in the report's output
+    otherwise."""
     settings = _settings()
     names = None if turbines is None else [name.strip() for name in turbines.split(",")]
+    if turbine:
+        names = [*(names or []), *turbine]
     if report:
         from ..notebook.runner import run_notebook
 
@@ -226,6 +237,8 @@ def backfill(
     ] = False,
 ) -> None:
     """Run every day from START to END; a failed day does not stop the others. Exit 1 if any failed.
+
+    Each day's retries and waits are said on stderr as they happen.
 
     With --notebooks the summary also says for how many days the data and the report were written:
     a day whose data was written but whose report was not counts as written, and as failed."""

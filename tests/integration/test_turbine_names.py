@@ -5,6 +5,12 @@ name each) carries any name, its human comma-separated form takes a whole name a
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -12,8 +18,10 @@ from etl_lib.core.contract import DEFAULT_PERIOD_START, etl_signal_names
 from etl_lib.core.errors import ConfigurationError
 from etl_lib.pipeline.run import run_etl
 from etl_lib.storage.query import available_turbines
+from harness.fault_servers import stack_variables
 from harness.own_farm import add_turbines, day_counts, own_farm, rename_turbines, seed
 
+ETL = str(Path(sys.executable).with_name("etl"))
 DAY = DEFAULT_PERIOD_START
 ROWS_PER_DAY = 144 * len(etl_signal_names())
 LONG = "Nordsee Ost wind farm, string B, position 12 (SWT-3.6-120) X"  # 60 characters, a comma too
@@ -45,6 +53,19 @@ def test_a_run_of_some_turbines_by_their_exact_names(hostile):
     with pytest.raises(ConfigurationError, match="no turbine") as raised:
         run_etl(DAY, hostile, turbines=["WT02"])
     assert "'WT,02'" in raised.value.fix and "' WT03'" in raised.value.fix  # the names that need it, quoted
+
+
+def test_etl_run_takes_exact_names_with_turbine(hostile):
+    env = {**os.environ, **stack_variables(hostile)}
+    done = subprocess.run(
+        [ETL, "run", DAY.isoformat(), "--no-report", "--turbine", "WT,02", "--turbine", " WT03", "--turbines", "WT01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(json.loads(done.stdout)["turbines"]) == [" WT03", "WT,02", "WT01"]
 
 
 def test_the_api_exact_form_carries_any_name_and_the_human_form_takes_a_whole_name(hostile):
