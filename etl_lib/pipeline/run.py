@@ -25,6 +25,7 @@ from ..core.contract import ETL_VARIABLES, SOURCE_VARIABLES, RunStatus, etl_sign
 from ..core.errors import EtlError, NoSourceDataError, SourceChangedError
 from ..core.scope import RunScope
 from ..storage.engines import target_engine
+from ..storage.errors import database_error
 from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
 from .extract import Farm, RetryPolicy, Samples, Turbine, fetch_day, fetch_farm, make_client, select_turbines
@@ -120,8 +121,11 @@ def run_etl(
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record)
     except Exception as exc:
-        _record_failure(engine, record, exc)
-        raise
+        error = database_error(exc, "target") or exc  # the target's failure as the project's own error
+        _record_failure(engine, record, error)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _record_failure(engine: Engine, record: RunRecord, exc: BaseException) -> None:

@@ -100,3 +100,25 @@ def test_stack_up_after_the_postmaster_was_killed_waits_for_the_servers_recovery
         [ETL, "run", DAY.isoformat(), "--no-report"], env=env_of(own), capture_output=True, text=True, timeout=180
     )
     assert again.returncode == 0, again.stderr
+
+
+def test_a_target_that_cannot_be_reached_is_the_projects_error_in_a_run_and_its_notebook(settings, tmp_path):
+    """Not only the load's COPY: wherever the run meets the target gone, it raises the project's own
+    DatabaseError naming the target (a notebook's cell showed SQLAlchemy's OperationalError and its
+    traceback)."""
+    from etl_lib.core.errors import DatabaseError
+    from etl_lib.pipeline.run import run_etl
+
+    gone = settings.target_url.replace("/target?", "/no_such_target?")
+    with pytest.raises(DatabaseError) as raised:
+        run_etl(DAY, settings.model_copy(update={"target_database_url": gone}))
+    assert raised.value.database == "target" and raised.value.connection
+    assert 'database "no_such_target" does not exist' in str(raised.value)
+    env = {**os.environ, **stack_variables(settings), "TARGET_DATABASE_URL": gone, "ETL_RUNS_DIR": str(tmp_path)}
+    done = subprocess.run([ETL, "run", DAY.isoformat()], env=env, capture_output=True, text=True, timeout=180)
+    assert done.stderr.startswith("error: The ETL notebook failed with DatabaseError: The target database failed:")
+    report = json.loads((tmp_path / f"{DAY}.ipynb").read_text())
+    errors = [
+        output for cell in report["cells"] for output in cell.get("outputs", []) if output["output_type"] == "error"
+    ]
+    assert [error["ename"] for error in errors] == ["DatabaseError"]
