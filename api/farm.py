@@ -20,8 +20,11 @@ from etl_lib.core.contract import MODEL_TABLE, SOURCE_STATE_TABLE, SOURCE_TABLE,
 
 from .limits import unavailable
 
-FARM_TABLES = (SOURCE_STATE_TABLE, TURBINE_TABLE, MODEL_TABLE)
-SAMPLE_TABLES = (SOURCE_STATE_TABLE, TURBINE_TABLE, SOURCE_TABLE)
+# Locked in the order a replacement of the source takes them (``etl seed``: TRUNCATE data, turbine,
+# turbine_model, then its version), so that an answer and a seed never wait for each other in a circle.
+FARM_TABLES = (TURBINE_TABLE, MODEL_TABLE, SOURCE_STATE_TABLE)
+SAMPLE_TABLES = (SOURCE_TABLE, TURBINE_TABLE, SOURCE_STATE_TABLE)
+COVERAGE_TABLES = (SOURCE_TABLE, SOURCE_STATE_TABLE)
 BEGIN_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 VERSION_QUERY = f'SELECT version FROM "{SOURCE_STATE_TABLE}"'
 TURBINE_IDS_QUERY = f'SELECT name, id FROM "{TURBINE_TABLE}" ORDER BY name'

@@ -11,7 +11,6 @@ from etl_lib.core.contract import (
     ARROW_MEDIA_TYPE,
     DESCRIPTIONS,
     JSON_MEDIA_TYPE,
-    SOURCE_STATE_TABLE,
     SOURCE_TABLE,
     SOURCE_VARIABLES,
     SOURCE_VERSION_HEADER,
@@ -20,7 +19,7 @@ from etl_lib.core.contract import (
 
 from .binary_copy import arrow_schema
 from .deps import Authorized, EngineDep, SettingsDep
-from .farm import FARM_TABLES, snapshot, turbines_with_models
+from .farm import COVERAGE_TABLES, FARM_TABLES, snapshot, turbines_with_models
 from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
 from .models import Coverage, DataResponse, ErrorResponse, Health, TurbinesResponse, Variable, VariablesResponse
 from .params import DataParameters, NoParameters, parse_interval, parse_turbines, parse_variables, query
@@ -142,7 +141,7 @@ def get_variables(parameters: Annotated[NoParameters, query(NoParameters)]) -> V
 def get_coverage(
     engine: EngineDep, response: Response, parameters: Annotated[NoParameters, query(NoParameters)]
 ) -> Coverage:
-    with snapshot(engine, (SOURCE_STATE_TABLE, SOURCE_TABLE)) as (conn, version):
+    with snapshot(engine, COVERAGE_TABLES) as (conn, version):
         first, last, rows = conn.execute(
             text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
         ).one()
