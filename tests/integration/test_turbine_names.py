@@ -99,3 +99,8 @@ def test_a_farm_of_1100_turbines_with_60_character_names_runs_without_listing_th
         assert len(counts) == 1100 and [counts[name] for name in names[:4]] == [ROWS_PER_DAY] * 4
         assert result.summary()["quality"][names[0]]["power"] == 1.0
         assert result.summary()["quality"][names[-1]]["power"] == 0.0  # no samples: every one missing
+        # Some of them, more than a URL may name (300 such names: about 24 KB): the farm asked for, its own kept.
+        some = run_etl(DAY, own, turbines=names[2:302])
+        assert list(some.scope.turbines) == names[2:302]
+        assert some.rows_read == 2 * 1440
+        assert set(some.samples.values.index.get_level_values("turbine").unique()) == set(names[2:4])
