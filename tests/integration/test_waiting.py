@@ -131,11 +131,12 @@ def _session(engine, condition: str, timeout: float = 60.0, **values) -> dict:
 
 
 @contextmanager
-def stopped_in_its_load(settings, run_date: dt.date, idle_timeout_s: float):
+def stopped_in_its_load(settings, run_date: dt.date, idle_timeout_s: float, *, let_go: bool = True):
     """`etl run --no-report` of ``run_date`` stopped (SIGSTOP) inside its load transaction, holding the
     day's lock: a second session holds etl_run until the run's last insert waits on it, the run is
-    stopped there, and the second session lets go, so the run's transaction stays open and idle,
-    its process stopped. Yields the process and its session; the process is killed afterwards."""
+    stopped there, and the second session lets go (at once with ``let_go``, else when the caller calls
+    the function yielded), so the run's transaction stays open and idle, its process stopped. Yields the
+    process, its session and that function; the process is killed afterwards."""
     engine = target_engine(settings)
     blocker = create_engine(settings.target_url, poolclass=NullPool).connect()
     blocker.execute(text("LOCK TABLE etl_run IN EXCLUSIVE MODE"))
@@ -147,13 +148,18 @@ def stopped_in_its_load(settings, run_date: dt.date, idle_timeout_s: float):
     run = subprocess.Popen(
         [ETL, "run", run_date.isoformat(), "--no-report"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    holder: dict = {}
+
+    def release() -> dict:
+        """The second session lets go; the stopped run's session is then idle in its transaction."""
+        blocker.rollback()
+        blocker.close()
+        return _session(engine, "a.pid = :pid AND a.state = 'idle in transaction'", pid=holder["pid"])
+
     try:
         holder = _session(engine, "a.wait_event_type = 'Lock' AND a.query ILIKE 'INSERT INTO etl_run%%'")
         os.kill(run.pid, signal.SIGSTOP)
-        blocker.rollback()
-        blocker.close()
-        holder = _session(engine, "a.pid = :pid AND a.state = 'idle in transaction'", pid=holder["pid"])
-        yield run, holder
+        yield run, release() if let_go else holder, release
     finally:
         if not blocker.closed:
             blocker.rollback()
@@ -167,7 +173,7 @@ def test_a_run_waiting_for_a_stopped_run_of_its_date_says_so_and_gives_up_naming
     seconds and ends after ETL_DAY_LOCK_WAIT_S with a clear error. The day keeps its rows."""
     day = dt.date(2024, 10, 9)
     before = day_rows(target_engine, day)
-    with stopped_in_its_load(settings, day, idle_timeout_s=600) as (stopped, holder):
+    with stopped_in_its_load(settings, day, idle_timeout_s=600) as (stopped, holder, _):
         assert f"wind-etl {day} run " in holder["application_name"]
         assert holder["application_name"].endswith(f"pid {stopped.pid}")
         started = time.monotonic()
@@ -202,22 +208,30 @@ def test_a_run_waiting_for_a_stopped_run_of_its_date_says_so_and_gives_up_naming
 
 
 def test_a_stopped_runs_session_ends_after_the_idle_timeout_and_the_waiting_run_then_writes(settings, target_engine):
+    """The second run is already waiting in the lock's queue when the stopped run's session turns idle; the
+    server ends that session after its idle-in-transaction timeout, and the second run writes the day."""
     day = dt.date(2024, 10, 9)
     before = day_rows(target_engine, day)
-    with stopped_in_its_load(settings, day, idle_timeout_s=4) as (_stopped, holder):
-        waiting = subprocess.run(
+    with stopped_in_its_load(settings, day, idle_timeout_s=4, let_go=False) as (_stopped, holder, release):
+        waiting = subprocess.Popen(
             [ETL, "run", day.isoformat(), "--no-report"],
             env={**os.environ, **stack_variables(settings), "ETL_DAY_LOCK_WAIT_S": "60"},
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
         )
+        try:
+            _session(target_engine, "a.wait_event = 'advisory' AND a.pid <> :pid", pid=holder["pid"])
+            release()
+            _, stderr = waiting.communicate(timeout=120)
+        finally:
+            waiting.kill()
         with target_engine.connect() as conn:
             gone = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": holder["pid"]})
             assert gone.scalar_one() == 0  # the server ended the stopped run's session
-    assert waiting.returncode == 0, waiting.stderr
-    assert "Waiting for another run of 2024-10-09" in waiting.stderr
-    assert re.search(r"The day's lock of 2024-10-09 is free after \d+\.\d s; writing\.", waiting.stderr)
+    assert waiting.returncode == 0, stderr
+    assert "Waiting for another run of 2024-10-09" in stderr
+    assert re.search(r"The day's lock of 2024-10-09 is free after \d+\.\d s; writing\.", stderr)
     assert day_rows(target_engine, day) == before
     with target_engine.connect() as conn:
         assert not conn.execute(
