@@ -21,8 +21,9 @@ class _ToStandardError(logging.Handler):
     """Each message on the standard error of the moment (a notebook's kernel replaces it per cell)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(self.format(record), file=sys.stderr, flush=True)
+        try:  # one write with its line end: lines of processes sharing the stream (a backfill's workers) stay whole
+            sys.stderr.write(f"{self.format(record)}\n")
+            sys.stderr.flush()
         except Exception:  # a closed stream: nothing more can be said
             self.handleError(record)
 
