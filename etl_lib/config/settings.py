@@ -107,6 +107,34 @@ class Settings(BaseSettings):
         description="No new attempt starts when it would start more than this many seconds after the first; with "
         "the defaults the last starts about 26 s in, so an API restart of up to about 25 s is waited for.",
     )
+    # The target's sessions (storage.engines.target_engine) and the day's lock (pipeline.load).
+    target_lock_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("ETL_TARGET_LOCK_TIMEOUT_S"),
+        description="A statement on the target waits at most this long for a lock (a row, a table, a schema "
+        "migration's) before it fails (s; PostgreSQL's lock_timeout).",
+    )
+    target_statement_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        validation_alias=_env("ETL_TARGET_STATEMENT_TIMEOUT_S"),
+        description="A statement on the target (a day's COPY, a report's query) is cancelled after this long (s).",
+    )
+    target_idle_in_transaction_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("ETL_TARGET_IDLE_IN_TRANSACTION_TIMEOUT_S"),
+        description="A session on the target idle inside its transaction this long (s; its process stopped or "
+        "hung mid-load) is ended by the server, its transaction rolled back and its locks freed.",
+    )
+    day_lock_wait_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("ETL_DAY_LOCK_WAIT_S"),
+        description="A run waits at most this long (s) for another run of the same date to finish writing it "
+        "(the day's lock), saying after a few seconds which run it waits for; then it fails, naming that run.",
+    )
     runs_dir: Path = Field(
         PROJECT_ROOT / "runs",
         validation_alias=_env("ETL_RUNS_DIR"),

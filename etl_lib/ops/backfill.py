@@ -167,9 +167,13 @@ def _process_context(notebooks: bool) -> multiprocessing.context.BaseContext:
 _worker: dict = {}
 
 
-def _start_worker(settings: Settings) -> None:
+def _start_worker(settings: Settings, notices: bool = False) -> None:
     _worker.clear()
     _worker["settings"] = settings
+    if notices:  # a retry or a wait is said at once on stderr, from every worker
+        from ..pipeline import notices as pipeline_notices
+
+        pipeline_notices.show()
 
 
 def _stop_worker() -> None:
@@ -219,11 +223,11 @@ def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
 
 def _read_record(settings: Settings, key: str) -> dict | None:
     """The run's record (for Dagster's metadata); None when the target cannot say."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import target_engine
     from ..storage.run_record import read_run
 
     try:
-        return read_run(engine_for(settings.target_url), key)
+        return read_run(target_engine(settings), key)
     except Exception:  # the day is written; only Dagster's copy of its metadata is lost, and the summary says so
         return None
 
@@ -297,8 +301,10 @@ def run_backfill(
     workers: int = 1,
     notebooks: bool = False,
     progress: bool = True,
+    notices: bool = False,
 ) -> BackfillResult:
-    """Run every date; return all outcomes (sorted by date) with the failures listed."""
+    """Run every date; return all outcomes (sorted by date) with the failures listed. With ``notices``,
+    every retry and wait of a run is said on stderr as it happens (``pipeline.notices``)."""
     settings = settings or get_settings()
     dates = list(dates)
     if workers < 1:
@@ -319,7 +325,7 @@ def run_backfill(
                 bar.set_postfix(failed=sum(not o.ok for o in outcomes))
 
         if workers == 1:
-            _start_worker(settings)
+            _start_worker(settings, notices)
             try:
                 for run_date in dates:
                     record(_run_day(run_date, notebooks))
@@ -328,7 +334,7 @@ def run_backfill(
         else:
             context = _process_context(notebooks)
             with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_start_worker, initargs=(settings,)
+                workers, mp_context=context, initializer=_start_worker, initargs=(settings, notices)
             ) as pool:
                 futures = {pool.submit(_run_day, run_date, notebooks): run_date for run_date in dates}
                 for future in as_completed(futures):

@@ -202,13 +202,13 @@ def dagster_backfill(
 def init() -> None:
     """Bring the source and the target schema to the current version (Alembic migrations, in place) on the
     configured databases, and let the API's role read the source."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import engine_for, target_engine
     from ..storage.migrations import current_revision
     from ..storage.source import prepare_source
     from ..storage.target import ensure_target_schema
 
     settings = _settings()
-    source, target = engine_for(settings.source_url), engine_for(settings.target_url)
+    source, target = engine_for(settings.source_url), target_engine(settings)
     with _database("source"):
         prepare_source(source)
     with _database("target"):
@@ -281,6 +281,13 @@ def run(
     turbines: Annotated[
         str | None, typer.Option(help="Only these turbines, comma-separated (default: the whole farm).")
     ] = None,
+    turbine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--turbine",
+            help="Only this turbine, by its exact name (a comma or spaces in it kept); repeat for several.",
+        ),
+    ] = None,
 ) -> None:
     """Run the ETL for one date; by default through the notebook, whose executed copy is the run's audit report.
 
@@ -289,12 +296,16 @@ def run(
     replaces runs/DATE.ipynb.
 
     Before anything runs, the source must have samples of the day and the report's folder must accept the
-    report. Exit 0 exactly when the run's record says it succeeded with its report complete."""
+    report. Exit 0 exactly when the run's record says it succeeded with its report complete. While the run
+    waits (the API unreachable: each retry; another run of the date writing it: whose), it says so at once,
+    on stderr with --no-report, in the report's output otherwise."""
     from ..core.dates import parse_run_date
 
     settings = _settings()
     day = parse_run_date(date)
     names = None if turbines is None else [name.strip() for name in turbines.split(",")]
+    if turbine:
+        names = [*(names or []), *turbine]
     if report:
         from ..core.errors import KernelDiedError, NotebookRunError, ReportWriteError
         from ..notebook.runner import run_notebook, run_ok
@@ -331,15 +342,17 @@ def run(
                 "Check that notebooks/etl.ipynb still passes run_key and report_path to run_etl, and the line above.",
             )
     else:
+        from ..pipeline import notices
         from ..pipeline.run import run_etl
-        from ..storage.engines import engine_for
+        from ..storage.engines import target_engine
         from ..storage.run_record import read_run
 
+        notices.show()  # a retry or a wait is said at once on stderr
         with _database("target"):
             result = run_etl(day, settings, turbines=names)
             typer.echo(json.dumps(result.summary()))
             if settings.dagster_home is not None:
-                _tell_dagster(settings, read_run(engine_for(settings.target_url), result.key), None, names is None)
+                _tell_dagster(settings, read_run(target_engine(settings), result.key), None, names is None)
 
 
 def _tell_dagster(settings, record: dict | None, report, whole_farm: bool) -> None:
@@ -369,11 +382,15 @@ def backfill(
     """Run every day from START to END; a failed day does not stop the others. A day the source has no
     samples of is skipped (not run, no report). Exit 1 if any day failed, else 0.
 
+    Each day's retries and waits are said on stderr as they happen.
+
     With --notebooks the summary also says for how many days the data and the report were written:
     a day whose data was written but whose report was not counts as written, and as failed."""
     from .backfill import date_range, run_backfill
 
-    result = run_backfill(date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks)
+    result = run_backfill(
+        date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks, notices=True
+    )
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
     else:

@@ -88,10 +88,11 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         retry = source_api.retry()
         try:
             with source_api.get_client() as client:
-                turbines = [turbine.name for turbine in fetch_farm(client, retry=retry)]
+                farm = fetch_farm(client, retry=retry)
+                turbines = farm.names
                 result = bucket_completeness(scope.run_date, turbines, written)
                 if not result.passed:
-                    samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry)
+                    samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry, farm=farm)
                     result = bucket_completeness(scope.run_date, turbines, written, samples.values)
         except EtlError as exc:  # without the source: the turbines the target knows, and why not more
             turbines = available_turbines(engine=engine)

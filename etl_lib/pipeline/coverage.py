@@ -53,10 +53,11 @@ def _instant(value: str | None) -> dt.datetime | None:
 
 def samples_on(client: httpx.Client, day: dt.date, retry: RetryPolicy) -> int:
     """How many samples the farm has on the UTC day (one variable asked: a row is a sample)."""
-    turbines = [turbine.name for turbine in fetch_farm(client, retry=retry)]
-    if not turbines:
+    farm = fetch_farm(client, retry=retry)
+    if not farm.names:
         return 0
-    return len(fetch_day(client, RunScope.day(day, turbines), list(SOURCE_VARIABLES[:1]), retry=retry))
+    scope = RunScope.day(day, farm.names)
+    return len(fetch_day(client, scope, list(SOURCE_VARIABLES[:1]), retry=retry, farm=farm))
 
 
 def no_source_data(day: dt.date, coverage: SourceCoverage | None) -> NoSourceDataError:

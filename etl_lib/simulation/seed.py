@@ -3,7 +3,8 @@ status log (the status codes and each turbine's events, which agree with the sam
 
 Seeding makes the source exactly that farm over exactly that period, in one transaction, loaded
 with binary COPY one turbine at a time; seeding twice leaves the same rows, never duplicates, and
-a smaller farm or a shorter period replaces a larger one.
+a smaller farm or a shorter period replaces a larger one. The same transaction raises the source's
+version (``source_state``), so every reader can tell the state before from the state after.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..core.turbines import TurbineModel
 from ..storage.copy import copy_frame
 from ..storage.fleet import model_row
 from ..storage.source import (
+    bump_source_version,
     prepare_source,
     source_data,
     source_row_count,
@@ -45,6 +47,7 @@ class SeedResult:
     turbines: int
     rows_written: int
     skipped: bool
+    version: int | None = None  # the source's version the seed made (None: skipped)
 
 
 def seed_source(
@@ -98,6 +101,7 @@ def seed_source(
             copy_frame(conn, turbine_event.name, log.assign(turbine_id=number))
             samples = minutes.loc[minutes["present"], ["timestamp", *SOURCE_VARIABLES]]
             written += copy_frame(conn, source_data.name, samples.assign(turbine_id=number))
+        version = bump_source_version(conn)
     with engine.begin() as conn:
         conn.execute(text(f"ANALYZE {source_data.name}, {turbine_event.name}"))
-    return SeedResult(start, days, turbines, written, skipped=False)
+    return SeedResult(start, days, turbines, written, skipped=False, version=version)

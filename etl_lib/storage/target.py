@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Connection,
@@ -21,7 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
@@ -32,6 +35,14 @@ from .fleet import fleet_tables, model_row
 
 metadata = MetaData()
 turbine_model, turbine = fleet_tables(metadata, model_required=False)
+# Only the target keeps turbines that left the source: a farm run marks them (storage.target.retire).
+turbine.append_column(
+    Column(
+        "retired_at",
+        DateTime(timezone=True),
+        comment="when a run found the turbine no longer in the source; NULL: in the farm",
+    )
+)
 
 signal = Table(
     "signal",
@@ -75,6 +86,11 @@ etl_run = Table(
     Column("overflowed_statistics", Integer, comment="statistics not written: not finite (overflow)"),
     Column("seconds", JSONB, comment="{step: seconds} of the run's steps"),
     Column("report_error", Text, comment="why the run's report could not be completed, when it could not"),
+    Column(
+        "source_version",
+        BigInteger,
+        comment="the source's version the run read its farm and samples from (X-Source-Version)",
+    ),
     CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
     Index("etl_run_key_idx", "key"),
 )
@@ -146,7 +162,10 @@ def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["name"],
-            set_={c: statement.excluded[c] for c in ("model", "latitude", "longitude", "elevation")},
+            set_={
+                **{c: statement.excluded[c] for c in ("model", "latitude", "longitude", "elevation")},
+                "retired_at": None,
+            },
         )
     )
     names = [t["name"] for t in turbines]
@@ -164,3 +183,19 @@ def ensure_signals(conn: Connection, turbine_ids: dict[str, int], names: list[st
         )
     )
     return {(by_id[tid], name): sid for tid, name, sid in found}
+
+
+def retire(conn: Connection, farm: list[str]) -> list[str]:
+    """Mark the turbines the source no longer has (not in ``farm``, every turbine of the source now) as
+    retired, and those it has again as current; return the names retired by this call."""
+    conn.execute(
+        update(turbine).where(turbine.c.name.in_(farm), turbine.c.retired_at.is_not(None)).values(retired_at=None)
+    )
+    return list(
+        conn.execute(
+            update(turbine)
+            .where(turbine.c.name.not_in(farm), turbine.c.retired_at.is_(None))
+            .values(retired_at=func.now())
+            .returning(turbine.c.name)
+        ).scalars()
+    )
