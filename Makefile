@@ -7,7 +7,7 @@ DATE   ?= 2024-10-01
 STAMP  := $(VENV)/.installed
 INSTALL_LOG := $(VENV)/install.log
 
-.PHONY: help run test test-fast install lock stack-up stack-down status dagster dagster-home lab bench faults doctor clean-stack golden docs docs-serve FORCE
+.PHONY: help run test test-fast install lock stack-up stack-down status dagster dagster-home fleet lab bench faults doctor clean-stack golden docs docs-serve FORCE
 
 ## The targets and what each does (the first line of the comment above each).
 help:
@@ -92,6 +92,12 @@ dagster-home:
 dagster: $(STAMP) dagster-home
 	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "dagster: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up && $(BIN)/etl seed --if-empty; fi
 	DAGSTER_HOME=$(DAGSTER_HOME) $(DAGSTER_QUIET) $(BIN)/dagster dev -m etl_lib.orchestration $(DAGSTER_ARGS)
+
+## Dagster for production on this machine (etl dagster fleet): the embedded stack, the instance on PostgreSQL,
+## WORKERS Celery workers (default 2) on the broker, the daemon, and the UI on http://127.0.0.1:3000.
+WORKERS ?= 2
+fleet: $(STAMP)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(DAGSTER_QUIET) $(BIN)/etl dagster fleet --workers $(WORKERS) $(FLEET_ARGS)
 
 # JupyterLab refuses to start as root without --allow-root; containers and CI often run as root.
 LAB_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)

@@ -41,8 +41,8 @@ def _allowed_parameters(request: Request) -> list[str]:
     while stack:
         dependant = stack.pop()
         for field in dependant.query_params:
-            annotation = field.field_info.annotation
-            names.extend(getattr(annotation, "model_fields", None) or [field.alias])
+            fields = getattr(field.field_info.annotation, "model_fields", None)  # a parameter model: its fields
+            names.extend(fields if fields is not None else [field.alias])
         stack.extend(dependant.dependencies)
     return sorted(set(names))
 

@@ -53,9 +53,18 @@ class DataParameters(BaseModel):
     )
     turbines: list[str] | None = Field(
         None,
-        description="Turbines to return (names, see /turbines), repeated or comma-separated; default: every "
-        "turbine. The answer has a 'turbine' column whenever it can hold more than one turbine.",
+        description="Turbines to return (names, see /turbines), repeated or comma-separated, spaces around a "
+        "name ignored; a value that is a turbine's whole name as it stands is that turbine, even with a comma in "
+        "it. Default (neither this nor 'turbine'): every turbine. The answer has a 'turbine' column whenever it "
+        "can hold more than one turbine.",
         examples=[["WT01", "WT02"]],
+    )
+    turbine: list[str] | None = Field(
+        None,
+        description="The exact form: one turbine's name per value, as it stands (never split at commas, "
+        "spaces kept), repeated for several (turbine=WT01&turbine=WT02). Any name the source holds can be "
+        "given so. May be combined with 'turbines'.",
+        examples=[["WT01"]],
     )
     farm: str | None = Field(
         None,
@@ -83,8 +92,14 @@ class EventParameters(BaseModel):
     end: str = Field(description="Exclusive end, ISO-8601, after start.", examples=["2024-10-02T00:00:00Z"])
     turbines: list[str] | None = Field(
         None,
-        description="Turbines (names, see /turbines), repeated or comma-separated; default: every turbine.",
+        description="Turbines (names, see /turbines), repeated or comma-separated, as for /data; default (neither "
+        "this nor 'turbine'): every turbine.",
         examples=[["WT01", "WT02"]],
+    )
+    turbine: list[str] | None = Field(
+        None,
+        description="The exact form, as for /data: one turbine's name per value, as it stands.",
+        examples=[["WT01"]],
     )
     farm: str | None = Field(
         None,
@@ -193,14 +208,39 @@ def parse_variables(values: list[str]) -> list[str]:
     return names
 
 
-def parse_turbines(values: list[str] | None, farm: dict[str, int]) -> dict[str, int]:
+def _turbine_names(values: list[str], farm: dict[str, int]) -> list[str]:
+    """The human form: each value a farm's turbine by its whole name as it stands (a comma in a name is
+    then no separator), else comma-separated names, spaces around them ignored."""
+    names: list[str] = []
+    for value in values:
+        for name in [value] if value in farm else _names([value]):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def parse_turbines(values: list[str] | None, exact: list[str] | None, farm: dict[str, int]) -> dict[str, int]:
     """The selected turbines' ids by name, in the farm's order (default: every turbine of ``farm``, the turbines
-    the request may name: a farm's, or the fleet's)."""
-    if values is None:
+    the request may name: a farm's, or the fleet's): ``values`` in the human form (``_turbine_names``),
+    ``exact`` one name each, as it stands."""
+    if values is None and exact is None:
         return farm
-    names = _names(values)
-    valid = ", ".join(list(farm)[:20]) + (", …" if len(farm) > 20 else "")
+    names = _turbine_names(values or [], farm) + [name for name in exact or [] if name != ""]
+    valid = ", ".join(repr(name) if _needs_exact(name) else name for name in list(farm)[:20]) + (
+        ", …" if len(farm) > 20 else ""
+    )
     if not names:
         raise bad_request(f"No turbine selected. Leave 'turbines' out for every turbine, or name some of: {valid}.")
-    _refuse_unknown("turbine", names, farm, f"Valid turbines: {valid} (GET /turbines lists them).")
-    return {name: farm[name] for name in farm if name in names}
+    exact_hint = (
+        " A name with a comma or with spaces at its ends is given exactly as turbine=<name>, one per parameter."
+        if any(map(_needs_exact, farm))
+        else ""
+    )
+    _refuse_unknown("turbine", names, farm, f"Valid turbines: {valid} (GET /turbines lists them).{exact_hint}")
+    chosen = set(names)
+    return {name: farm[name] for name in farm if name in chosen}
+
+
+def _needs_exact(name: str) -> bool:
+    """A name the comma-separated form cannot always carry."""
+    return "," in name or name != name.strip()

@@ -4,15 +4,23 @@
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import Engine, text
 
-from etl_lib.core.contract import ARROW_MEDIA_TYPE, DESCRIPTIONS, JSON_MEDIA_TYPE, SOURCE_TABLE, SOURCE_VARIABLES, UNITS
+from etl_lib.core.contract import (
+    ARROW_MEDIA_TYPE,
+    DESCRIPTIONS,
+    JSON_MEDIA_TYPE,
+    SOURCE_TABLE,
+    SOURCE_VARIABLES,
+    SOURCE_VERSION_HEADER,
+    UNITS,
+)
 
 from .binary_copy import arrow_schema
 from .deps import Authorized, EngineDep, SettingsDep
-from .events import event_rows, events_json, status_codes
-from .farm import farms, turbine_ids, turbines_with_models
+from .events import EVENT_TABLES, event_rows, events_json, status_codes
+from .farm import COVERAGE_TABLES, FARM_TABLES, FLEET_TABLES, farms, snapshot, turbine_ids, turbines_with_models
 from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
 from .models import (
     Coverage,
@@ -36,7 +44,7 @@ from .params import (
     parse_variables,
     query,
 )
-from .samples import Selection, is_long, sample_batches
+from .samples import Selection, Snapshot, is_long, sample_batches
 from .streaming import WholeOrBroken
 
 VARIABLES = [Variable(name=name, unit=UNITS[name], description=DESCRIPTIONS[name]) for name in SOURCE_VARIABLES]
@@ -50,6 +58,14 @@ ERRORS = {
     401: {"model": ErrorResponse, "description": "ETL_API_TOKEN is set and the bearer token is missing or wrong."},
     422: {"model": ErrorResponse, "description": "A parameter is missing, malformed or not allowed."},
     503: UNAVAILABLE,
+}
+
+VERSION = {
+    SOURCE_VERSION_HEADER: {
+        "description": "The source's version this answer was read from (raised by every replacement of the "
+        "source, e.g. `etl seed`): answers with the same version come from the same state of the source.",
+        "schema": {"type": "integer"},
+    }
 }
 
 router = APIRouter(dependencies=[Authorized], responses=ERRORS)
@@ -69,6 +85,7 @@ open_router = APIRouter()  # no token needed: liveness
             "chunk (an incomplete read for the client), never with a clean end. NaN and ±Infinity: float64 "
             'in Arrow, the strings "NaN", "Infinity", "-Infinity" in JSON; null is a missing value.',
             "content": {JSON_MEDIA_TYPE: {}, ARROW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "headers": VERSION,
         },
     },
     summary="1-minute samples of chosen turbines and variables over a half-open interval",
@@ -85,20 +102,22 @@ def get_data(
     begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
     names = parse_variables(parameters.variables)
     chosen = choose_format(parameters.format, accept)
-    with engine.connect() as conn:
-        farm = turbine_ids(conn, parameters.farm)
-    selected = parse_turbines(parameters.turbines, farm)
-    selection = Selection(selected)
-    give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
+    reading = Snapshot(engine, parameters.farm)  # the version, the farm and the samples: one state of the source
     try:
-        batches = sample_batches(engine, selection, names, begin, finish)
+        selection = Selection(parse_turbines(parameters.turbines, parameters.turbine, reading.turbine_ids))
+        give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
+    except BaseException:
+        reading.release()
+        raise
+    try:
+        batches = sample_batches(reading, selection, names, begin, finish)
     except BaseException:
         give_back()
         raise
     if chosen == "arrow":
         body = arrow_stream(batches, arrow_schema(names, selection.with_turbine), begin, finish)
     else:
-        body = json_stream(batches, begin, finish, names, list(selected))
+        body = json_stream(batches, begin, finish, names, list(selection.ids))
 
     def finished() -> None:  # read, broken off or never begun: a long answer's spool goes, its slot comes back
         try:
@@ -106,24 +125,34 @@ def get_data(
         finally:
             give_back()
 
-    return WholeOrBroken(body, media_type=MEDIA_TYPES[chosen], on_close=finished)
+    return WholeOrBroken(
+        body,
+        media_type=MEDIA_TYPES[chosen],
+        on_close=finished,
+        headers={SOURCE_VERSION_HEADER: str(reading.version)},
+    )
 
 
 @router.get(
     "/events",
     response_model=EventsResponse,
+    responses={200: {"description": "The status log, as one state of the source.", "headers": VERSION}},
     summary="The status log: the events of chosen turbines that overlap a half-open interval",
 )
 def get_events(
     engine: EngineDep, settings: SettingsDep, parameters: Annotated[EventParameters, query(EventParameters)]
 ) -> WholeOrBroken:
-    """Each event with its status code, its IEC 61400-26-1 category and description; read whole, then sent,
-    ending with ``count`` like ``/data``."""
+    """Each event with its status code, its IEC 61400-26-1 category and description; read whole in one state of
+    the source (its version in the header, as ``/data``), then sent, ending with ``count`` like ``/data``."""
     begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
-    with engine.connect() as conn:
-        selected = parse_turbines(parameters.turbines, turbine_ids(conn, parameters.farm))
+    with snapshot(engine, EVENT_TABLES) as (conn, version):
+        selected = parse_turbines(parameters.turbines, parameters.turbine, turbine_ids(conn, parameters.farm))
         rows = event_rows(conn, list(selected.values()), begin, finish)
-    return WholeOrBroken(events_json(rows, begin, finish, list(selected)), media_type=JSON_MEDIA_TYPE)
+    return WholeOrBroken(
+        events_json(rows, begin, finish, list(selected)),
+        media_type=JSON_MEDIA_TYPE,
+        headers={SOURCE_VERSION_HEADER: str(version)},
+    )
 
 
 @router.get(
@@ -138,16 +167,34 @@ def get_status_codes(
         return StatusCodesResponse(status_codes=status_codes(conn))
 
 
-@router.get("/farms", response_model=FarmsResponse, summary="The fleet's farms: name, position, elevation, turbines")
-def get_farms(engine: EngineDep, parameters: Annotated[NoParameters, query(NoParameters)]) -> FarmsResponse:
-    with engine.connect() as conn:
-        return FarmsResponse(farms=farms(conn))
+@router.get(
+    "/farms",
+    response_model=FarmsResponse,
+    responses={200: {"description": "The fleet, as one state of the source.", "headers": VERSION}},
+    summary="The fleet's farms: name, position, elevation, turbines",
+)
+def get_farms(
+    engine: EngineDep, response: Response, parameters: Annotated[NoParameters, query(NoParameters)]
+) -> FarmsResponse:
+    with snapshot(engine, FLEET_TABLES) as (conn, version):
+        found = farms(conn)
+    response.headers[SOURCE_VERSION_HEADER] = str(version)
+    return FarmsResponse(farms=found)
 
 
-@router.get("/turbines", response_model=TurbinesResponse, summary="The turbines (of a farm) with their farm and model")
-def get_turbines(engine: EngineDep, parameters: Annotated[FarmParameters, query(FarmParameters)]) -> TurbinesResponse:
-    with engine.connect() as conn:
-        return TurbinesResponse(turbines=turbines_with_models(conn, parameters.farm))
+@router.get(
+    "/turbines",
+    response_model=TurbinesResponse,
+    responses={200: {"description": "The farm, as one state of the source.", "headers": VERSION}},
+    summary="The turbines (of a farm) with their farm and model",
+)
+def get_turbines(
+    engine: EngineDep, response: Response, parameters: Annotated[FarmParameters, query(FarmParameters)]
+) -> TurbinesResponse:
+    with snapshot(engine, FARM_TABLES) as (conn, version):
+        turbines = turbines_with_models(conn, parameters.farm)
+    response.headers[SOURCE_VERSION_HEADER] = str(version)
+    return TurbinesResponse(turbines=turbines)
 
 
 @router.get("/variables", response_model=VariablesResponse, summary="The variables /data can return")
@@ -156,10 +203,15 @@ def get_variables(parameters: Annotated[NoParameters, query(NoParameters)]) -> V
 
 
 @router.get(
-    "/coverage", response_model=Coverage, summary="First and last timestamp and row count of the source (or a farm)"
+    "/coverage",
+    response_model=Coverage,
+    responses={200: {"description": "The source's extent, as one state of it.", "headers": VERSION}},
+    summary="First and last timestamp and row count of the source (or a farm)",
 )
-def get_coverage(engine: EngineDep, parameters: Annotated[FarmParameters, query(FarmParameters)]) -> Coverage:
-    with engine.connect() as conn:
+def get_coverage(
+    engine: EngineDep, response: Response, parameters: Annotated[FarmParameters, query(FarmParameters)]
+) -> Coverage:
+    with snapshot(engine, COVERAGE_TABLES) as (conn, version):
         if parameters.farm is None:
             first, last, rows = conn.execute(
                 text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
@@ -173,6 +225,7 @@ def get_coverage(engine: EngineDep, parameters: Annotated[FarmParameters, query(
                 ),
                 {"ids": ids},
             ).one()
+    response.headers[SOURCE_VERSION_HEADER] = str(version)
     return Coverage(first=first, last=last, rows=rows)
 
 

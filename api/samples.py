@@ -1,6 +1,7 @@
 """Reading the samples: Arrow record batches, one binary COPY per chunk of time, all inside one
-read-only REPEATABLE READ transaction. A chunk holds about ``ROWS_PER_CHUNK`` rows whatever the
-number of turbines, and every chunk sees the same snapshot.
+read-only REPEATABLE READ transaction (a ``Snapshot``, see ``api.farm``) that first read the source's
+version and the farm. A chunk holds about ``ROWS_PER_CHUNK`` rows whatever the number of turbines,
+and every chunk sees the same snapshot: the version an answer carries is the state of every row in it.
 
 The database is read at its own pace, never at the client's. The first chunk is read before the
 answer starts (an unreachable database is then a 503, not a broken answer). When the interval
@@ -23,12 +24,24 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+import psycopg2
 import pyarrow as pa
 from sqlalchemy import Engine
 
 from etl_lib.core.contract import SAMPLE_PERIOD
 
 from .binary_copy import copy_statement, decode, strings
+from .farm import (
+    BEGIN_SNAPSHOT,
+    FARM_NAMES_QUERY,
+    FARM_TURBINE_IDS_QUERY,
+    SAMPLE_TABLES,
+    TURBINE_IDS_QUERY,
+    VERSION_QUERY,
+    lock_statement,
+    older_schema,
+)
+from .params import refuse_unknown_farm
 
 ROWS_PER_CHUNK = 40_000
 LONG_ANSWER_ROWS = 8 * ROWS_PER_CHUNK  # a spool of up to ~23 MB; longer answers are "long" (api.limits)
@@ -150,6 +163,38 @@ def _release(connection, broken: bool) -> None:
     connection.close()
 
 
+class Snapshot:
+    """A pooled connection inside one snapshot of the source (``api.farm``): its ``version`` and its turbines
+    (``turbine_ids``: of the farm named, or every farm's), read before any sample. ``sample_batches`` takes it over; whoever does not hand
+    it on ``release``s it."""
+
+    def __init__(self, engine: Engine, farm: str | None = None) -> None:
+        self.connection = engine.raw_connection()  # pool and connection errors arrive wrapped by SQLAlchemy
+        try:
+            self.cursor = self.connection.cursor()
+            self.cursor.execute(BEGIN_SNAPSHOT)
+            self.cursor.execute(lock_statement(SAMPLE_TABLES))
+            self.cursor.execute(VERSION_QUERY)
+            self.version: int = self.cursor.fetchone()[0]
+            if farm is None:
+                self.cursor.execute(TURBINE_IDS_QUERY)
+            else:  # the farm's turbines (``farm=``): an unknown farm is a 422 naming the farms
+                self.cursor.execute(FARM_TURBINE_IDS_QUERY, (farm,))
+            self.turbine_ids: dict[str, int] = dict(self.cursor.fetchall())
+            if farm is not None and not self.turbine_ids:
+                self.cursor.execute(FARM_NAMES_QUERY)
+                refuse_unknown_farm(farm, [name for (name,) in self.cursor.fetchall()])
+        except psycopg2.Error as exc:  # the app's handler answers the driver's errors with 503
+            self.release(broken=True)
+            raise (older_schema(exc) or exc) from None
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self, broken: bool = False) -> None:
+        _release(self.connection, broken)
+
+
 def _read_rest(connection, cursor, selection, variables, bounds, spool: Spool) -> None:
     """The long answer's reading thread: the remaining chunks into ``spool``, then the connection back."""
     error = None
@@ -173,21 +218,20 @@ def is_long(selection: Selection, start: dt.datetime, end: dt.datetime) -> bool:
 
 
 def sample_batches(
-    engine: Engine, selection: Selection, variables: list[str], start: dt.datetime, end: dt.datetime
+    snapshot: Snapshot, selection: Selection, variables: list[str], start: dt.datetime, end: dt.datetime
 ) -> Generator[pa.RecordBatch, None, None] | LongAnswer:
-    """Record batches of the selected turbines' samples in ``[start, end)``, ordered by time then turbine;
-    the answer ``close``s them when it ends, however far it was read.
+    """Record batches of the selected turbines' samples in ``[start, end)``, ordered by time then turbine,
+    read inside ``snapshot`` (which this takes over and releases); the answer ``close``s them when it
+    ends, however far it was read.
 
     The first chunk is read and decoded before this returns, so an unreachable database (or a
-    full pool) raises here and becomes the API's 503, rather than breaking an answer under way.
+    failed read) raises here and becomes the API's 503, rather than breaking an answer under way.
     """
     bounds = selection.chunks(start, end)
-    connection = engine.raw_connection()  # pool and connection errors arrive wrapped by SQLAlchemy
+    connection, cursor = snapshot.connection, snapshot.cursor
     try:
-        cursor = connection.cursor()
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         first = decode(_copy(cursor, selection, variables, *bounds[0]), variables, selection.positions, selection.names)
-    except engine.dialect.loaded_dbapi.Error:  # the app's handler answers the driver's errors with 503
+    except psycopg2.Error:  # the app's handler answers the driver's errors with 503
         _release(connection, broken=True)
         raise
     except BaseException:

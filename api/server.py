@@ -6,8 +6,10 @@ uvicorn's httptools protocol, with these limits on every connection:
 - a request's line and headers must arrive whole within ``ETL_API_HEADER_TIMEOUT_S`` (10 s) of its
   first byte, or of the connection for one that sends nothing: otherwise 408 (a connection that sent
   nothing is just closed);
-- together they may be at most ``ETL_API_MAX_HEADER_BYTES`` (64 KiB): otherwise 431; either way the
-  connection is closed, so the parser never buffers more than that;
+- together they may be at most ``ETL_API_MAX_HEADER_BYTES`` (64 KiB): otherwise 431, whether they are
+  still arriving (counted as received) or arrived whole in one read (counted as parsed: the request
+  line, each header's name and value and their line ends); either way the connection is closed, so the
+  parser never buffers more than that;
 - a request may not carry a body (every route is a GET): one that declares one (``Content-Length``
   above 0, or ``Transfer-Encoding``) is 413 and closed before the app sees it;
 - while an answer waits on the client (the socket's write buffer over its high-water mark), the
@@ -44,7 +46,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._settings = type(self).settings or _environment_settings()
         self._awaiting_headers = True
-        self._header_bytes = 0
+        self._header_bytes = 0  # received while the headers are awaited
+        self._parsed_bytes = 0  # of the request line and headers the parser has read
         self._header_timer: asyncio.TimerHandle | None = None
         self._send_timer: asyncio.TimerHandle | None = None
         self._refused = False
@@ -68,11 +71,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 f"Request line and headers exceed {self._settings.api_max_header_bytes} bytes.",
             )
 
+    def on_url(self, url: bytes) -> None:
+        self._parsed_bytes += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed_bytes += len(name) + len(value) + len(b": \r\n")
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         if self._refused:  # a request pipelined behind a refused one
             return
         self._awaiting_headers = False
         self._cancel_header_timer()
+        parsed, self._parsed_bytes = self._parsed_bytes + len(b"GET  HTTP/1.1\r\n\r\n"), 0
+        if parsed > self._settings.api_max_header_bytes:  # whole headers that arrived in one read
+            self._refuse(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                f"Request line and headers exceed {self._settings.api_max_header_bytes} bytes.",
+            )
+            return
         if any(
             name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0")
             for name, value in self.headers

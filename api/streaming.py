@@ -21,9 +21,14 @@ log = logging.getLogger("api")
 
 class WholeOrBroken(StreamingResponse):
     def __init__(
-        self, content: Iterator[bytes], *, media_type: str, on_close: Callable[[], None] | None = None
+        self,
+        content: Iterator[bytes],
+        *,
+        media_type: str,
+        on_close: Callable[[], None] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(content, media_type=media_type)
+        super().__init__(content, media_type=media_type, headers=headers)
         self._content = content
         self._on_close = on_close
 

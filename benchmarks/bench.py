@@ -27,7 +27,7 @@ from etl_lib.notebook.runner import ensure_kernel
 from etl_lib.ops.stack import running_api
 from harness.stack import temporary_stack
 
-from . import fleet
+from . import dagster_fleet, fleet
 from .measure import (
     UTC,
     PeakMemory,
@@ -309,6 +309,7 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
             f"{sql['year_per_day_ms']:.1f} ms per day",
         ),
         *fleet.rows_of(results),
+        *dagster_fleet.rows_of(results),
     ]
     return table
 
@@ -443,6 +444,13 @@ def main(save: bool = False) -> None:
         for name, value, note in notebook_rows(nb):
             print(f"{name:<40}  {value:>8}  {note}")
         return
+    if "dagster" in sys.argv[1:]:  # python -m benchmarks.bench dagster: the Dagster backfill alone
+        with temporary_stack(days=1, run_days=False) as settings:
+            seed(settings, DEFAULT_TURBINES, dagster_fleet.DAYS)
+            table = dagster_fleet.rows_of({"dagster": dagster_fleet.bench_dagster(settings)})
+        for name, value, note in table:
+            print(f"{name:<40}  {value:>14}  {note}")
+        return
     results: dict = {"when": dt.datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with temporary_stack(days=1, run_days=False) as settings:
         results["seed"] = seed(settings, DEFAULT_TURBINES, DAYS)
@@ -455,6 +463,8 @@ def main(save: bool = False) -> None:
         results["api"] = bench_api(settings)
         results["sql_aggregation"] = bench_sql_aggregation(settings)
         results["backfill"] = bench_backfill(settings)
+        print("Dagster through the workers ...", file=sys.stderr)
+        results["dagster"] = dagster_fleet.bench_dagster(settings)
         print("the fleet: 100 turbines for a day, 20 for a year ...", file=sys.stderr)
         results["farm_day"] = fleet.bench_farm_day(settings)
         results["farm_year"] = fleet.bench_farm_year(settings)

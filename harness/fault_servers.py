@@ -21,12 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import orjson
-import psycopg2.errors
 import pyarrow as pa
 from sqlalchemy import Engine, text
 
 from etl_lib.config.settings import Settings
-from etl_lib.core.contract import JSON_MEDIA_TYPE
+from etl_lib.core.contract import JSON_MEDIA_TYPE, SOURCE_VERSION_HEADER
 from etl_lib.core.dates import day_bounds
 from etl_lib.core.errors import EtlError
 from etl_lib.pipeline.load import day_lock_key
@@ -35,8 +34,9 @@ from etl_lib.storage.engines import engine_for
 
 from .stack import free_port
 
-# (path with query, request number from 1, request headers) -> (status, body, content type)
-Responder = Callable[[str, int, dict], tuple[int, bytes, str]]
+# (path with query, request number from 1, request headers) -> (status, body, content type), or with a
+# fourth member: more headers to send (a proxy passes on the real API's X-Source-Version so)
+Responder = Callable[[str, int, dict], tuple]
 JSON = JSON_MEDIA_TYPE
 
 
@@ -44,10 +44,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _FaultHTTPServer
 
     def do_GET(self) -> None:
-        status, body, content_type = self.server.answer(self.path, dict(self.headers))
+        status, body, content_type, *more = self.server.answer(self.path, dict(self.headers))
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (more[0] if more else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -102,6 +104,9 @@ def fault_server(responder: Responder) -> Iterator[FaultServer]:
 # --- responders -------------------------------------------------------------------------------
 
 
+PASSED_ON = (SOURCE_VERSION_HEADER,)  # the real API's headers a proxy sends on
+
+
 def proxy(upstream: str, rewrite: Callable[[bytes], bytes] | None = None, accept: str | None = None) -> Responder:
     """Forward to the real API (the caller's Authorization and Accept headers, or ``accept``);
     optionally rewrite the body of a 200 answer."""
@@ -112,9 +117,10 @@ def proxy(upstream: str, rewrite: Callable[[bytes], bytes] | None = None, accept
             forwarded = {k: v for k, v in forwarded.items() if k.lower() != "accept"} | {"Accept": accept}
         response = httpx.get(f"{upstream}{path}", headers=forwarded, timeout=30)
         content_type = response.headers.get("content-type", JSON)
+        passed = {name: response.headers[name] for name in PASSED_ON if name in response.headers}
         if rewrite is None or response.status_code != 200:
-            return response.status_code, response.content, content_type
-        return 200, rewrite(response.content), content_type
+            return response.status_code, response.content, content_type, passed
+        return 200, rewrite(response.content), content_type, passed
 
     return respond
 
@@ -341,29 +347,6 @@ def _waiting_copy_pid(engine: Engine, exclude: int, timeout: float = 60.0) -> in
     raise RuntimeError("the ETL's COPY never started waiting; cannot inject the fault")
 
 
-@contextmanager
-def _quiet_terminated_copy() -> Iterator[None]:
-    """Drop exactly the report psycopg2 prints when a COPY's connection is terminated.
-
-    Decoding the server's AdminShutdown while that error is still pending, psycopg2 hands the
-    resulting ``SystemError`` (caused by ``AdminShutdown``) to ``PyErr_Print``, so it reaches
-    ``sys.excepthook`` and stderr, although the COPY then fails as it should (``TargetWriteError``).
-    Only while this fault is injected; any other exception still reaches the previous hook.
-    """
-    previous = sys.excepthook
-
-    def hook(exc_type, exc, traceback) -> None:
-        if exc_type is SystemError and isinstance(exc.__cause__, psycopg2.errors.AdminShutdown):
-            return
-        previous(exc_type, exc, traceback)
-
-    sys.excepthook = hook
-    try:
-        yield
-    finally:
-        sys.excepthook = previous
-
-
 def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
     """Kill the load's connection (pg_terminate_backend) after its DELETE, while its COPY runs.
 
@@ -387,12 +370,11 @@ def run_terminated_load(settings: Settings, run_date: dt.date) -> Outcome:
             'INSERT INTO data (signal_id, "timestamp", value) VALUES (%s, %s, %s)', (signal_id, timestamp, value)
         )
         started = time.perf_counter()
-        with _quiet_terminated_copy():
-            running = pool.submit(_run, settings, run_date)
-            victim = _waiting_copy_pid(engine, exclude=blocker.driver_connection.info.backend_pid)
-            with engine.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
-            ok, error = running.result(timeout=30)
+        running = pool.submit(_run, settings, run_date)
+        victim = _waiting_copy_pid(engine, exclude=blocker.driver_connection.info.backend_pid)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+        ok, error = running.result(timeout=30)
         seconds = time.perf_counter() - started
     finally:
         blocker.rollback()  # first: a run still waiting on the blocker can then finish

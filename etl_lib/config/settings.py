@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,34 @@ class Settings(BaseSettings):
         description="No new attempt starts when it would start more than this many seconds after the first; with "
         "the defaults the last starts about 26 s in, so an API restart of up to about 25 s is waited for.",
     )
+    # The target's sessions (storage.engines.target_engine) and the day's lock (pipeline.load).
+    target_lock_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("ETL_TARGET_LOCK_TIMEOUT_S"),
+        description="A statement on the target waits at most this long for a lock (a row, a table, a schema "
+        "migration's) before it fails (s; PostgreSQL's lock_timeout).",
+    )
+    target_statement_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        validation_alias=_env("ETL_TARGET_STATEMENT_TIMEOUT_S"),
+        description="A statement on the target (a day's COPY, a report's query) is cancelled after this long (s).",
+    )
+    target_idle_in_transaction_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("ETL_TARGET_IDLE_IN_TRANSACTION_TIMEOUT_S"),
+        description="A session on the target idle inside its transaction this long (s; its process stopped or "
+        "hung mid-load) is ended by the server, its transaction rolled back and its locks freed.",
+    )
+    day_lock_wait_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("ETL_DAY_LOCK_WAIT_S"),
+        description="A run waits at most this long (s) for another run of the same date to finish writing it "
+        "(the day's lock), saying after a few seconds which run it waits for; then it fails, naming that run.",
+    )
     runs_dir: Path = Field(
         PROJECT_ROOT / "runs",
         validation_alias=_env("ETL_RUNS_DIR"),
@@ -117,6 +146,73 @@ class Settings(BaseSettings):
         description="Dagster's instance folder (Dagster's own variable). When set, `etl run` and `etl backfill` "
         "report each day they write to it (a runless materialization of `daily_statistics`, with the run's "
         "record as metadata), so Dagster shows the day as materialized; unset, Dagster is not imported.",
+    )
+    dagster_database_url: str | None = Field(
+        None,
+        validation_alias=_env("ETL_DAGSTER_DATABASE_URL"),
+        description="PostgreSQL URL of Dagster's run, event-log and schedule storage (`etl dagster init` writes it "
+        "into `DAGSTER_HOME/dagster.yaml`); unset: the embedded database `dagster`.",
+    )
+    dagster_executor: Literal["in_process", "multiprocess", "celery", "k8s", "docker"] = Field(
+        "in_process",
+        validation_alias=_env("ETL_DAGSTER_EXECUTOR"),
+        description="Where Dagster runs the steps of a run: `in_process` (the run's own process), `multiprocess` "
+        "(a process per step on the run's machine), `celery` (on the workers of `etl dagster worker`, over the "
+        "broker `ETL_CELERY_BROKER_URL`), `k8s` (a Kubernetes job per step, dagster-k8s) or `docker` (a container "
+        "per step, dagster-docker).",
+    )
+    celery_broker_url: str = Field(
+        "pyamqp://guest:guest@127.0.0.1:5672//",
+        validation_alias=_env("ETL_CELERY_BROKER_URL"),
+        description="The Celery broker (RabbitMQ) that carries the steps to the workers when "
+        "`ETL_DAGSTER_EXECUTOR=celery`; the runs and the workers must name the same one (and vhost).",
+    )
+    celery_backend_url: str = Field(
+        "rpc://",
+        validation_alias=_env("ETL_CELERY_BACKEND_URL"),
+        description="Where the workers send a step's events back to its run (Celery's result backend); `rpc://` "
+        "sends them over the broker.",
+    )
+    celery_broker_wait_s: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("ETL_CELERY_BROKER_WAIT_S"),
+        description="How long a run waits for an unreachable broker (s) before it fails with what to do; Dagster's "
+        "run retries then launch it again.",
+    )
+    dagster_max_concurrent_runs: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_MAX_CONCURRENT_RUNS"),
+        description="Runs the queued run coordinator lets run at once (never two of the same partition).",
+    )
+    dagster_source_api_slots: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_SOURCE_API_SLOTS"),
+        description="Limit of the concurrency pool `source_api`: steps that read the source API (and write the day "
+        "to the target) at once, across all runs and workers.",
+    )
+    dagster_target_database_slots: int = Field(
+        4,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_TARGET_DATABASE_SLOTS"),
+        description="Limit of the concurrency pool `target_database`: steps that only read the target (the KPI "
+        "assets, the checks) at once.",
+    )
+    dagster_days_per_run: int = Field(
+        10,
+        ge=1,
+        validation_alias=_env("ETL_DAGSTER_DAYS_PER_RUN"),
+        description="A backfill of `daily_statistics` groups this many partitions (days) into one run (its "
+        "`BackfillPolicy`): a run's launch costs seconds, a library day a fraction of one.",
+    )
+    dagster_run_retries: int = Field(
+        2,
+        ge=0,
+        validation_alias=_env("ETL_DAGSTER_RUN_RETRIES"),
+        description="How often Dagster's daemon re-executes a failed run from its failure (a killed worker, a "
+        "broker away); 0: never.",
     )
     notebook_path: Path = Field(
         PROJECT_ROOT / "notebooks" / "etl.ipynb",
@@ -194,6 +290,11 @@ class Settings(BaseSettings):
     @property
     def target_url(self) -> str:
         return self.target_database_url or self.embedded_url("target")
+
+    @property
+    def dagster_url(self) -> str:
+        """Dagster's storage: ``ETL_DAGSTER_DATABASE_URL``, else the embedded database ``dagster``."""
+        return self.dagster_database_url or self.embedded_url("dagster")
 
     @property
     def api_source_url(self) -> str:

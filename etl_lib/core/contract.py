@@ -18,6 +18,9 @@ TURBINE_TABLE = "turbine"
 MODEL_TABLE = "turbine_model"
 STATUS_CODE_TABLE = "status_code"  # the status log: codes and their IEC 61400-26-1 categories ...
 EVENT_TABLE = "turbine_event"  # ... and each turbine's events
+# One row: the source's version, a number every replacement of the source (``etl seed``) raises in the
+# same transaction as the rows it writes, so a reader can tell two states of the source apart.
+SOURCE_STATE_TABLE = "source_state"
 # The turbine that rows written before the farm (one anonymous turbine) belong to after migration.
 DEFAULT_TURBINE = "WT01"
 # The farm the default seed makes, and that turbines from before the fleet belong to after migration.
@@ -49,6 +52,9 @@ ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 # Every /data answer states how many rows it sent, last: JSON's member ``count`` after ``data``; in
 # Arrow, the custom metadata of the stream's last (empty) record batch, before the end-of-stream marker.
 COUNT_METADATA_KEY = "count"
+# Every answer that reads the source says which state of it: its version (``SOURCE_STATE_TABLE``), read
+# in the same snapshot as the rest of the answer.
+SOURCE_VERSION_HEADER = "X-Source-Version"
 # JSON has no NaN or Infinity: /data sends a non-finite sample as one of these strings (Arrow as is).
 NON_FINITE_JSON: dict[str, float] = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 

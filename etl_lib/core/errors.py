@@ -95,6 +95,21 @@ class SourceUnavailableError(EtlError):
         )
 
 
+class BrokerUnavailableError(EtlError):
+    """The Celery broker at ``url`` (password hidden) could not be reached for ``waited`` seconds (0: it went
+    away mid-run); ``detail`` is the transport's reason. Nothing of the run's steps waiting for it ran."""
+
+    def __init__(self, url: str, waited: float, detail: str) -> None:
+        self.url, self.waited, self.detail = url, waited, detail
+        when = f"could not be reached for {waited:g} s" if waited else "went away while the run was under way"
+        super().__init__(
+            f"The broker at {url} (ETL_CELERY_BROKER_URL) {when}: {detail}. The steps it carries to the workers "
+            "could not run.",
+            "Start RabbitMQ (or point ETL_CELERY_BROKER_URL at the broker the workers of `etl dagster worker` use); "
+            "Dagster's run retries launch the run again, and a day already written is not written twice.",
+        )
+
+
 class SourceRequestError(EtlError):
     """The API refused the request (4xx): a bug or a misconfiguration, not worth retrying."""
 
@@ -103,6 +118,40 @@ class SourceRequestError(EtlError):
         super().__init__(
             f"The API refused GET {url} with HTTP {status}: {detail}",
             "Check ETL_API_TOKEN and the request parameters; this is not retried.",
+        )
+
+
+class SourceChangedError(EtlError):
+    """The source was replaced (``etl seed``, a re-import) while a run of ``run_date`` read it: the farm
+    came from version ``farm_version`` of the source, the samples from ``samples_version``; ``reads``
+    times in a row when the run gave up (0 while it still reads again)."""
+
+    def __init__(self, farm_version: int, samples_version: int, run_date: dt.date, reads: int = 0) -> None:
+        self.farm_version, self.samples_version, self.run_date, self.reads = (
+            farm_version,
+            samples_version,
+            run_date,
+            reads,
+        )
+        times = f" {reads} time(s) in a row" if reads else ""
+        super().__init__(
+            f"The source changed while the run of {run_date.isoformat()} read it{times}: the farm came from "
+            f"version {farm_version} of the source, the samples from version {samples_version}. One source's "
+            "models are never checked against another's samples, so nothing was written.",
+            "Re-run the date once the source is no longer being replaced (a seed or an import under way).",
+        )
+
+
+class OlderApiError(EtlError):
+    """The API at ``url`` answered without something this ETL relies on (``missing``): it is older."""
+
+    def __init__(self, url: str, missing: str) -> None:
+        self.url, self.missing = url, missing
+        super().__init__(
+            f"The API's answer to GET {url} has no {missing}: the API is older than this ETL, which then cannot "
+            "tell whether the farm and the samples come from one state of the source. Nothing was written.",
+            "Run the API of this version of wind-etl (`etl stack down` and `etl stack up` restart the embedded "
+            "one from this checkout; redeploy it elsewhere), then re-run the date.",
         )
 
 
@@ -158,6 +207,40 @@ class TargetWriteError(EtlError):
     def __init__(self, problem: str, fix: str, *, run_date: dt.date | None = None, target: str | None = None) -> None:
         self.run_date, self.target = run_date, target
         super().__init__(problem, fix)
+
+
+class DayLockedError(TargetWriteError):
+    """Another run of ``run_date`` held the day's lock in the target for longer than ``waited`` seconds
+    (``ETL_DAY_LOCK_WAIT_S``); ``holder`` describes its session (PostgreSQL pid, application name:
+    the other run's key and process). Nothing of this run was written."""
+
+    def __init__(self, run_date: dt.date, waited: float, holder: str) -> None:
+        self.waited, self.holder = waited, holder
+        super().__init__(
+            f"Another run of {run_date.isoformat()} has been writing that day for more than {waited:.0f} s: the "
+            f"day's lock is held by {holder}. Nothing of this run was written.",
+            "Wait for that run to finish, then re-run the date. If it is stuck (its process stopped or hung), "
+            "stop that process, or end its session in the target (SELECT pg_terminate_backend(<pid>)); the "
+            "target also ends a session idle in its transaction after ETL_TARGET_IDLE_IN_TRANSACTION_TIMEOUT_S. "
+            "ETL_DAY_LOCK_WAIT_S sets how long a run waits.",
+            run_date=run_date,
+        )
+
+
+class SchemaVersionError(EtlError):
+    """The ``database`` ("source" or "target") is at a schema revision (``found``) this version of the
+    code does not know: a newer version migrated it (``newest``: the newest this code knows)."""
+
+    def __init__(self, database: str, found: str, newest: str) -> None:
+        self.database, self.found, self.newest = database, found, newest
+        super().__init__(
+            f"The {database} database is at schema revision {found!r}, which this version of wind-etl does not "
+            f"know (the newest it knows is {newest}): a newer version of wind-etl migrated it. Nothing was "
+            "changed in it.",
+            f"Run the version of wind-etl that migrated it (update this checkout, e.g. `git pull` and `make "
+            f"install`), or point {database.upper()}_DATABASE_URL at a database of this version. A schema is never "
+            "migrated back.",
+        )
 
 
 class QueryError(EtlError):

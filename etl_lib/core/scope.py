@@ -70,7 +70,8 @@ def _names(turbines) -> tuple[str, ...] | None:
     if turbines is None:
         return None
     names = (turbines,) if isinstance(turbines, str) else tuple(turbines)
-    names = tuple(dict.fromkeys(str(name).strip() for name in names if str(name).strip()))
+    # As given (a name may have a comma or spaces at its ends); the farm's name is matched by the run.
+    names = tuple(dict.fromkeys(str(name) for name in names if str(name).strip()))
     if not names:
         raise ConfigurationError(
             f"The turbine selection {turbines!r} names no turbine.",

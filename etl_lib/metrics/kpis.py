@@ -147,15 +147,27 @@ FLEET = "fleet"  # the farm of the fleet's totals
 UNKNOWN_FARM = "(unknown)"  # the farm of a turbine the target was never told the farm of
 
 
+TEXT_WIDTH = 160  # characters: a wider KPI table is wrapped into blocks of columns, each with its rows
+
+
 def as_text(table: pd.DataFrame) -> str:
-    """A KPI table as a terminal shows it: energies in kWh without decimals, ratios in %."""
+    """A KPI table as a terminal shows it: energies in kWh without decimals, ratios in %, wrapped into blocks
+    of columns at ``TEXT_WIDTH`` characters (its header names are long; no line grows with the columns)."""
     shown = table.copy()
     for column in shown.columns:
         if "_kwh" in column:
             shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
         elif column in RATIOS:
             shown[column] = shown[column].map(lambda v: "—" if v != v else f"{v:.1%}")
-    return shown.to_string(index=False)
+    keys = [c for c in ("period", "turbine", "days") if c in shown]
+    widths = {c: 1 + max([len(c), *(len(str(v)) for v in shown[c])]) for c in shown.columns}
+    blocks: list[list[str]] = [[]]
+    for column in (c for c in shown.columns if c not in keys):  # as many figures beside the keys as fit
+        used = sum(widths[c] for c in keys + blocks[-1])
+        if blocks[-1] and used + widths[column] > TEXT_WIDTH:
+            blocks.append([])
+        blocks[-1].append(column)
+    return "\n\n".join(shown[keys + block].to_string(index=False) for block in blocks)
 
 
 def period_kpis(rows: pd.DataFrame, by: str = "day", *, total: bool = False) -> pd.DataFrame:

@@ -190,11 +190,11 @@ def run_notebook(
 def _record(settings: Settings, key: str, told: Path, started: dt.datetime) -> dict | None:
     """The run's record (by its key, or by its report for a notebook that does not hand the key to
     ``run_etl``); None when there is none or the target cannot be read (``_settle`` then says so)."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import target_engine
     from ..storage.run_record import read_run
 
     try:
-        return read_run(engine_for(settings.target_url), key, report=str(told), since=started)
+        return read_run(target_engine(settings), key, report=str(told), since=started)
     except Exception:
         return None
 
@@ -210,11 +210,11 @@ def _settle(
 ) -> dict | None:
     """Bring the run's record in line with how its notebook ended (``report``: where its report was
     published), and return it (None if the target cannot be read: the failure then says so)."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import target_engine
     from ..storage.run_record import RunRecord, read_run, record_report
 
     try:
-        engine = engine_for(settings.target_url)
+        engine = target_engine(settings)
         record = read_run(engine, key, report=str(told), since=started)
         if record is not None:
             key = record["key"]

@@ -196,9 +196,13 @@ def _process_context(notebooks: bool) -> multiprocessing.context.BaseContext:
 _worker: dict = {}
 
 
-def _start_worker(settings: Settings) -> None:
+def _start_worker(settings: Settings, notices: bool = False) -> None:
     _worker.clear()
     _worker["settings"] = settings
+    if notices:  # a retry or a wait is said at once on stderr, from every worker
+        from ..pipeline import notices as pipeline_notices
+
+        pipeline_notices.show()
 
 
 def _stop_worker() -> None:
@@ -251,11 +255,11 @@ def _run_day(run_date: dt.date, notebooks: bool, farm: str | None = None, fleet:
 
 def _read_record(settings: Settings, key: str) -> dict | None:
     """The run's record (for Dagster's metadata); None when the target cannot say."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import target_engine
     from ..storage.run_record import read_run
 
     try:
-        return read_run(engine_for(settings.target_url), key)
+        return read_run(target_engine(settings), key)
     except Exception:  # the day is written; only Dagster's copy of its metadata is lost, and the summary says so
         return None
 
@@ -348,10 +352,12 @@ def run_backfill(
     workers: int = 1,
     notebooks: bool = False,
     progress: bool = True,
+    notices: bool = False,
     farm: str | None = None,
 ) -> BackfillResult:
     """Run every date of every farm (or of the farm named ``farm``): one run per farm-day; return all outcomes
-    (sorted by date, then farm) with the failures listed."""
+    (sorted by date, then farm) with the failures listed. With ``notices``, every retry and wait of a run is
+    said on stderr as it happens (``pipeline.notices``)."""
     settings = settings or get_settings()
     dates = list(dates)
     if workers < 1:
@@ -375,7 +381,7 @@ def run_backfill(
                 bar.set_postfix(failed=sum(not o.ok for o in outcomes))
 
         if workers == 1:
-            _start_worker(settings)
+            _start_worker(settings, notices)
             try:
                 for run_date, name in items:
                     record(_run_day(run_date, notebooks, name, fleet))
@@ -384,7 +390,7 @@ def run_backfill(
         else:
             context = _process_context(notebooks)
             with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_start_worker, initargs=(settings,)
+                workers, mp_context=context, initializer=_start_worker, initargs=(settings, notices)
             ) as pool:
                 futures = {
                     pool.submit(_run_day, run_date, notebooks, name, fleet): (run_date, name)

@@ -37,6 +37,11 @@ app = typer.Typer(
 )
 stack_app = typer.Typer(help="The embedded PostgreSQL server and the API process.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+dagster_app = typer.Typer(
+    help="Dagster for production: its instance on PostgreSQL, workers on the broker, backfills through them.",
+    no_args_is_help=True,
+)
+app.add_typer(dagster_app, name="dagster")
 
 _state = {"verbose": False}
 
@@ -115,17 +120,102 @@ def stack_status(as_json: Annotated[bool, typer.Option("--json", help="Print the
     _echo_status(status(_settings()), as_json)
 
 
+@dagster_app.command("init")
+def dagster_init() -> None:
+    """Write DAGSTER_HOME/dagster.yaml from the settings (storage in PostgreSQL, the queued run coordinator, run
+    retries) and set the concurrency pools' limits; the storage database is created if missing (on the embedded
+    server, started if needed, unless ETL_DAGSTER_DATABASE_URL names another). Run again after changing them."""
+    from .dagster_home import init_instance
+
+    result = init_instance(_settings())
+    typer.echo(f"{result.home / 'dagster.yaml'}: storage {result.storage}")
+    typer.echo("pools: " + ", ".join(f"{pool} {limit}" for pool, limit in result.pools.items()))
+
+
+@dagster_app.command("worker")
+def dagster_worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Steps this worker runs at once (its pool processes).")] = 1,
+    name: Annotated[str | None, typer.Option(help="The worker's name (NAME@host); default: Celery's.")] = None,
+) -> None:
+    """A worker that executes the steps Dagster's runs hand out over the broker (ETL_CELERY_BROKER_URL): Celery
+    with dagster-celery's task, in the foreground. Start as many as the machines allow, anywhere that reaches the
+    broker, the API, the target and Dagster's storage."""
+    from .dagster_home import worker_command
+
+    command = worker_command(_settings(), concurrency=concurrency, name=name)
+    os.execv(command[0], command)
+
+
+@dagster_app.command("fleet")
+def dagster_fleet(
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Celery workers to start.")] = 2,
+    port: Annotated[int, typer.Option(help="The webserver's port (0: no webserver).")] = 3000,
+    host: Annotated[str, typer.Option(help="The webserver's host.")] = "127.0.0.1",
+) -> None:
+    """Dagster on PostgreSQL storage with workers on the broker, in one command: the embedded stack (unless the
+    environment names the databases), `etl dagster init`, WORKERS workers, the daemon and the webserver, until
+    Ctrl-C stops them all. The steps of every run go to the workers (ETL_DAGSTER_EXECUTOR=celery)."""
+    from .fleet import run_fleet
+
+    code = run_fleet(_settings(), workers, (host, port) if port else None, typer.echo)
+    raise typer.Exit(code=code)
+
+
+@dagster_app.command("backfill")
+def dagster_backfill(
+    start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
+    report: Annotated[
+        bool, typer.Option("--report", help="Execute the audit notebook for each day (default: the library alone).")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the backfill to its end; exit 1 if it failed.")] = False,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 3600.0,
+) -> None:
+    """Queue a backfill of daily_statistics from START to END in Dagster's instance (DAGSTER_HOME), days grouped
+    into runs (ETL_DAGSTER_DAYS_PER_RUN); the daemon (`etl dagster fleet`) launches them onto the workers."""
+    from dagster import DagsterInstance
+
+    from ..core.dates import parse_run_date
+    from ..orchestration.backfills import queue_backfill, wait_backfill
+    from ..orchestration.definitions import build_defs
+    from .dagster_home import dagster_home
+
+    settings = _settings()
+    first, last = parse_run_date(start), parse_run_date(end)
+    home = dagster_home(settings)
+    if not (home / "dagster.yaml").exists():
+        from ..core.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"{home} holds no dagster.yaml: Dagster's instance is not set up there.",
+            "Run `etl dagster init` (or start `etl dagster fleet`) with the same DAGSTER_HOME first.",
+            setting="DAGSTER_HOME",
+        )
+    with DagsterInstance.from_config(str(home)) as instance:
+        backfill_id, keys = queue_backfill(instance, build_defs(settings), first, last, report=report)
+        typer.echo(f"backfill {backfill_id}: {len(keys)} partition(s) queued, {settings.dagster_days_per_run} per run")
+        if not wait:
+            return
+        outcome = wait_backfill(instance, backfill_id, keys, timeout)
+    typer.echo(
+        f"backfill {backfill_id}: {outcome.status}, {len(outcome.materialized)} of {len(keys)} partition(s) "
+        f"materialized by {outcome.runs} run(s) ({outcome.failed_runs} failed attempt(s)) in {outcome.seconds:.1f} s"
+    )
+    if not outcome.ok:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def init() -> None:
     """Bring the source and the target schema to the current version (Alembic migrations, in place) on the
     configured databases, and let the API's role read the source."""
-    from ..storage.engines import engine_for
+    from ..storage.engines import engine_for, target_engine
     from ..storage.migrations import current_revision
     from ..storage.source import prepare_source
     from ..storage.target import ensure_target_schema
 
     settings = _settings()
-    source, target = engine_for(settings.source_url), engine_for(settings.target_url)
+    source, target = engine_for(settings.source_url), target_engine(settings)
     with _database("source"):
         prepare_source(source)
     with _database("target"):
@@ -209,6 +299,13 @@ def run(
     turbines: Annotated[
         str | None, typer.Option(help="Only these turbines, comma-separated (default: the whole farm).")
     ] = None,
+    turbine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--turbine",
+            help="Only this turbine, by its exact name (a comma or spaces in it kept); repeat for several.",
+        ),
+    ] = None,
     farm: Annotated[
         str | None,
         typer.Option(help="The farm whose day to run (default: the source's only farm; a fleet needs it)."),
@@ -225,12 +322,16 @@ def run(
     DATE.KEY.ipynb (KEY: the run's key in etl_run), and never replaces DATE.ipynb.
 
     Before anything runs, the farm must exist, the source must have samples of its day and the report's folder
-    must accept the report. Exit 0 exactly when the run's record says it succeeded with its report complete."""
+    must accept the report. Exit 0 exactly when the run's record says it succeeded with its report complete.
+    While the run waits (the API unreachable: each retry; another run of the farm's date writing it: whose), it
+    says so at once, on stderr with --no-report, in the report's output otherwise."""
     from ..core.dates import parse_run_date
 
     settings = _settings()
     day = parse_run_date(date)
     names = None if turbines is None else [name.strip() for name in turbines.split(",")]
+    if turbine:
+        names = [*(names or []), *turbine]
     if report:
         from ..core.errors import KernelDiedError, NotebookRunError, ReportWriteError
         from ..notebook.runner import run_notebook, run_ok
@@ -276,15 +377,17 @@ def run(
                 "Check that notebooks/etl.ipynb still passes run_key and report_path to run_etl, and the line above.",
             )
     else:
+        from ..pipeline import notices
         from ..pipeline.run import run_etl
-        from ..storage.engines import engine_for
+        from ..storage.engines import target_engine
         from ..storage.run_record import read_run
 
+        notices.show()  # a retry or a wait is said at once on stderr
         with _database("target"):
             result = run_etl(day, settings, farm=farm, turbines=names)
             typer.echo(json.dumps(result.summary()))
             if settings.dagster_home is not None:
-                _tell_dagster(settings, read_run(engine_for(settings.target_url), result.key), None, names is None)
+                _tell_dagster(settings, read_run(target_engine(settings), result.key), None, names is None)
 
 
 def _tell_dagster(settings, record: dict | None, report, whole_farm: bool) -> None:
@@ -318,12 +421,19 @@ def backfill(
     does not stop the others. A day the source (or the farm) has no samples of is skipped (not run, no
     report). Exit 1 if any day failed, else 0.
 
+    Each day's retries and waits are said on stderr as they happen.
+
     With --notebooks the summary also says for how many days the data and the report were written:
     a day whose data was written but whose report was not counts as written, and as failed."""
     from .backfill import date_range, run_backfill
 
     result = run_backfill(
-        date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks, farm=farm
+        date_range(start, end, force=force),
+        _settings(),
+        workers=workers,
+        notebooks=notebooks,
+        notices=True,
+        farm=farm,
     )
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))

@@ -16,9 +16,10 @@ from sqlalchemy.pool import NullPool
 
 from ..config.settings import Settings, get_settings
 from ..core.contract import SOURCE_TABLE
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, SchemaVersionError
 from ..pipeline.extract import make_client
 from ..storage.engines import redact
+from ..storage.migrations import HEAD, refuse_unknown, revision_of
 from ..storage.target import signal
 from . import embedded_postgres
 
@@ -120,6 +121,33 @@ def _database(name: str, url: str, query: str, describe) -> Check:
         engine.dispose()
 
 
+def _schema(database: str, url: str) -> Check | None:
+    """The schema's revision against this code's: current, older (migrated by `etl init` or the next run),
+    or unknown (a newer version migrated it: a problem). None when the database cannot be read (the
+    checks above say why)."""
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": int(TIMEOUT_S)})
+    try:
+        with engine.connect() as conn:
+            found = revision_of(conn)
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+    name = f"{database} schema"
+    try:
+        refuse_unknown(found, database)
+    except SchemaVersionError as exc:
+        return Check("database", name, False, exc.problem, exc.fix)
+    newest = HEAD[database]
+    if found == newest:
+        return Check("database", name, True, f"revision {found} (this code's newest)")
+    if found is None:
+        return Check("database", name, True, f"no revision recorded yet: `etl init` (or the first run) makes {newest}")
+    return Check(
+        "database", name, True, f"revision {found}, older than {newest}: `etl init` (or the next run) migrates it"
+    )
+
+
 def _databases(settings: Settings) -> list[Check]:
     checks = []
     if settings.uses_embedded_databases:
@@ -141,6 +169,11 @@ def _databases(settings: Settings) -> list[Check]:
             "target", settings.target_url, f"SELECT count(*) FROM {signal.name}", lambda n: f"{n} signals defined"
         )
     )
+    checks += [
+        check
+        for check in (_schema("source", settings.source_url), _schema("target", settings.target_url))
+        if check is not None
+    ]
     checks.append(
         _database(
             "API's role on the source",

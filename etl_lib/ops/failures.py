@@ -3,7 +3,7 @@ with what to do, never a traceback, SQL text or a password (``core.errors.clean_
 
 from __future__ import annotations
 
-from ..core.errors import ConfigurationError, DatabaseError, EtlError, clean_message
+from ..core.errors import ConfigurationError, EtlError, clean_message
 
 
 def as_etl_error(exc: BaseException, database: str | None = None) -> EtlError:
@@ -11,15 +11,11 @@ def as_etl_error(exc: BaseException, database: str | None = None) -> EtlError:
     ``database`` ("source" or "target") names the database a command was using, when it knows."""
     if isinstance(exc, EtlError):
         return exc
-    import psycopg2
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    from ..storage.errors import database_error
 
-    if isinstance(exc, (SQLAlchemyError, psycopg2.Error)):
-        driver = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        reason = " ".join(line.strip() for line in clean_message(str(driver)).splitlines() if line.strip())
-        return DatabaseError(
-            database, reason or type(exc).__name__, connection=isinstance(driver, psycopg2.OperationalError)
-        )
+    failed = database_error(exc, database)
+    if failed is not None:
+        return failed
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return ConfigurationError(

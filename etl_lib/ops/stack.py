@@ -22,7 +22,7 @@ import psutil
 
 from ..config.settings import Settings
 from ..core.errors import StackError
-from ..storage.engines import dispose, engine_for
+from ..storage.engines import dispose, engine_for, target_engine
 from ..storage.source import prepare_source
 from ..storage.target import ensure_target_schema
 from . import embedded_postgres
@@ -257,7 +257,7 @@ def start_databases(settings: Settings) -> None:
     admin_uri = embedded_postgres.start(settings.pgdata)
     embedded_postgres.ensure_databases_and_roles(admin_uri)
     prepare_source(engine_for(settings.source_url))
-    ensure_target_schema(engine_for(settings.target_url))
+    ensure_target_schema(target_engine(settings))
 
 
 def stack_up(settings: Settings) -> StackStatus:

@@ -32,6 +32,7 @@ from ..storage.query import available_turbines, read_signals
 from ..storage.run_record import standing_run
 from .assets import record_metadata, report_metadata
 from .coverage import farm_day
+from .instance import TARGET_DATABASE_POOL
 from .resources import SourceApi, TargetDatabase
 from .verdicts import bucket_completeness, quality_verdict
 
@@ -76,6 +77,7 @@ def build_checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> l
 
 def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[AssetChecksDefinition]:
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=asset,
         partitions_def=partitions,
         description=f"Every turbine of the farm has all {BUCKETS_PER_DAY} ten-minute buckets of each signal in "
@@ -90,13 +92,14 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         retry = source_api.retry()
         try:
             with source_api.get_client() as client:
-                turbines = [turbine.name for turbine in fetch_farm(client, retry=retry, farm=farm)]
+                source = fetch_farm(client, retry=retry, farm=farm)
+                turbines = source.names
                 written = read_signals(
                     etl_signal_names(), scope.start, scope.end, engine=engine, wide=False, turbines=turbines
                 )
                 result = bucket_completeness(scope.run_date, turbines, written)
                 if not result.passed:
-                    samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry)
+                    samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry, farm=source)
                     result = bucket_completeness(scope.run_date, turbines, written, samples.values)
         except EtlError as exc:  # without the source: the farm's turbines the target knows, and why not more
             turbines = available_turbines(engine=engine, farm_name=farm)
@@ -113,6 +116,7 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         )
 
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=asset,
         partitions_def=partitions,
         description="Each turbine's share of good samples of each variable that day, as the run that stands for "

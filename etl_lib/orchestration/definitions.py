@@ -13,13 +13,13 @@ from dagster import (
     Definitions,
     define_asset_job,
     definitions,
-    in_process_executor,
 )
 
 from ..config.settings import Settings, get_settings
 from .assets import build_daily_statistics
 from .checks import CHECKS_JOB, build_checks
 from .coverage import SourcePartitions, source_partitions
+from .execution import executor_for
 from .kpis import build_daily_kpis, build_kpi_checks, build_monthly_kpis
 from .resources import SourceApi, TargetDatabase
 from .schedules import build_daily_schedule
@@ -29,7 +29,7 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
     """Everything Dagster shows, for ``settings`` and the source's partitions (asked of the API if not given)."""
     settings = settings or get_settings()
     partitions = partitions or source_partitions(settings)
-    daily_statistics = build_daily_statistics(partitions.definition, partitions.note)
+    daily_statistics = build_daily_statistics(partitions.definition, partitions.note, settings.dagster_days_per_run)
     daily_kpis = build_daily_kpis(daily_statistics, partitions.definition)
     monthly_kpis = build_monthly_kpis(daily_kpis, partitions.definition)
     checks = [
@@ -54,9 +54,10 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
         asset_checks=checks,
         jobs=[daily_etl_job, daily_checks_job],
         schedules=[build_daily_schedule(daily_etl_job, partitions.definition, list(partitions.farms))],
-        # Steps run in the run's own process: a process per step would import Dagster, pandas and
-        # papermill again for the two checks, seconds each on a small machine.
-        executor=in_process_executor,
+        # By default the steps run in the run's own process: a process per step would import Dagster, pandas
+        # and papermill again for the two checks, seconds each on a small machine. ETL_DAGSTER_EXECUTOR=celery
+        # sends them to the workers (execution.py).
+        executor=executor_for(settings),
         resources={
             "source_api": SourceApi.from_settings(settings),
             "target_database": TargetDatabase.from_settings(settings),

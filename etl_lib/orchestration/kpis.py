@@ -19,6 +19,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetDep,
     AssetExecutionContext,
+    AssetMaterialization,
     AssetsDefinition,
     BetaWarning,
     Config,
@@ -42,6 +43,7 @@ from ..core.categories import VIEWS
 from ..metrics.kpis import LOSSES, RATIOS, period_kpis, sum_rule_error
 from ..storage.query import read_kpis
 from .coverage import DAY, FARM, farm_day
+from .instance import TARGET_DATABASE_POOL
 from .resources import TargetDatabase
 
 DAILY_KPIS = "daily_kpis"
@@ -76,26 +78,45 @@ def _metadata(rows, by: str) -> dict:
 
 
 def build_daily_kpis(daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition) -> AssetsDefinition:
+    # The same backfill policy as daily_statistics, so a job or backfill of both groups their days alike
+    # (a beta parameter of @asset in Dagster 1.13, pinned: its warning at each build is noise).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+        return _daily_kpis(daily_statistics, partitions)
+
+
+def _daily_kpis(daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition) -> AssetsDefinition:
     @asset(
+        pool=TARGET_DATABASE_POOL,
         name=DAILY_KPIS,
         partitions_def=partitions,
         deps=[daily_statistics],
         group_name="wind_etl",
         kinds={"python", "postgres"},
+        backfill_policy=daily_statistics.backfill_policy,
+        output_required=False,
         description="What a farm did each UTC day (docs/kpis.md): energy produced and potential, lost production "
         "by cause, time-based availability in the user's and the manufacturer's view (IEC 61400-26-1), "
         "production-based availability, capacity factor and data availability, per turbine and for the farm. "
         "Written by daily_statistics in the day's transaction; this asset reads and reports them.",
     )
-    def daily_kpis(context: AssetExecutionContext, target_database: TargetDatabase) -> MaterializeResult:
-        farm, day = farm_day(context.partition_key)
-        rows = read_kpis(day, day, engine=target_database.get_engine(), farms=[farm])
-        if rows.empty:
+    def daily_kpis(context: AssetExecutionContext, target_database: TargetDatabase):
+        single = not context.has_partition_key_range
+        missing = []
+        for key in context.partition_keys:
+            farm, day = farm_day(key)
+            rows = read_kpis(day, day, engine=target_database.get_engine(), farms=[farm])
+            if rows.empty:
+                missing.append(f"{day.isoformat()} of farm {farm}")
+            elif single:
+                yield MaterializeResult(metadata=_metadata(rows, "day"))
+            else:
+                yield AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=_metadata(rows, "day"))
+        if missing:
             raise Failure(
-                description=f"The target holds no KPIs for {day.isoformat()} of farm {farm}. What to do: materialize "
+                description=f"The target holds no KPIs for {', '.join(missing)}. What to do: materialize "
                 "daily_statistics for that farm's day first (the ETL writes them), then this partition."
             )
-        return MaterializeResult(metadata=_metadata(rows, "day"))
 
     return daily_kpis
 
@@ -118,6 +139,7 @@ def build_kpi_checks(daily_kpis: AssetsDefinition, partitions: MultiPartitionsDe
 
 def _kpi_checks(daily_kpis: AssetsDefinition, partitions: MultiPartitionsDefinition) -> list:
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=daily_kpis,
         partitions_def=partitions,
         description=f"Each turbine's potential energy equals what it produced plus its losses, within "
@@ -146,6 +168,7 @@ def _kpi_checks(daily_kpis: AssetsDefinition, partitions: MultiPartitionsDefinit
         )
 
     @asset_check(
+        pool=TARGET_DATABASE_POOL,
         asset=daily_kpis,
         partitions_def=partitions,
         description=f"Each turbine's time-based availability that day reaches the contract's guarantee (default "
@@ -208,6 +231,7 @@ def days_of_the_month() -> MultiPartitionMapping:
 
 def build_monthly_kpis(daily_kpis: AssetsDefinition, farm_days: MultiPartitionsDefinition) -> AssetsDefinition:
     @asset(
+        pool=TARGET_DATABASE_POOL,
         name=MONTHLY_KPIS,
         partitions_def=monthly_partitions(farm_days),
         deps=[AssetDep(daily_kpis, partition_mapping=days_of_the_month())],

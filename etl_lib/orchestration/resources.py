@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from ..config.settings import Settings, get_settings
 from ..pipeline.extract import RetryPolicy, make_client
-from ..storage.engines import engine_for
+from ..storage.engines import SessionLimits, engine_for
 
 _DEFAULTS = Settings.model_fields
 
@@ -71,7 +71,7 @@ class TargetDatabase(ConfigurableResource):
         return settings.model_copy(update={"target_database_url": self.url})
 
     def get_engine(self) -> Engine:
-        return engine_for(self.url)
+        return engine_for(self.url, SessionLimits.of_target(get_settings()))  # the target's time limits
 
 
 def run_settings(source_api: SourceApi, target_database: TargetDatabase) -> Settings:

@@ -37,6 +37,14 @@ from .quality import CHECKS, MINUTE, QualityResult, QualityThresholds, check_day
 
 OUTPUT_FORMATS = (".parquet", ".csv")
 CHUNK_SAMPLES = 1440  # per turbine and call of check_day, about
+SHOWN_NAME = 40  # characters of a turbine's name the report shows; a longer one is cut and its length said
+CSV_PIECE_BYTES = 8 << 20  # of turbine names per piece of CSV written: the output's memory whatever the names
+
+
+def shown(name: str) -> str:
+    """A turbine's name as the report shows it: whole up to ``SHOWN_NAME`` characters, else cut, so that no
+    line (and no table, whose lines are padded to its longest label) grows with the longest name."""
+    return name if len(name) <= SHOWN_NAME else f"{name[: SHOWN_NAME - 10]}… ({len(name):,} characters)"
 
 
 @dataclass
@@ -87,38 +95,43 @@ class FileCheck:
         export, minutes = self.export, self.export.period / MINUTE
         lines = [
             f"checked {export.path}: {export.rows:,} rows, {len(export.turbines)} turbine(s) "
-            f"({', '.join(export.turbines)}), {export.first:%Y-%m-%dT%H:%MZ} to {export.last:%Y-%m-%dT%H:%MZ}, "
+            f"({', '.join(map(shown, export.turbines))}), {export.first:%Y-%m-%dT%H:%MZ} to "
+            f"{export.last:%Y-%m-%dT%H:%MZ}, "
             f"sample period {minutes:g} min ({'detected' if export.period_detected else 'given'})",
         ]
         if len(export.duplicates):
             lines.append(f"duplicated timestamps: {len(export.duplicates)} (the first row of each kept)")
             for row in export.duplicates.head(10).itertuples():
-                lines.append(f"  {row.turbine}  {row.timestamp.isoformat()}  {row.rows} rows")
+                lines.append(f"  {shown(row.turbine)}  {row.timestamp.isoformat()}  {row.rows} rows")
             if len(export.duplicates) > 10:
                 lines.append(f"  ... and {len(export.duplicates) - 10} more")
         for turbine in export.turbines:
             curve = self.curves.get(turbine)
-            lines.append(f"expected power of {turbine}: {curve.describe() if curve else self.models[turbine].name}")
+            lines.append(
+                f"expected power of {shown(turbine)}: {curve.describe() if curve else self.models[turbine].name}"
+            )
         table = self.table()
-        text = pd.DataFrame(index=table.index)
+        names = table.index.levels[0].map(shown)  # the turbines, each once
+        text = pd.DataFrame(index=table.index.set_levels(names, level="turbine", verify_integrity=False))
         for variable in self.variables:
             flagged, share = table[(variable, "flagged")], table[(variable, "share")]
             text[variable] = ["" if np.isnan(n) else f"{int(n):,} ({s:.2%})" for n, s in zip(flagged, share)]
-        lines.append(f"samples per turbine: {', '.join(f'{t} {n:,}' for t, n in self.expected.items())}")
+        lines.append(f"samples per turbine: {', '.join(f'{shown(t)} {n:,}' for t, n in self.expected.items())}")
         lines.append(text.to_string())
         if self.out is not None:
             lines.append(f"every sample's flags: {self.out}")
         if self.kpis is not None:
             source = "the status log given" if self.log else "the samples (no status log given: categories inferred)"
             lines.append(f"what the turbines did over the file (each minute's category from {source}; docs/kpis.md):")
-            lines.append(as_text(self.kpis))
+            lines.append(as_text(self.kpis.assign(turbine=self.kpis["turbine"].map(shown))))
         return "\n".join(lines)
 
 
 def flag_rows(result: QualityResult) -> pd.DataFrame:
     """One row per turbine and timestamp of ``result``: ``turbine, timestamp``, the values, the expected
     power, one boolean column ``<variable>.<check>`` per check that can flag the variable, and
-    ``<variable>.good``."""
+    ``<variable>.good``. ``turbine`` is categorical (each name held once, whatever its length), the
+    rows in name order, then time."""
     grid = result.grid.stack("turbine", future_stack=True)  # index (timestamp, turbine), columns variables
     flags = result.flags.stack("turbine", future_stack=True)  # columns (variable, check)
     good = result.good().stack("turbine", future_stack=True)
@@ -130,8 +143,14 @@ def flag_rows(result: QualityResult) -> pd.DataFrame:
             columns[f"{variable}.{check}"] = flags[(variable, check)]
         columns[f"{variable}.good"] = good[variable]
     rows = pd.DataFrame(columns)
-    rows.index.names = ["timestamp", "turbine"]
-    return rows.reset_index()[["turbine", "timestamp", *columns]].sort_values(["turbine", "timestamp"], kind="stable")
+    index = rows.index  # (timestamp, turbine); its turbine level as codes: no name copied per row
+    turbine = pd.Categorical.from_codes(index.codes[1], categories=index.levels[1]).set_categories(
+        sorted(result.turbines)
+    )
+    rows = rows.reset_index(drop=True)
+    rows.insert(0, "timestamp", index.get_level_values(0))
+    rows.insert(0, "turbine", turbine)
+    return rows.sort_values(["turbine", "timestamp"], kind="stable")
 
 
 class FlagWriter:
@@ -156,8 +175,16 @@ class FlagWriter:
 
     def write(self, rows: pd.DataFrame) -> None:
         try:
-            if self.path.suffix.lower() == ".csv":
-                rows.to_csv(self.partial, mode="a" if self._rows else "w", header=not self._rows, index=False)
+            if self.path.suffix.lower() == ".csv":  # each row spells its turbine out: in pieces of bounded size
+                longest = max((len(name) for name in rows["turbine"].cat.categories), default=0)
+                step = max(1, CSV_PIECE_BYTES // max(longest, 1))
+                for first in range(0, len(rows), step):
+                    rows.iloc[first : first + step].to_csv(
+                        self.partial,
+                        mode="a" if self._rows or first else "w",
+                        header=not (self._rows or first),
+                        index=False,
+                    )
             else:
                 import pyarrow as pa
                 import pyarrow.parquet as pq

@@ -63,10 +63,11 @@ def _instant(value: str | None) -> dt.datetime | None:
 def samples_on(client: httpx.Client, day: dt.date, retry: RetryPolicy, farm: str | None = None) -> int:
     """How many samples the farm named ``farm`` (None: every farm) has on the UTC day (one variable asked: a row
     is a sample)."""
-    turbines = [turbine.name for turbine in fetch_farm(client, retry=retry, farm=farm)]
-    if not turbines:
+    turbines = fetch_farm(client, retry=retry, farm=farm)
+    if not turbines.names:
         return 0
-    return len(fetch_day(client, RunScope.day(day, turbines), list(SOURCE_VARIABLES[:1]), retry=retry))
+    scope = RunScope.day(day, turbines.names, farm)
+    return len(fetch_day(client, scope, list(SOURCE_VARIABLES[:1]), retry=retry, farm=turbines))
 
 
 def no_source_data(day: dt.date, coverage: SourceCoverage | None, farm: str | None = None) -> NoSourceDataError:

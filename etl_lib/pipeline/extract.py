@@ -1,8 +1,16 @@
 """Extract: the farm (one of the source's fleet) and one UTC day of its samples from the API over HTTP
 (httpx), with retries.
 
-One request for the day of every turbine in the scope; the answer (Arrow, or JSON from an API
-without it) is validated before anything downstream sees it.
+One request for the farm (``/turbines``), one for the day of every turbine in the scope (``/data``:
+for the whole farm without naming a turbine, so no URL grows with the farm; for some turbines by
+their exact names); the answer (Arrow, or JSON from an API without it) is validated before anything
+downstream sees it. Both answers state the source's version they were read from
+(``X-Source-Version``): samples of another version than the farm's raise ``SourceChangedError``,
+and the run reads both again (``pipeline.run``), so one source's models never meet another's samples.
+
+While the API cannot be reached, every retry is announced at once (logger ``etl_lib.pipeline.extract``,
+INFO): which attempt of how many, and until when at most. The CLI and the notebooks show it
+(``pipeline.notices``).
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,12 +38,20 @@ from tenacity import (
 
 from ..config.settings import Settings
 from ..core.categories import category
-from ..core.contract import ARROW_MEDIA_TYPE, COUNT_METADATA_KEY, JSON_MEDIA_TYPE, NON_FINITE_JSON
+from ..core.contract import (
+    ARROW_MEDIA_TYPE,
+    COUNT_METADATA_KEY,
+    JSON_MEDIA_TYPE,
+    NON_FINITE_JSON,
+    SOURCE_VERSION_HEADER,
+)
 from ..core.errors import (
     BadSourceDataError,
     ConfigurationError,
     FarmChoiceError,
     IncompleteAnswerError,
+    OlderApiError,
+    SourceChangedError,
     SourceRequestError,
     SourceUnavailableError,
 )
@@ -46,6 +62,9 @@ logger = logging.getLogger(__name__)
 MAX_WAIT_SECONDS = 5.0
 # Arrow IPC first: a day decodes in about a millisecond; an API without it answers JSON.
 DATA_ACCEPT = f"{ARROW_MEDIA_TYPE}, {JSON_MEDIA_TYPE};q=0.5"
+# A selection of turbines whose names take more than this in the URL asks for the whole farm and keeps
+# its own (the API refuses request lines and headers over 64 KiB; httpx, URLs over 64 KiB).
+MAX_LISTED_BYTES = 16_384
 
 
 @dataclass(frozen=True)
@@ -154,13 +173,18 @@ def get(
 def _log_retry(url: str, retry: RetryPolicy):
     def log(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
+        what = (
+            f"answered HTTP {error.response.status_code}"
+            if isinstance(error, _RetryableStatus)
+            else f"failed ({type(error).__name__}: {error or 'no detail'})"
+        )
         logger.info(
-            "The API at %s failed (%s); attempt %d of at most %d in %.1f s, retrying until %.0f s after the first.",
+            "The API at %s %s; retrying in %.1f s: attempt %d of at most %d, for at most %.0f s after the first.",
             url,
-            error,
+            what,
+            state.upcoming_sleep,
             state.attempt_number + 1,
             retry.retries + 1,
-            state.upcoming_sleep,
             retry.deadline,
         )
 
@@ -200,11 +224,23 @@ class Site:
         return {"name": self.name, "latitude": self.latitude, "longitude": self.longitude, "elevation": self.elevation}
 
 
-def fetch_farms(client: httpx.Client, *, retry: RetryPolicy) -> list[Site]:
-    """The fleet's farms (GET /farms), in name order."""
+class Fleet(tuple):
+    """The fleet's farms (``Site`` s in name order) as the API describes them (GET /farms), and the source's
+    ``version`` they were read from."""
+
+    version: int | None
+
+    def __new__(cls, sites, version: int | None = None) -> Fleet:
+        fleet = super().__new__(cls, sites)
+        fleet.version = version
+        return fleet
+
+
+def fetch_farms(client: httpx.Client, *, retry: RetryPolicy) -> Fleet:
+    """The fleet's farms (GET /farms), in name order, and the source's version."""
     response = get(client, "/farms", {}, retry=retry)
     try:
-        return [
+        sites = [
             Site(f["name"], f.get("latitude"), f.get("longitude"), f.get("elevation"), int(f.get("turbines") or 0))
             for f in orjson.loads(response.content)["farms"]
         ]
@@ -212,9 +248,10 @@ def fetch_farms(client: httpx.Client, *, retry: RetryPolicy) -> list[Site]:
         raise SourceRequestError(
             str(response.url), response.status_code, f"the answer is not a list of farms ({exc!r})"
         ) from None
+    return Fleet(sites, source_version(response))
 
 
-def choose_farm(farms: list[Site], name: str | None) -> Site:
+def choose_farm(farms: Sequence[Site], name: str | None) -> Site:
     """The farm named ``name`` of ``farms``, or the only one when ``name`` is None; otherwise ``FarmChoiceError``,
     which lists the farms and says how to name one."""
     names = ", ".join(site.name for site in farms[:20]) + (", …" if len(farms) > 20 else "")
@@ -234,7 +271,7 @@ def choose_farm(farms: list[Site], name: str | None) -> Site:
     raise FarmChoiceError(f"The source has no farm {name[:64]!r}.", f"Pick from: {names or '(none: seed it first)'}.")
 
 
-def resolve_farm(client: httpx.Client, name: str | None, *, retry: RetryPolicy) -> tuple[Site, list[Site]]:
+def resolve_farm(client: httpx.Client, name: str | None, *, retry: RetryPolicy) -> tuple[Site, Fleet]:
     """The farm a run of ``name`` is for (``choose_farm``), and every farm of the source (a report's folder
     depends on whether it holds more than one)."""
     farms = fetch_farms(client, retry=retry)
@@ -266,21 +303,52 @@ class Turbine:
 class Samples:
     """A day's samples: ``values`` indexed by ``(turbine, timestamp)``, one float column per variable (NaN
     where the value is null or not a finite number); ``non_finite`` of the same shape, True where the
-    source sent NaN or ±Infinity (not a reading: flagged, and left out of the statistics)."""
+    source sent NaN or ±Infinity (not a reading: flagged, and left out of the statistics); ``version``
+    the source's version they were read from (None for a file)."""
 
     values: pd.DataFrame
     non_finite: pd.DataFrame = field(repr=False)
+    version: int | None = None
 
     def __len__(self) -> int:
         return len(self.values)
 
 
-def fetch_farm(client: httpx.Client, *, retry: RetryPolicy, farm: str | None = None) -> list[Turbine]:
+@dataclass(frozen=True)
+class Farm:
+    """The farm as the API describes it (``/turbines``): its turbines in name order, and the source's
+    ``version`` they were read from; ``name``: the farm's, when the request named it (a farm of a fleet)."""
+
+    turbines: tuple[Turbine, ...]
+    version: int
+    name: str | None = None
+
+    def __iter__(self):
+        return iter(self.turbines)
+
+    def __len__(self) -> int:
+        return len(self.turbines)
+
+    @property
+    def names(self) -> list[str]:
+        return [turbine.name for turbine in self.turbines]
+
+
+def source_version(response: httpx.Response) -> int:
+    """The source's version an answer states (``X-Source-Version``); an API that states none is older than
+    this ETL (``OlderApiError``)."""
+    try:
+        return int(response.headers[SOURCE_VERSION_HEADER])
+    except (KeyError, ValueError):
+        raise OlderApiError(str(response.url), f"valid {SOURCE_VERSION_HEADER} header") from None
+
+
+def fetch_farm(client: httpx.Client, *, retry: RetryPolicy, farm: str | None = None) -> Farm:
     """The turbines of the farm named ``farm`` (None: of every farm) with their models (GET /turbines), in name
-    order."""
+    order, and the source's version."""
     response = get(client, "/turbines", {} if farm is None else {"farm": farm}, retry=retry)
     try:
-        turbines = [
+        turbines = tuple(
             Turbine(
                 t["name"],
                 TurbineModel.from_dict(t["model"]),
@@ -290,7 +358,7 @@ def fetch_farm(client: httpx.Client, *, retry: RetryPolicy, farm: str | None = N
                 t.get("farm"),
             )
             for t in orjson.loads(response.content)["turbines"]
-        ]
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise SourceRequestError(
             str(response.url), response.status_code, f"the answer is not a list of turbines with models ({exc!r})"
@@ -302,57 +370,125 @@ def fetch_farm(client: httpx.Client, *, retry: RetryPolicy, farm: str | None = N
             response.status_code,
             f"the turbines of farm {farm!r} include turbine(s) of another farm: {', '.join(strangers[:5])}",
         )
-    return turbines
+    return Farm(turbines, source_version(response), farm)
 
 
-def select_turbines(farm: list[Turbine], scope: RunScope) -> list[Turbine]:
-    """The farm's turbines the scope names (all when it names none); an unknown name is an error."""
+def select_turbines(farm: Farm | list[Turbine], scope: RunScope) -> list[Turbine]:
+    """The farm's turbines the scope names (all when it names none); an unknown name is an error. A name is
+    matched as it stands, else with the spaces around it ignored (``WT01, WT02`` from a command line)."""
+    turbines = list(farm)
     if scope.turbines is None:
-        return farm
-    by_name = {t.name: t for t in farm}
-    unknown = [name for name in scope.turbines if name not in by_name]
+        return turbines
+    by_name = {t.name: t for t in turbines}
+    by_stripped = {t.name.strip(): t for t in turbines}
+    chosen = [by_name.get(name) or by_stripped.get(name.strip()) for name in scope.turbines]
+    unknown = [name for name, turbine in zip(scope.turbines, chosen) if turbine is None]
     if unknown:
         raise ConfigurationError(
             f"The farm{'' if scope.farm is None else ' ' + scope.farm} has no turbine(s) "
             f"{', '.join(map(repr, unknown))}.",
-            f"Pick from: {', '.join(by_name) or '(none: seed the source first)'}.",
+            f"Pick from: {', '.join(map(_named, by_name)) or '(none: seed the source first)'}.",
             setting="turbines",
         )
-    return [by_name[name] for name in scope.turbines]
+    return list(dict.fromkeys(chosen))
 
 
-def fetch_day(client: httpx.Client, scope: RunScope, variables: list[str], *, retry: RetryPolicy) -> Samples:
+def _named(name: str) -> str:
+    """A name as a list shows it: quoted when a comma or spaces at its ends would blur it."""
+    return repr(name) if "," in name or name != name.strip() else name
+
+
+def fetch_day(
+    client: httpx.Client,
+    scope: RunScope,
+    variables: list[str],
+    *,
+    retry: RetryPolicy,
+    farm: Farm | None = None,
+) -> Samples:
     """The samples of the scope's day and turbines (``scope.turbines`` must be set), whole and
-    validated (``read_samples``). An incomplete answer is asked for again, like a 5xx; never used."""
-    params = {
-        "start": scope.start.isoformat(),
-        "end": scope.end.isoformat(),
-        "variables": ",".join(variables),
-        "turbines": ",".join(scope.turbines),
-    }
-    whole: list[Samples] = []
-    get(
-        client,
-        "/data",
-        params,
-        retry=retry,
-        headers={"Accept": DATA_ACCEPT},
-        check=lambda response: whole.append(read_samples(response, variables, scope)),
-    )
-    return whole[-1]
+    validated (``read_samples``). An incomplete answer is asked for again, like a 5xx; never used.
+
+    With ``farm`` (what ``fetch_farm`` read), the answer must come from the farm's state of the
+    source (else ``SourceChangedError``, before anything else is read from it), and a scope of the whole
+    farm is asked for without naming a turbine; otherwise the turbines are named one by one, exactly
+    (``turbine=<name>``), unless their names would make the URL too long: then the whole farm is asked
+    for and the others are left out."""
+    params: dict = {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "variables": ",".join(variables)}
+    asked = _asked(scope, farm, params)
+    whole_answers: list[Samples] = []
+
+    def check(response: httpx.Response) -> None:
+        _same_source(response, farm, scope)  # before its rows are judged
+        samples = read_samples(response, variables, scope.covering(asked))
+        version = source_version(response)
+        if asked != tuple(scope.turbines):  # the whole farm for a long selection: keep the scope's own
+            keep = samples.values.index.get_level_values("turbine").isin(scope.turbines)
+            samples = _only(samples, keep, scope)
+        samples.version = version
+        whole_answers.append(samples)
+
+    get(client, "/data", params, retry=retry, headers={"Accept": DATA_ACCEPT}, check=check)
+    return whole_answers[-1]
+
+
+def _asked(scope: RunScope, farm: Farm | None, params: dict) -> tuple[str, ...]:
+    """The turbines a request for the scope asks for, its ``turbine`` parameters set in ``params``: none (the
+    whole farm, by its name when it has one: ``farm=<name>``) when the scope is the whole ``farm`` or its names
+    would make the URL too long, else each scope turbine exactly (``turbine=<name>``)."""
+    listed = sum(len(str(httpx.QueryParams({"turbine": name}))) + 1 for name in scope.turbines)
+    ask_all = farm is not None and (list(scope.turbines) == farm.names or listed > MAX_LISTED_BYTES)
+    if ask_all:
+        if farm.name is not None:  # a farm of a fleet: the whole farm is that farm's turbines, not the source's
+            params["farm"] = farm.name
+        return tuple(farm.names)
+    params["turbine"] = list(scope.turbines)
+    return tuple(scope.turbines)
+
+
+def _same_source(response: httpx.Response, farm: Farm | None, scope: RunScope) -> None:
+    """``SourceChangedError`` when the answer states another version of the source than ``farm`` was read from."""
+    stated = response.headers.get(SOURCE_VERSION_HEADER)
+    if farm is not None and stated is not None and stated != str(farm.version):
+        raise SourceChangedError(farm.version, source_version(response), scope.run_date)
+
+
+def _only(samples: Samples, keep: np.ndarray, scope: RunScope) -> Samples:
+    """The rows ``keep`` of ``samples``, their turbine level reduced to the scope's turbines."""
+
+    def reduced(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[keep]
+        turbines = frame.index.get_level_values("turbine").astype(str)
+        index = pd.MultiIndex.from_arrays(
+            [pd.Categorical(turbines, categories=list(scope.turbines)), frame.index.get_level_values("timestamp")],
+            names=["turbine", "timestamp"],
+        )
+        return frame.set_axis(index).sort_index()
+
+    return Samples(reduced(samples.values), reduced(samples.non_finite))
 
 
 EVENT_COLUMNS = ["turbine", "start_time", "end_time", "code", "category"]
 
 
-def fetch_events(client: httpx.Client, scope: RunScope, *, retry: RetryPolicy) -> pd.DataFrame | None:
+def fetch_events(
+    client: httpx.Client, scope: RunScope, *, retry: RetryPolicy, farm: Farm | None = None
+) -> pd.DataFrame | None:
     """The status log's events of the scope's turbines that overlap its day (GET /events): ``turbine,
     start_time, end_time`` (NaT while open), ``code, category``; whole and validated. None when the source
-    keeps no status log (an API without ``/events``): the day's categories are then inferred."""
-    params = {"start": scope.start.isoformat(), "end": scope.end.isoformat(), "turbines": ",".join(scope.turbines)}
+    keeps no status log (an API without ``/events``): the day's categories are then inferred. With ``farm``,
+    asked for as ``fetch_day`` asks, and of the farm's state of the source (else ``SourceChangedError``)."""
+    params: dict = {"start": scope.start.isoformat(), "end": scope.end.isoformat()}
+    asked = _asked(scope, farm, params)
     whole: list[pd.DataFrame] = []
+
+    def check(response: httpx.Response) -> None:
+        _same_source(response, farm, scope)
+        events = read_events(response, scope.covering(asked))
+        whole.append(events[events["turbine"].isin(scope.turbines)].reset_index(drop=True))
+
     try:
-        get(client, "/events", params, retry=retry, check=lambda response: whole.append(read_events(response, scope)))
+        get(client, "/events", params, retry=retry, check=check)
     except SourceRequestError as exc:
         if exc.status == 404:
             return None

@@ -28,6 +28,13 @@ KEY_COLUMNS: tuple[str, ...] = ("turbine", "timestamp")
 REQUIRED: tuple[str, ...] = (*KEY_COLUMNS, "wind_speed", "power")
 COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *SOURCE_VARIABLES)
 FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet"}
+# The instants the checks can compute with (pandas' nanosecond time, with a day's margin at each end for
+# the day's grid and the period after the last sample): what lies outside is refused, row named.
+# A turbine's name may be this long at most: a longer one is not a name (the table of `etl check`, the
+# flags it writes and the memory it takes must not grow with one). The ETL's databases hold 64.
+MAX_NAME = 256
+FIRST_INSTANT = pd.Timestamp("1678-01-01", tz="UTC")
+END_INSTANT = pd.Timestamp("2262-01-01", tz="UTC")
 
 
 @dataclass
@@ -89,7 +96,7 @@ def _timestamps(path: Path, column: pd.Series, name: str) -> pd.DatetimeIndex:
         raise InputFileError(path, f"the timestamp ('{name}') is empty", "Give every row its timestamp.", row=row)
     try:
         return pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601"))
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
         for number, value in enumerate(text, start=1):
             try:
                 pd.to_datetime(value, utc=True, format="ISO8601")
@@ -103,10 +110,40 @@ def _timestamps(path: Path, column: pd.Series, name: str) -> pd.DatetimeIndex:
         raise
 
 
+def _representable(path: Path, stamps: pd.DatetimeIndex, column: pd.Series, name: str) -> pd.DatetimeIndex:
+    """``stamps`` if every one lies where the checks can compute (``FIRST_INSTANT`` to ``END_INSTANT``);
+    otherwise the first row that does not is refused (9999-12-31 is an ISO instant, but no sample's)."""
+    outside = (stamps < FIRST_INSTANT) | (stamps >= END_INSTANT)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise InputFileError(
+            path,
+            f"the timestamp ({name!r}) {column.iloc[row]!s} lies outside the instants the checks can represent "
+            f"({FIRST_INSTANT:%Y-%m-%d} to {END_INSTANT:%Y-%m-%d} UTC)",
+            "Correct or remove that row: a sample's time must be a real instant of its measurement.",
+            row=row + 1,
+        )
+    return stamps
+
+
 def _numbers(path: Path, column: pd.Series, name: str) -> np.ndarray:
-    """Floats from a numeric column, or from text where empty and 'NaN' are nulls; other text is refused."""
-    if column.dtype.kind in "fiub":
+    """Floats from a numeric column, or from text where empty and 'NaN' are nulls; other text is refused,
+    and so is a column of another kind (true/false, dates: a column of the wrong meaning, not numbers)."""
+    kind = column.dtype.kind
+    if kind in "fiu":
         return column.to_numpy(dtype="float64", na_value=np.nan)
+    if kind == "b":  # a CSV column of True and False only, or a boolean column of Parquet
+        raise InputFileError(
+            path,
+            f"the column {name!r} holds true/false values, not numbers",
+            f"Map {name!r} to the file's column of numbers with --columns, or export it as numbers.",
+        )
+    if kind != "O":
+        raise InputFileError(
+            path,
+            f"the column {name!r} is of type {column.dtype}, not numbers",
+            f"Map {name!r} to the file's column of numbers with --columns, or export it as numbers.",
+        )
     numbers = pd.to_numeric(column, errors="coerce")
     wrong = numbers.isna() & column.notna() & column.astype("string").str.strip().ne("")
     if wrong.any():
@@ -166,7 +203,24 @@ def read_export(
     if turbines.isna().any() or turbines.eq("").any():
         row = int(np.flatnonzero((turbines.isna() | turbines.eq("")).to_numpy())[0]) + 1
         raise InputFileError(path, "the turbine is empty", "Give every row its turbine's name.", row=row)
-    stamps = _timestamps(path, table[mapping["timestamp"]], mapping["timestamp"])
+    too_long = turbines.str.len().gt(MAX_NAME)
+    if too_long.any():
+        row = int(np.flatnonzero(too_long.to_numpy())[0])
+        name = turbines.iloc[row]
+        raise InputFileError(
+            path,
+            f"the turbine's name ({mapping['turbine']!r}) is {len(name):,} characters long ({name[:20]!r}…), "
+            f"more than the {MAX_NAME} a name may have",
+            f"Correct that row's turbine: a name of at most {MAX_NAME} characters (the column may be the wrong one: see "
+            "--columns).",
+            row=row + 1,
+        )
+    stamps = _representable(
+        path,
+        _timestamps(path, table[mapping["timestamp"]], mapping["timestamp"]),
+        table[mapping["timestamp"]],
+        mapping["timestamp"],
+    )
     variables = [name for name in SOURCE_VARIABLES if name in chosen]
     raw = pd.DataFrame({v: _numbers(path, table[mapping[v]], mapping[v]) for v in variables})
     index = pd.MultiIndex.from_arrays([turbines.to_numpy(dtype=object), stamps], names=["turbine", "timestamp"])

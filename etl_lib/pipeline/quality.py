@@ -1140,7 +1140,7 @@ def check_day(
     grid = samples.unstack("turbine").swaplevel(axis=1).reindex(index=times, columns=columns)
     grid.index.name = "timestamp"
     bad = non_finite.unstack("turbine").swaplevel(axis=1).reindex(index=times, columns=columns)
-    bad = bad.fillna(False).astype(bool)
+    bad = bad.fillna(0).astype(bool)  # a turbine without samples: its columns are all NaN (float)
     present = (pd.Series(True, index=samples.index).unstack("turbine").reindex(index=times, columns=turbines)).notna()
     present.columns.name = "turbine"
     variables = list(samples.columns)

@@ -2,10 +2,12 @@
 stages are wired.
 
 The notebook, the CLI, Dagster and the tests call this. One run is one day of one farm of the fleet (the
-farm named, or the source's only one), whole or the turbines given: a request for the fleet's farms and
-one for the farm's turbines, one for the samples and one for the status log, checks, statistics and KPIs
-vectorised across the farm's turbines (a turbine is judged only against its own farm), one transaction that
-replaces that day for those turbines and records the run; no other farm's rows are touched. Every execution with a valid date leaves one ``etl_run`` row in the
+farm named, or the source's only one), whole or the turbines given: the fleet's farms, the farm's
+turbines, the day's samples and its status log from the API, all of one state of the source (read again
+when the source was replaced between them, at most ``SNAPSHOT_READS`` times), checks, statistics and KPIs
+vectorised across the farm's turbines (a turbine is judged only against its own farm), one transaction
+that replaces that day for those turbines and records the run, with the source's version it read; no
+other farm's rows are touched. Every execution with a valid date leaves one ``etl_run`` row in the
 target, failed ones too, except for a day the source has no samples of and a farm the source does not
 have (or none named while it holds several): those are no runs, refused (``NoSourceDataError``, with what
 the source covers; ``FarmChoiceError``, with its farms) before anything is written or recorded.
@@ -14,6 +16,7 @@ the source covers; ``FarmChoiceError``, with its farms) before anything is writt
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,15 +36,17 @@ from ..core.contract import (
     split_signal_name,
     written_signal_names,
 )
-from ..core.errors import EtlError, FarmChoiceError, NoSourceDataError
+from ..core.errors import EtlError, FarmChoiceError, NoSourceDataError, SourceChangedError
 from ..core.scope import RunScope
 from ..metrics import availability
-from ..storage.engines import engine_for
+from ..storage.engines import target_engine
+from ..storage.errors import database_error
 from ..storage.run_record import RunRecord
 from ..storage.target import ensure_target_schema
 from . import kpis
 from .coverage import no_samples_error
 from .extract import (
+    Farm,
     RetryPolicy,
     Samples,
     Site,
@@ -59,6 +64,10 @@ from .load import replace_day
 from .quality import QualityResult, QualityThresholds, check_day, expected_timestamps, thresholds_from
 from .transform import aggregate, bucket_means, bucket_quality, to_signal_rows, trusted_statistics
 
+logger = logging.getLogger(__name__)
+# How often a run reads the farm and the day again when the source changed between the two reads.
+SNAPSHOT_READS = 3
+
 
 @dataclass
 class RunResult:
@@ -75,6 +84,7 @@ class RunResult:
     overflowed: int = 0  # statistics not written because they are not finite
     run_id: int | None = None  # the etl_run row
     key: str | None = None  # the run's key in its etl_run row
+    source_version: int | None = None  # the source's version the farm and the samples were read from
     kpis: DayKpis | None = field(default=None, repr=False)  # what the farm did (None: run without KPIs)
     events: pd.DataFrame | None = field(default=None, repr=False)  # the status log's events of the day
     site: Site | None = None  # the farm, as the source describes it
@@ -94,6 +104,7 @@ class RunResult:
             "buckets": self.buckets,
             "rows_written": self.rows_written,
             "overflowed_statistics": self.overflowed,
+            "source_version": self.source_version,
             "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
             **quality_summary(self.quality),
         }
@@ -138,7 +149,7 @@ def run_etl(
     potential power and the trusted statistics (what ``make bench`` compares a day with KPIs against)."""
     settings = settings or get_settings()
     scope = RunScope.day(run_date, turbines, farm)
-    engine = engine or engine_for(settings.target_url)
+    engine = engine or target_engine(settings)
     record = RunRecord(
         scope.run_date,
         farm=scope.farm,
@@ -152,8 +163,11 @@ def run_etl(
     except (NoSourceDataError, FarmChoiceError):  # a day without source data, or of no farm: not a run, not recorded
         raise
     except Exception as exc:
-        _record_failure(engine, record, exc)
-        raise
+        error = database_error(exc, "target") or exc  # the target's failure as the project's own error
+        _record_failure(engine, record, error)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _record_failure(engine: Engine, record: RunRecord, exc: BaseException) -> None:
@@ -179,22 +193,16 @@ def _run_steps(
     thresholds = thresholds_from(thresholds)  # a bad override fails before any work
     retry = RetryPolicy.from_settings(settings)
 
+    whole_farm = scope.turbines is None
     with _timed(seconds, "extract"):
         owns_client = client is None
         client = client or make_client(settings)
         try:
-            farms = fetch_farms(client, retry=retry)
-            site = choose_farm(farms, scope.farm)
-            scope = scope.at(site.name)
-            record.farm = site.name
-            farm = select_turbines(fetch_farm(client, retry=retry, farm=site.name), scope)
-            scope = scope.covering([turbine.name for turbine in farm])
-            record.turbines = list(scope.turbines)
-            # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
-            samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry)
+            site, fleet, source, farm, scope, samples, events = read_source(
+                client, scope, retry, record, events=with_kpis
+            )
             if not len(samples):  # not a run: refused before anything is written, and not recorded
-                raise no_samples_error(client, scope.run_date, retry, scope.farm if len(farms) > 1 else None)
-            events = fetch_events(client, scope, retry=retry) if with_kpis else None
+                raise no_samples_error(client, scope.run_date, retry, scope.farm if fleet else None)
         finally:
             if owns_client:
                 client.close()
@@ -233,9 +241,19 @@ def _run_steps(
     record.seconds = {step: round(value, 4) for step, value in seconds.items()}
     with _timed(seconds, "load"):
         ensure_target_schema(engine)
-        signals = written_signal_names() if with_kpis else etl_signal_names()
-        table = None if day_kpis is None else day_kpis.table
-        run_id = replace_day(engine, scope, [t.as_row() for t in farm], rows, signals, record, table, site.as_row())
+        run_id = replace_day(
+            engine,
+            scope,
+            [t.as_row() for t in farm],
+            rows,
+            written_signal_names() if with_kpis else etl_signal_names(),
+            record,
+            None if day_kpis is None else day_kpis.table,
+            farm=source.names,
+            whole_farm=whole_farm,
+            lock_wait_s=settings.day_lock_wait_s,
+            site=site.as_row(),
+        )
     return RunResult(
         scope=scope,
         turbines=farm,
@@ -252,5 +270,46 @@ def _run_steps(
         key=record.key,
         kpis=day_kpis,
         events=events,
+        source_version=source.version,
         site=site,
     )
+
+
+def read_source(
+    client: httpx.Client, scope: RunScope, retry: RetryPolicy, record: RunRecord, *, events: bool = True
+) -> tuple[Site, bool, Farm, list[Turbine], RunScope, Samples, pd.DataFrame | None]:
+    """The scope's farm of the fleet (``choose_farm``) and whether the fleet holds several, the farm's turbines
+    (all of them, and the scope's of them), the scope covering those turbines, the day's samples and (with
+    ``events``, when there are samples) its status log, of one state of the source: when the farm's turbines,
+    the samples or the log come from another version than the fleet's farms (a seed landed between the reads,
+    or while one was retried), all are read again, up to ``SNAPSHOT_READS`` times; then
+    ``SourceChangedError``. ``record`` learns the farm, the turbines and the version."""
+    for read in range(1, SNAPSHOT_READS + 1):
+        farms = fetch_farms(client, retry=retry)
+        site = choose_farm(farms, scope.farm)
+        record.farm = site.name
+        try:
+            source = fetch_farm(client, retry=retry, farm=site.name)
+            if farms.version is not None and source.version != farms.version:
+                raise SourceChangedError(farms.version, source.version, scope.run_date)
+            farm = select_turbines(source, scope.at(site.name))
+            covered = scope.at(site.name).covering([turbine.name for turbine in farm])
+            record.turbines, record.source_version = list(covered.turbines), source.version
+            # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
+            samples = fetch_day(client, covered, list(SOURCE_VARIABLES), retry=retry, farm=source)
+            log = fetch_events(client, covered, retry=retry, farm=source) if events and len(samples) else None
+            return site, len(farms) > 1, source, farm, covered, samples, log
+        except SourceChangedError as changed:
+            if read == SNAPSHOT_READS:
+                raise SourceChangedError(
+                    changed.farm_version, changed.samples_version, scope.run_date, reads=read
+                ) from None
+            logger.info(
+                "The source changed while this run read it (the farm from version %d, the samples from version "
+                "%d): reading both again (read %d of at most %d).",
+                changed.farm_version,
+                changed.samples_version,
+                read + 1,
+                SNAPSHOT_READS,
+            )
+    raise AssertionError("unreachable")

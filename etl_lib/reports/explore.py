@@ -31,7 +31,7 @@ from ..core.errors import QueryError
 from ..core.turbines import TurbineModel
 from ..metrics.power_curve import bin_label, bin_starts, mean_deviation
 from ..metrics.quality import daily_mean
-from ..storage.engines import engine_for
+from ..storage.engines import target_engine
 from ..storage.query import (
     available_turbines,
     check_signals,
@@ -80,14 +80,18 @@ def open_range(
     *,
     turbines: list[str] | str | None = None,
     engine: Engine | None = None,
+    retired: bool = False,
 ) -> Exploration:
-    """Check the notebook's parameters: the range is valid, the turbines (default: every one the target
-    knows) and signals (default: every 10-minute statistic) exist, and each turbine has values of the
-    chosen signals and of the mean wind speed and power in the range."""
-    engine = engine or engine_for((settings or get_settings()).target_url)
+    """Check the notebook's parameters: the range is valid, the turbines (default: the current farm's;
+    with ``retired`` also those that left the source) and signals (default: every 10-minute statistic)
+    exist, and each turbine has values of the chosen signals and of the mean wind speed and power in
+    the range."""
+    engine = engine or target_engine(settings or get_settings())
     first, last = time_range(start, end)
     chosen_turbines = (
-        check_turbines(turbines, engine=engine) if turbines is not None else available_turbines(engine=engine)
+        check_turbines(turbines, engine=engine)
+        if turbines is not None
+        else available_turbines(engine=engine, retired=retired)
     )
     if not chosen_turbines:
         raise QueryError("The target knows no turbines yet.", "Run the ETL first: etl run 2024-10-01 (or make run).")

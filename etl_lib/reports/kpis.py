@@ -15,7 +15,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..config.settings import Settings, get_settings
 from ..metrics.kpis import FARM, FLEET, period_kpis
-from ..storage.engines import engine_for
+from ..storage.engines import target_engine
 from ..storage.query import read_kpis
 from . import present
 
@@ -70,8 +70,8 @@ def trail_kpis(dates: pd.Index, settings: Settings | None = None, farms: list[st
     settings = settings or get_settings()
     days = sorted({dt.date.fromisoformat(str(day)) for day in dates})
     if not days:
-        return read_kpis(dt.date.min, dt.date.min, engine=engine_for(settings.target_url), farms=farms)
-    rows = read_kpis(days[0], days[-1], engine=engine_for(settings.target_url), farms=farms)
+        return read_kpis(dt.date.min, dt.date.min, engine=target_engine(settings), farms=farms)
+    rows = read_kpis(days[0], days[-1], engine=target_engine(settings), farms=farms)
     return rows[rows["day"].isin(days)].reset_index(drop=True)
 
 

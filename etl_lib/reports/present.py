@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..core.contract import MIN_GOOD_SHARE
+from ..pipeline import notices
 from ..storage.engines import redact
 
 ATTRS_KEY = "present"
@@ -528,7 +529,8 @@ def png(fig: Figure) -> bytes:
 
 def use_in_notebook() -> None:
     """Display DataFrames as these tables (HTML, with the text form beside it) and Figures as PNG, in
-    the running IPython kernel; outside IPython nothing changes."""
+    the running IPython kernel, and show a run's retries and waits in the output of its cell
+    (``pipeline.notices``); outside IPython nothing changes."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - the reports run in IPython
@@ -540,6 +542,7 @@ def use_in_notebook() -> None:
     formatters_["text/html"].for_type(pd.DataFrame, html)
     formatters_["text/plain"].for_type(pd.DataFrame, lambda frame, printer, cycle: printer.text(text(frame)))
     formatters_["image/png"].for_type(Figure, png)
+    notices.show()
 
 
 # --- sections: a variable number of parts (e.g. one per turbine) in one output ---------------------

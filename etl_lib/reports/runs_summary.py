@@ -29,7 +29,7 @@ from ..core.errors import ConfigurationError, UnreadableReportError
 from ..metrics.quality import lowest_share
 from ..notebook.export import export_html
 from ..notebook.recorded import report_key
-from ..storage.engines import engine_for
+from ..storage.engines import target_engine
 from ..storage.run_record import read_runs
 from . import present
 
@@ -42,7 +42,7 @@ STOPPED = "its report {} was not completed (the run was stopped)"
 
 def runs_in(runs_dir: Path, settings: Settings) -> pd.DataFrame:
     """The recorded runs whose report lies in ``runs_dir``, oldest first, with ``file``: the report's path."""
-    runs = read_runs(engine_for(settings.target_url))
+    runs = read_runs(target_engine(settings))
     folder = Path(runs_dir).resolve()
     files = runs["report"].map(lambda report: Path(report).resolve() if isinstance(report, str) else None)
     inside = files.map(lambda path: path is not None and path.parent == folder)
@@ -52,7 +52,7 @@ def runs_in(runs_dir: Path, settings: Settings) -> pd.DataFrame:
 def trail_folders(runs_dir: Path, settings: Settings) -> dict[Path, list[str]]:
     """The folders with reports the target's run records name, ``runs_dir`` first, then its farm folders
     (``runs/<farm>/``), each with the farms of those runs."""
-    runs = read_runs(engine_for(settings.target_url))
+    runs = read_runs(target_engine(settings))
     folder = Path(runs_dir).resolve()
     found: dict[Path, set[str]] = {}
     for report, farm in zip(runs["report"], runs["farm"]):

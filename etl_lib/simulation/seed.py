@@ -3,7 +3,9 @@ samples and their status log (the status codes and each turbine's events, which 
 
 Seeding makes the source exactly that fleet over exactly that period, in one transaction, loaded
 with binary COPY one turbine at a time; seeding twice leaves the same rows, never duplicates, and
-a smaller fleet or a shorter period replaces a larger one. The default is one farm of four turbines.
+a smaller fleet or a shorter period replaces a larger one. The default is one farm of four turbines. The
+same transaction raises the source's version (``source_state``), so every reader can tell the state
+before from the state after.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..core.turbines import TurbineModel
 from ..storage.copy import copy_frame
 from ..storage.fleet import model_row
 from ..storage.source import (
+    bump_source_version,
     farm,
     prepare_source,
     source_data,
@@ -48,6 +51,7 @@ class SeedResult:
     rows_written: int
     skipped: bool
     farms: int = DEFAULT_FARMS
+    version: int | None = None  # the source's version the seed made (None: skipped)
 
 
 def seed_source(
@@ -107,6 +111,7 @@ def seed_source(
             copy_frame(conn, turbine_event.name, log.assign(turbine_id=number))
             samples = minutes.loc[minutes["present"], ["timestamp", *SOURCE_VARIABLES]]
             written += copy_frame(conn, source_data.name, samples.assign(turbine_id=number))
+        version = bump_source_version(conn)
     with engine.begin() as conn:
         conn.execute(text(f"ANALYZE {source_data.name}, {turbine_event.name}, {turbine.name}, {farm.name}"))
-    return SeedResult(start, days, turbines, written, skipped=False, farms=farms)
+    return SeedResult(start, days, turbines, written, skipped=False, farms=farms, version=version)

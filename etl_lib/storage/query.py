@@ -14,7 +14,7 @@ from ..config.settings import Settings, get_settings
 from ..core.contract import BUCKET
 from ..core.errors import QueryError
 from ..core.turbines import TurbineModel
-from .engines import engine_for
+from .engines import target_engine
 from .fleet import model_from_row
 from .target import farm, signal, target_data, turbine, turbine_day_kpi, turbine_model
 
@@ -51,7 +51,7 @@ def time_range(
 
 
 def _engine(settings: Settings | None, engine: Engine | None) -> Engine:
-    return engine or engine_for((settings or get_settings()).target_url)
+    return engine or target_engine(settings or get_settings())
 
 
 def available_signals(settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
@@ -61,10 +61,18 @@ def available_signals(settings: Settings | None = None, *, engine: Engine | None
 
 
 def available_turbines(
-    settings: Settings | None = None, *, engine: Engine | None = None, farm_name: str | None = None
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    retired: bool = False,
+    farm_name: str | None = None,
 ) -> list[str]:
-    """The names of the turbines the target knows (of the farm ``farm_name``, when given), sorted."""
+    """The names of the turbines of the current fleet (the source's, as the last runs found it; of the farm
+    ``farm_name``, when given), sorted; with ``retired`` also those that left the source
+    (``turbine.retired_at``) and whose rows the target keeps for the days before."""
     query = select(turbine.c.name).order_by(turbine.c.name)
+    if not retired:
+        query = query.where(turbine.c.retired_at.is_(None))
     if farm_name is not None:
         query = query.where(turbine.c.farm_id.in_(select(farm.c.id).where(farm.c.name == farm_name)))
     with _engine(settings, engine).connect() as conn:
@@ -80,6 +88,15 @@ def available_farms(settings: Settings | None = None, *, engine: Engine | None =
 def check_farms(names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
     """``names`` as a list if the target knows them all; otherwise an error listing the farms it knows."""
     return _known(_as_list(names), available_farms(settings, engine=engine), "farm")
+
+
+def retired_turbines(settings: Settings | None = None, *, engine: Engine | None = None) -> dict[str, dt.datetime]:
+    """The turbines that left the source, with when a run found them gone, by name."""
+    query = (
+        select(turbine.c.name, turbine.c.retired_at).where(turbine.c.retired_at.is_not(None)).order_by(turbine.c.name)
+    )
+    with _engine(settings, engine).connect() as conn:
+        return dict(conn.execute(query).all())
 
 
 def turbine_models(
@@ -124,8 +141,9 @@ def check_signals(
 def check_turbines(
     names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None
 ) -> list[str]:
-    """``names`` as a list if the target knows them all; otherwise an error listing the valid ones."""
-    return _known(_as_list(names), available_turbines(settings, engine=engine), "turbine")
+    """``names`` as a list if the target knows them all (retired turbines too: asked for by name, they are
+    shown); otherwise an error listing the valid ones."""
+    return _known(_as_list(names), available_turbines(settings, engine=engine, retired=True), "turbine")
 
 
 def signal_coverage(

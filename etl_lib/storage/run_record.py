@@ -44,6 +44,7 @@ class RunRecord:
     thresholds: dict | None = None
     seconds: dict | None = None
     report: str | None = None
+    source_version: int | None = None
 
     def insert(self, conn: Connection, status: RunStatus, error: str | None = None) -> int:
         """Insert the row inside the connection's open transaction and return its id."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -22,11 +24,20 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
+    update,
 )
 
 from ..config.settings import API_READER_ROLE
 from ..core.categories import Category
-from ..core.contract import EVENT_TABLE, SOURCE_TABLE, SOURCE_VARIABLES, STATUS_CODE_TABLE, TURBINE_TABLE
+from ..core.contract import (
+    EVENT_TABLE,
+    SOURCE_STATE_TABLE,
+    SOURCE_TABLE,
+    SOURCE_VARIABLES,
+    STATUS_CODE_TABLE,
+    TURBINE_TABLE,
+)
 from .fleet import fleet_tables
 
 metadata = MetaData()
@@ -63,6 +74,15 @@ turbine_event = Table(
     Index("turbine_event_turbine_start_idx", "turbine_id", "start_time"),
     Index("turbine_event_start_idx", "start_time"),
 )
+# The source's version (one row): raised by every replacement of the source in its own transaction.
+source_state = Table(
+    SOURCE_STATE_TABLE,
+    metadata,
+    Column("one", Boolean, primary_key=True, server_default=true(), comment="always true: one row"),
+    Column("version", BigInteger, nullable=False, comment="raised by every replacement of the source"),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("one", name="source_state_one_row"),
+)
 
 
 def prepare_source(engine: Engine) -> None:
@@ -86,3 +106,18 @@ def prepare_source(engine: Engine) -> None:
 def source_row_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(source_data)).scalar_one()
+
+
+def bump_source_version(conn: Connection) -> int:
+    """Raise the source's version inside ``conn``'s transaction, the one that replaces the source's rows,
+    and return the new version: a reader sees the old rows with the old version or the new with the new."""
+    return conn.execute(
+        update(source_state)
+        .values(version=source_state.c.version + 1, changed_at=func.now())
+        .returning(source_state.c.version)
+    ).scalar_one()
+
+
+def source_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(source_state.c.version)).scalar_one()

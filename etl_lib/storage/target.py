@@ -5,6 +5,7 @@ turbine and name, their 10-minute values and the run record. The schema is made 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Connection,
@@ -21,7 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     select,
+    true,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
@@ -32,6 +36,14 @@ from .fleet import fleet_tables, model_row
 
 metadata = MetaData()
 farm, turbine_model, turbine = fleet_tables(metadata, model_required=False)
+# Only the target keeps turbines that left the source: a farm run marks them (storage.target.retire).
+turbine.append_column(
+    Column(
+        "retired_at",
+        DateTime(timezone=True),
+        comment="when a run found the turbine no longer in the source; NULL: in the farm",
+    )
+)
 
 signal = Table(
     "signal",
@@ -75,6 +87,11 @@ etl_run = Table(
     Column("overflowed_statistics", Integer, comment="statistics not written: not finite (overflow)"),
     Column("seconds", JSONB, comment="{step: seconds} of the run's steps"),
     Column("report_error", Text, comment="why the run's report could not be completed, when it could not"),
+    Column(
+        "source_version",
+        BigInteger,
+        comment="the source's version the run read its farm and samples from (X-Source-Version)",
+    ),
     Column("farm", String(64), comment="the farm the run covered (its name)"),
     CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
     Index("etl_run_key_idx", "key"),
@@ -134,10 +151,10 @@ def upsert_site(conn: Connection, site: dict) -> int:
     ).scalar_one()
 
 
-def upsert_farm(conn: Connection, turbines: list[dict], site: dict | None = None) -> dict[str, int]:
+def upsert_farm(conn: Connection, turbines: list[dict], farm_id: int | None = None) -> dict[str, int]:
     """Record the turbines (``name``, ``model``: a TurbineModel, ``latitude``, ``longitude``, ``elevation``), their
-    models and, given ``site``, their farm (``upsert_site``) as the source describes them now; return their ids by
-    name."""
+    models and, given ``farm_id`` (``upsert_site``), their farm as the source describes them now; return their ids
+    by name."""
     models: dict[str, TurbineModel] = {t["model"].name: t["model"] for t in turbines if t.get("model")}
     if models:
         rows = [model_row(model) for model in models.values()]
@@ -147,7 +164,6 @@ def upsert_farm(conn: Connection, turbines: list[dict], site: dict | None = None
                 index_elements=["name"], set_={c: statement.excluded[c] for c in rows[0] if c != "name"}
             )
         )
-    farm_id = None if site is None else upsert_site(conn, site)
     rows = [
         {
             "name": t["name"],
@@ -160,9 +176,11 @@ def upsert_farm(conn: Connection, turbines: list[dict], site: dict | None = None
         for t in turbines
     ]
     statement = insert(turbine).values(rows)
-    updated = ("model", "latitude", "longitude", "elevation", *(("farm_id",) if site is not None else ()))
+    updated = ("model", "latitude", "longitude", "elevation", *(("farm_id",) if farm_id is not None else ()))
     conn.execute(
-        statement.on_conflict_do_update(index_elements=["name"], set_={c: statement.excluded[c] for c in updated})
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={**{c: statement.excluded[c] for c in updated}, "retired_at": None}
+        )
     )
     names = [t["name"] for t in turbines]
     return dict(conn.execute(select(turbine.c.name, turbine.c.id).where(turbine.c.name.in_(names))).all())
@@ -179,3 +197,21 @@ def ensure_signals(conn: Connection, turbine_ids: dict[str, int], names: list[st
         )
     )
     return {(by_id[tid], name): sid for tid, name, sid in found}
+
+
+def retire(conn: Connection, farm: list[str], farm_id: int | None = None) -> list[str]:
+    """Mark the turbines the source no longer has (not in ``farm``, every turbine of the source now, or of the
+    farm ``farm_id`` now: then only that farm's turbines are judged) as retired, and those it has again as
+    current; return the names retired by this call."""
+    conn.execute(
+        update(turbine).where(turbine.c.name.in_(farm), turbine.c.retired_at.is_not(None)).values(retired_at=None)
+    )
+    ours = turbine.c.farm_id == farm_id if farm_id is not None else true()
+    return list(
+        conn.execute(
+            update(turbine)
+            .where(turbine.c.name.not_in(farm), turbine.c.retired_at.is_(None), ours)
+            .values(retired_at=func.now())
+            .returning(turbine.c.name)
+        ).scalars()
+    )

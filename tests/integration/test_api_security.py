@@ -308,11 +308,56 @@ def test_repeated_variables_are_still_allowed(api):
     assert response.json()["variables"] == ["power", "wind_speed"]
 
 
-@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health"])
+@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health", "/turbines"])
 def test_unknown_parameters_are_refused_on_every_route(api, path):
     response = api.get(path, params={"debug": "1"})
     assert response.status_code == 422
     assert "Unknown query parameter(s) 'debug'" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health", "/turbines"])
+def test_a_route_without_parameters_says_it_takes_none(api, path):
+    detail = api.get(path, params={"x": "1"}).json()["detail"]
+    assert detail == "Unknown query parameter(s) 'x'. This route takes none."
+
+
+def test_the_data_route_names_the_parameters_it_takes(api):
+    detail = api.get("/data", params={**DAY, "variables": "power", "x": "1"}).json()["detail"]
+    assert detail.startswith("Unknown query parameter(s) 'x'. Allowed: ")
+    assert all(name in detail for name in ("start", "end", "variables", "turbines", "format"))
+
+
+def _raw_request(port: int, head: bytes) -> bytes:
+    """``head`` sent at once on a fresh connection; the API's whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _filled_head(headers: int) -> bytes:
+    """A GET of /health with ``headers`` headers of about 1,000 bytes each, complete."""
+    filler = b"".join(b"X-Fill-%d: %s\r\n" % (i, b"a" * 990) for i in range(headers))
+    return b"GET /health HTTP/1.1\r\nHost: localhost\r\n" + filler + b"Connection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("headers", [70, 1_000])
+def test_complete_headers_over_the_limit_get_431_like_incomplete_ones(settings, headers):
+    """Headers that arrive whole in one send are held to the limit too (70,000 bytes of them got 200
+    while only headers still arriving were counted)."""
+    head = _filled_head(headers)
+    assert len(head) > settings.api_max_header_bytes
+    answer = _raw_request(settings.api_port, head)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+def test_complete_headers_under_the_limit_are_answered(settings):
+    head = _filled_head(60)
+    assert 60_000 < len(head) < settings.api_max_header_bytes
+    answer = _raw_request(settings.api_port, head)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
 
 
 def _raw_get(port: int, target: str) -> tuple[int, str]:

@@ -137,13 +137,12 @@ def test_a_long_answer_lets_go_of_its_spool_however_far_it_was_read(source_engin
     import datetime as dt
     import itertools
 
-    from api.farm import turbine_ids
-    from api.samples import LongAnswer, Selection, sample_batches
+    from api.samples import LongAnswer, Selection, Snapshot, sample_batches
 
-    with source_engine.connect() as conn:
-        selection = Selection(turbine_ids(conn))
+    reading = Snapshot(source_engine)
+    selection = Selection(reading.turbine_ids)
     start = dt.datetime(2024, 10, 1, tzinfo=dt.UTC)
-    batches = sample_batches(source_engine, selection, ["power"], start, start + dt.timedelta(days=10))
+    batches = sample_batches(reading, selection, ["power"], start, start + dt.timedelta(days=10))
     assert isinstance(batches, LongAnswer)  # ten days of the farm are more than one chunk
     spool = batches._spool
     rows = sum(b.num_rows for b in (batches if read == "all" else itertools.islice(batches, read)))

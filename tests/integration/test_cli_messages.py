@@ -27,7 +27,7 @@ CASES = {
     "target down, through the notebook": (
         ("run", "2024-10-02"),
         "target",
-        "failed with OperationalError: connection to server",
+        "failed with DatabaseError: The target database failed: connection to server",  # the project's own
     ),
     "target down, library only": (
         ("run", "2024-10-02", "--no-report"),

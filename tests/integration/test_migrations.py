@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from etl_lib.pipeline.run import run_etl
 from etl_lib.storage import source, target
-from etl_lib.storage.migrations import current_revision, upgrade
+from etl_lib.storage.migrations import HEAD, current_revision, upgrade
 from etl_lib.storage.target import ensure_target_schema
 from harness.stack import scratch_database
 
@@ -72,7 +72,7 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
             [ETL, "init"], capture_output=True, text=True, timeout=120, env={**os.environ, "TARGET_DATABASE_URL": url}
         )
         assert done.returncode == 0, done.stderr
-        assert "target schema at revision 0007" in done.stdout
+        assert f"target schema at revision {HEAD['target']}" in done.stdout
 
         assert no_schema_difference(url, target.metadata) == []
         upgraded = create_engine(url, poolclass=NullPool)
@@ -125,7 +125,9 @@ def test_a_source_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
                 text("SELECT t.name, t.model, count(*) FROM data d JOIN turbine t ON t.id = d.turbine_id GROUP BY 1, 2")
             ).all()
             farm = conn.execute(text("SELECT f.name FROM turbine t JOIN farm f ON f.id = t.farm_id")).all()
-        assert current_revision(upgraded) == "0006"
+        assert current_revision(upgraded) == HEAD["source"]
+        with upgraded.connect() as conn:
+            assert conn.execute(text("SELECT version FROM source_state")).all() == [(1,)]
         upgraded.dispose()
         assert rows == [("WT01", "V90/2000", 1440)]
         assert farm == [("WF01",)]
@@ -160,7 +162,7 @@ def test_a_source_of_one_farm_from_before_the_fleet_becomes_the_farm_wf01s_keepi
                 copied[table] = len(rows)
         before = _counts(engine, tables)
         upgrade(engine, "source")
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == HEAD["source"]
         assert no_schema_difference(url, source.metadata) == []
         assert _counts(engine, tables) == before == copied and copied["data"] > 0
         with engine.connect() as conn:
@@ -195,7 +197,7 @@ def test_a_target_of_one_farm_from_before_the_fleet_keeps_its_rows_and_runs_as_t
             )
         before = _counts(engine, ("turbine", "signal", "data", "etl_run"))
         upgrade(engine, "target")
-        assert current_revision(engine) == "0007"
+        assert current_revision(engine) == HEAD["target"]
         assert no_schema_difference(url, target.metadata) == []
         assert _counts(engine, ("turbine", "signal", "data", "etl_run")) == before
         with engine.connect() as conn:
@@ -258,3 +260,56 @@ def _run(settings, url: str, engine) -> str:
     except Exception as exc:  # the outcome is compared, so every failure shows
         return f"{type(exc).__name__}: {exc}"
     return "ok"
+
+
+def test_a_source_at_0002_gets_its_version_row_and_keeps_its_rows_and_a_seed_raises_the_version(settings):
+    from etl_lib.simulation.seed import seed_source
+    from etl_lib.storage.source import source_version
+
+    with scratch_database(settings.target_url) as url:
+        engine = create_engine(url, poolclass=NullPool)
+        seed_source(engine, days=1, turbines=2, faults=())
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE source_state"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+            before = conn.execute(text("SELECT count(*), sum(power) FROM data")).one()
+        source.prepare_source(engine)
+        assert current_revision(engine) == "0003" and source_version(engine) == 1
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*), sum(power) FROM data")).one() == before
+        assert no_schema_difference(url, source.metadata) == []
+        assert seed_source(engine, days=1, turbines=2, faults=()).version == 2  # in the seed's own transaction
+        assert source_version(engine) == 2
+        engine.dispose()
+
+
+def test_a_target_at_0003_gets_the_source_version_and_retired_columns_keeping_its_rows(settings):
+    with scratch_database(settings.target_url) as url:
+        engine = create_engine(url, poolclass=NullPool)
+        upgrade(engine, "target", "0003")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO turbine (id, name) VALUES (1, 'WT01'), (2, 'WT02'), (3, 'WT03'), (4, 'WT04')")
+            )
+            conn.execute(text("INSERT INTO signal (name, turbine_id) SELECT 'power_mean', id FROM turbine"))
+            conn.execute(
+                text(
+                    "INSERT INTO data SELECT t, s.id, 100 + extract(minute FROM t) FROM signal s, "
+                    "generate_series(TIMESTAMPTZ '2024-10-01', '2024-10-03', interval '10 minutes') AS t"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO etl_run (run_date, started_at, finished_at, status) "
+                    "VALUES ('2024-10-01', now(), now(), 'succeeded')"
+                )
+            )
+            before = conn.execute(text("SELECT count(*), sum(value) FROM data")).one()
+        upgrade(engine, "target")
+        assert current_revision(engine) == "0004"
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*), sum(value) FROM data")).one() == before
+            assert conn.execute(text("SELECT count(*) FROM turbine WHERE retired_at IS NULL")).scalar_one() == 4
+            assert conn.execute(text("SELECT source_version FROM etl_run")).all() == [(None,)]
+        assert no_schema_difference(url, target.metadata) == []
+        engine.dispose()

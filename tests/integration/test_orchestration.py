@@ -501,7 +501,7 @@ def test_a_failed_notebook_links_its_report_and_keeps_the_advice(settings, monke
     failure = failed_day(settings, resources_from=unreachable)
     [report] = tmp_path.glob(f"{SEEDED_DAY.isoformat()}.*.ipynb")  # a failed run's own report, keyed by its run
     assert not (tmp_path / f"{SEEDED_DAY.isoformat()}.ipynb").exists()  # never in place of the farm's
-    assert failure.description.startswith("The ETL notebook failed with OperationalError")
+    assert failure.description.startswith("The ETL notebook failed with DatabaseError: The target database failed")
     assert "What to do: Check which part is down with `etl doctor`" in failure.description
     assert f"The executed notebook with the error is {report}." in failure.description
     assert failure.metadata["what to do"].value.endswith(f"The executed notebook with the error is {report}.")

@@ -230,3 +230,119 @@ def test_an_iced_majority_in_a_ten_minute_export(tmp_path, models_file):
         assert line_of(done.stdout, name, "stopped_iced").split()[-2:] == ["18", "(12.50%)"], name
         assert line_of(done.stdout, name, "stopped_in_wind").split()[-2:] == ["0", "(0.00%)"], name
     assert line_of(done.stdout, "WT04", "good").split()[-6:] == ["144", "(100.00%)"] * 3
+
+
+# --- hostile files: columns of another kind, instants no sample has, names that are not names ---------
+
+
+def day_export(one_minute: pd.DataFrame, path: Path, **changes) -> Path:
+    """A day of two turbines as an export, with columns replaced by ``changes`` (name -> values)."""
+    rows = one_minute.loc[["WT01", "WT02"]].reset_index()
+    rows = rows[rows["timestamp"] < pd.Timestamp(DAY + dt.timedelta(days=1), tz="UTC")].reset_index(drop=True)
+    return export(rows.assign(**changes).set_index(["turbine", "timestamp"]), path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_boolean_wind_speed_column_is_bad_input_not_numbers(tmp_path, one_minute, suffix):
+    """True/False read as 1/0 made a day of 100 % good wind speeds out of a column of the wrong meaning."""
+    path = day_export(one_minute, tmp_path / f"scada{suffix}", wind_speed=True)
+    done = etl_check(path, "--models", "V90/2000")
+    assert done.returncode == 2, done.stdout
+    assert "the column 'wind_speed' holds true/false values, not numbers" in done.stderr
+
+
+def test_true_and_false_among_numbers_are_refused_with_their_row(tmp_path):
+    path = tmp_path / "scada.csv"
+    path.write_text(
+        "turbine,timestamp,wind_speed,power\nWT01,2024-10-01T00:00Z,5,300\nWT01,2024-10-01T00:01Z,True,300\n"
+    )
+    done = etl_check(path, "--models", "V90/2000")
+    assert done.returncode == 2
+    assert "data row 2: the value 'True' of 'wind_speed' is not a number" in done.stderr
+
+
+def test_a_column_of_dates_as_power_is_bad_input(tmp_path, one_minute):
+    path = day_export(one_minute, tmp_path / "scada.parquet", power=pd.Timestamp("2024-10-01"))
+    done = etl_check(path, "--models", "V90/2000")
+    assert done.returncode == 2
+    assert "the column 'power' is of type datetime64" in done.stderr and "not numbers" in done.stderr
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_timestamp_the_checks_cannot_represent_is_bad_input_with_its_row(tmp_path, one_minute, suffix):
+    """9999-12-31T23:59Z is an ISO instant; it ended in an unexpected "ValueError: year 10000 is out of range"."""
+    rows = one_minute.loc[["WT01"]].reset_index().iloc[:1440]
+    rows["timestamp"] = rows["timestamp"].astype("datetime64[us, UTC]")
+    rows.loc[5, "timestamp"] = pd.Timestamp("9999-12-31T23:59", tz="UTC")
+    path = export(rows.set_index(["turbine", "timestamp"]), tmp_path / f"scada{suffix}")
+    done = etl_check(path, "--models", "V90/2000")
+    assert done.returncode == 2, done.stderr
+    assert "data row 6: the timestamp ('timestamp') 9999-12-31" in done.stderr
+    assert "outside the instants the checks can represent" in done.stderr and "Traceback" not in done.stderr
+
+
+# `etl check` as the console script runs it, which at its exit writes the process's peak resident memory
+# (VmHWM: of this program alone; ru_maxrss would count the test process's pages, inherited at the spawn).
+MEASURED_ETL = """
+import atexit, sys
+from etl_lib.ops.cli import main
+
+def peak(to=sys.argv.pop(1)):
+    with open("/proc/self/status") as status, open(to, "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+
+atexit.register(peak)
+sys.argv[0] = "etl"
+main()
+"""
+
+
+def peak_memory_mib(*args: str, folder: Path) -> tuple[int, float, str]:
+    """`etl check` run as a user runs it: its exit code, its peak resident memory (MiB) and its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_ETL, str(folder / "peak"), "check", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, int((folder / "peak").read_text()) / 1024, done.stderr
+
+
+def with_a_turbine_named(one_minute: pd.DataFrame, path: Path, name: str, rows: int) -> Path:
+    """Two turbines' day, and ``rows`` samples of a third turbine called ``name``, as a CSV export."""
+    day = one_minute.loc[["WT01", "WT02"]].reset_index()
+    day = day[day["timestamp"] < pd.Timestamp(DAY + dt.timedelta(days=1), tz="UTC")]
+    third = day.iloc[:rows].assign(turbine=name)
+    return export(pd.concat([day, third]).set_index(["turbine", "timestamp"]), path)
+
+
+def test_memory_does_not_grow_with_the_longest_turbine_name(tmp_path, one_minute):
+    """Each output row was padded to the longest name: a 1 MB name took ~400 MB (3 GB with --out), 20 MB
+    ran out of memory. A name over 256 characters is refused at once (exit 2, its row named), and up
+    to that the table shows long names cut, and the flags file holds each name once."""
+    out = tmp_path / "flags.parquet"
+    code, baseline, stderr = peak_memory_mib(
+        with_a_turbine_named(one_minute, tmp_path / "short.csv", "WT99", 10),
+        "--models",
+        "V90/2000",
+        "--out",
+        out,
+        folder=tmp_path,
+    )
+    assert code == 0, stderr
+    for size in (1_000_000, 20_000_000):
+        path = with_a_turbine_named(one_minute, tmp_path / "long.csv", "X" * size, 1)
+        code, peak, stderr = peak_memory_mib(path, "--models", "V90/2000", "--out", out, folder=tmp_path)
+        assert peak < baseline + 4 * size / 2**20 + 64, (size, peak, baseline)  # the file read, and no more
+        assert code == 2, stderr
+        assert f"data row 2881: the turbine's name ('turbine') is {size:,} characters long" in stderr
+    longest = "W" * 256  # the longest name allowed, on every row of its turbine
+    path = with_a_turbine_named(one_minute, tmp_path / "longest.csv", longest, 1440)
+    code, peak, stderr = peak_memory_mib(path, "--models", "V90/2000", "--out", out, folder=tmp_path)
+    assert code == 0, stderr
+    assert peak < baseline + 64, (peak, baseline)
+    flags = pd.read_parquet(out)
+    assert set(flags["turbine"]) == {"WT01", "WT02", longest} and len(flags) == 3 * 1440
+    shown = etl_check(path, "--models", "V90/2000").stdout
+    assert f"{'W' * 30}… (256 characters)" in shown and longest not in shown
+    assert max(map(len, shown.splitlines())) < 400

@@ -13,7 +13,7 @@ from etl_lib.core.categories import PRIORITY, Category
 from etl_lib.core.scope import RunScope
 from etl_lib.core.turbines import air_density, density_factor
 from etl_lib.metrics import availability
-from etl_lib.metrics.kpis import LOSSES, period_kpis, sum_rule_error, with_ratios
+from etl_lib.metrics.kpis import COLUMNS, LOSSES, TEXT_WIDTH, as_text, period_kpis, sum_rule_error, with_ratios
 from etl_lib.pipeline import kpis
 from etl_lib.pipeline.quality import check_day, expected_timestamps
 from etl_lib.reports import kpis as kpi_report
@@ -218,6 +218,20 @@ def test_the_reports_show_days_and_months_of_the_farm_in_mwh_and_percent_linked_
         "availability, manufacturer's view",
     ]
     assert kpi_report.period_table(rows.iloc[:0], "day").empty
+
+
+def test_the_terminal_table_wraps_its_figures_into_blocks_that_each_name_the_period_and_turbine():
+    farm = farm_with(Fault("forced_outage", at(DAY, "09:00"), 720, turbine="WT02"))
+    rows = pd.concat([day_of(farm, day).table.reset_index().assign(day=day) for day in (DAY, NEXT_DAY)])
+    text = as_text(period_kpis(rows, "month"))
+    blocks = text.split("\n\n")
+    assert len(blocks) > 1 and max(map(len, text.splitlines())) <= TEXT_WIDTH
+    for block in blocks:
+        header, *lines = block.splitlines()
+        assert header.split()[:3] == ["period", "turbine", "days"] and len(lines) == 4
+        assert [line.split()[1] for line in lines] == ["WT01", "WT02", "WT03", "WT04"]
+    shown = " ".join(block.splitlines()[0] for block in blocks).split()
+    assert [c for c in shown if c not in ("period", "turbine", "days")] == COLUMNS[3:]
 
 
 # --- the air's density ----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 transaction under an advisory lock, so concurrent first runs take turns instead of racing to
 create tables. A database made before the migrations existed (the single-turbine schema, without
 an ``alembic_version`` table) is recognised, stamped as revision 0001 and upgraded in place,
-keeping its rows.
+keeping its rows. A database at a revision this code does not know (a newer version migrated it)
+is refused before anything runs (``SchemaVersionError``, with the revision found and what to do).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
+
+from ...core.errors import SchemaVersionError
 
 Database = Literal["source", "target"]
 HERE = Path(__file__).resolve().parent
@@ -38,12 +41,33 @@ def lock_key(database: Database) -> int:
     return zlib.crc32(f"wind-etl:schema:{database}".encode())
 
 
+def known_revisions(database: Database) -> list[str]:
+    """The revisions this code has scripts for, oldest first (``0002_farm.py`` is revision ``0002``)."""
+    return sorted(path.name.split("_", 1)[0] for path in (HERE / database / "versions").glob("[0-9]*_*.py"))
+
+
+def revision_of(conn: Connection) -> str | None:
+    """The database's revision as ``alembic_version`` records it (None: no such table, or no row)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def refuse_unknown(found: str | None, database: Database) -> None:
+    """``SchemaVersionError`` for a revision this code does not know (a newer version's)."""
+    if found is not None and found not in known_revisions(database):
+        raise SchemaVersionError(database, found, HEAD[database])
+
+
 def at_head(engine: Engine, database: Database) -> bool:
-    """Whether the database is at the newest revision already (one query; no Alembic)."""
+    """Whether the database is at the newest revision already (one query; no Alembic); a revision this
+    code does not know is refused (``SchemaVersionError``)."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return False
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD[database]
+        found = revision_of(conn)
+    if found == HEAD[database]:
+        return True
+    refuse_unknown(found, database)
+    return False
 
 
 def upgrade(engine: Engine, database: Database, revision: str = "head") -> None:
@@ -55,6 +79,7 @@ def upgrade(engine: Engine, database: Database, revision: str = "head") -> None:
 
     with engine.begin() as conn:
         conn.execute(select(func.pg_advisory_xact_lock(lock_key(database))))
+        refuse_unknown(revision_of(conn), database)  # another process may have migrated it meanwhile
         inspector = inspect(conn)
         if not inspector.has_table("alembic_version") and inspector.has_table(_BASELINE_TABLE[database]):
             command.stamp(_config(database, conn), BASELINE)
