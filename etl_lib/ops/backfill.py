@@ -322,11 +322,16 @@ def _run_day_notebook(run_date: dt.date, farm: str | None = None, fleet: bool = 
 def fleet_of(settings: Settings, farm: str | None = None) -> tuple[list[str | None], bool]:
     """The farms a backfill runs (every farm of the source, or the one named: an unknown name is an error that
     lists them) and whether the source holds several; a source of one farm runs it unnamed (``[None]``), as
-    ``etl run`` does."""
+    ``etl run`` does. An API that cannot be reached leaves that to each day: the farm named (or the source's
+    only one) is run, and each day fails with the API's error, saying its retries as it waits."""
+    from ..core.errors import SourceUnavailableError
     from ..pipeline.extract import RetryPolicy, choose_farm, fetch_farms, make_client
 
-    with make_client(settings) as client:
-        farms = fetch_farms(client, retry=RetryPolicy.from_settings(settings))
+    try:
+        with make_client(settings) as client:
+            farms = fetch_farms(client, retry=RetryPolicy.from_settings(settings))
+    except SourceUnavailableError:
+        return [farm], False
     fleet = len(farms) > 1
     if farm is not None:
         chosen = choose_farm(farms, farm).name
@@ -362,6 +367,10 @@ def run_backfill(
     dates = list(dates)
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
+    if notices:  # the fleet's farms are asked for first: a retry is said at once on stderr, as a day's
+        from ..pipeline import notices as pipeline_notices
+
+        pipeline_notices.show()
     farms, fleet = fleet_of(settings, farm) if dates else ([farm], False)
     items = [(run_date, name) for run_date in dates for name in farms]
     workers = min(workers, max(len(items), 1))

@@ -170,9 +170,11 @@ def dagster_backfill(
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the backfill to its end; exit 1 if it failed.")] = False,
     timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 3600.0,
+    farm: Annotated[str | None, typer.Option(help="Only this farm's days (default: every farm's).")] = None,
 ) -> None:
-    """Queue a backfill of daily_statistics from START to END in Dagster's instance (DAGSTER_HOME), days grouped
-    into runs (ETL_DAGSTER_DAYS_PER_RUN); the daemon (`etl dagster fleet`) launches them onto the workers."""
+    """Queue a backfill of daily_statistics from START to END in Dagster's instance (DAGSTER_HOME), of every farm (or
+    the one named), a farm's days grouped into runs (ETL_DAGSTER_DAYS_PER_RUN); the daemon (`etl dagster fleet`)
+    launches them onto the workers."""
     from dagster import DagsterInstance
 
     from ..core.dates import parse_run_date
@@ -192,7 +194,7 @@ def dagster_backfill(
             setting="DAGSTER_HOME",
         )
     with DagsterInstance.from_config(str(home)) as instance:
-        backfill_id, keys = queue_backfill(instance, build_defs(settings), first, last, report=report)
+        backfill_id, keys = queue_backfill(instance, build_defs(settings), first, last, report=report, farm=farm)
         typer.echo(f"backfill {backfill_id}: {len(keys)} partition(s) queued, {settings.dagster_days_per_run} per run")
         if not wait:
             return

@@ -268,13 +268,25 @@ def test_a_source_at_0002_gets_its_version_row_and_keeps_its_rows_and_a_seed_rai
 
     with scratch_database(settings.target_url) as url:
         engine = create_engine(url, poolclass=NullPool)
-        seed_source(engine, days=1, turbines=2, faults=())
+        upgrade(engine, "source", "0002")  # the farm, before the source's version
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE source_state"))
-            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+            conn.execute(
+                text(
+                    "INSERT INTO turbine_model (name, rated_power, cut_in, cut_out, curve_wind_speed, curve_power) "
+                    "VALUES ('V90/2000', 2000, 3.5, 25, '{3.5, 15}', '{0, 2000}')"
+                )
+            )
+            conn.execute(text("INSERT INTO turbine (id, name, model) VALUES (1, 'WT01', 'V90/2000')"))
+            conn.execute(
+                text(
+                    "INSERT INTO data (turbine_id, timestamp, wind_speed, power, ambient_temperature) "
+                    "SELECT 1, t, 7.5, 900 + extract(minute FROM t), 12 FROM generate_series("
+                    "TIMESTAMPTZ '2024-10-01', '2024-10-01 23:59', interval '1 minute') AS t"
+                )
+            )
             before = conn.execute(text("SELECT count(*), sum(power) FROM data")).one()
         source.prepare_source(engine)
-        assert current_revision(engine) == "0003" and source_version(engine) == 1
+        assert current_revision(engine) == HEAD["source"] and source_version(engine) == 1
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*), sum(power) FROM data")).one() == before
         assert no_schema_difference(url, source.metadata) == []
@@ -306,7 +318,7 @@ def test_a_target_at_0003_gets_the_source_version_and_retired_columns_keeping_it
             )
             before = conn.execute(text("SELECT count(*), sum(value) FROM data")).one()
         upgrade(engine, "target")
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == HEAD["target"]
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*), sum(value) FROM data")).one() == before
             assert conn.execute(text("SELECT count(*) FROM turbine WHERE retired_at IS NULL")).scalar_one() == 4

@@ -225,3 +225,35 @@ def test_kpis_per_farm_and_the_fleets_totals_where_several_farms_are_shown():
     assert list(one["farm"]) == ["WF02"]  # one farm shown: no fleet row
     alone = period_kpis(rows.drop(columns="farm"), "month", total=True)  # rows that name no farm (a file)
     assert "farm" not in alone and list(alone["turbine"]) == [FARM]
+
+
+def test_a_dagster_backfill_of_a_fleet_runs_each_farms_days_grouped_never_two_farms_in_a_run():
+    """The runs Dagster's backfill daemon makes of two farms' ten days under daily_statistics' BackfillPolicy
+    (5 days per run): each run one farm's consecutive days, every farm-day in exactly one run."""
+    from dagster import AssetKey, DagsterInstance, PartitionKeyRange
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+    from dagster._core.definitions.automation_tick_evaluation_context import (
+        build_run_requests_with_backfill_policies,  # what the daemon calls for an asset backfill
+    )
+
+    from etl_lib.orchestration.assets import ASSET_NAME, build_daily_statistics, partition_day, partition_farm
+    from etl_lib.orchestration.coverage import SourcePartitions, default_partitions
+
+    partitions = SourcePartitions(default_partitions(), "two farms", ("WF01", "WF02"))
+    asset = build_daily_statistics(partitions.definition, partitions.note, days_per_run=5)
+    keys = partitions.definition.get_partition_keys()
+    assert len(keys) == 20
+    with DagsterInstance.ephemeral() as instance:
+        requests = build_run_requests_with_backfill_policies(
+            [AssetKeyPartitionKey(AssetKey(ASSET_NAME), key) for key in keys], AssetGraph.from_assets([asset]), instance
+        )
+    runs = []
+    for request in requests:
+        start, end = (request.tags[f"dagster/asset_partition_range_{edge}"] for edge in ("start", "end"))
+        runs.append(partitions.definition.get_partition_keys_in_range(PartitionKeyRange(start, end)))
+    assert len(runs) == 4 and sorted(key for run in runs for key in run) == sorted(keys)
+    for run in runs:
+        assert len({partition_farm(key) for key in run}) == 1 and len(run) == 5
+        days = sorted(partition_day(key) for key in run)
+        assert days == [days[0] + dt.timedelta(days=n) for n in range(5)]
