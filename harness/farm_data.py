@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from etl_lib.core.contract import SAMPLE_PERIOD, SOURCE_VARIABLES
+from etl_lib.core.contract import (
+    FULL_PERFORMANCE_SIGNAL,
+    POTENTIAL_SIGNAL,
+    SAMPLE_PERIOD,
+    SOURCE_VARIABLES,
+    etl_signal_names,
+)
 from etl_lib.simulation import generator, status_log
 from etl_lib.simulation.faults import inject
 
@@ -102,3 +108,9 @@ def ten_minute_means(samples: pd.DataFrame) -> pd.DataFrame:
     """A 10-minute export of ``samples``: means labelled by their start, rounded as exports write them."""
     by = [pd.Grouper(level="turbine"), pd.Grouper(level="timestamp", freq="10min")]
     return samples.groupby(by).mean().round({"wind_speed": 2, "power": 1, "ambient_temperature": 2})
+
+
+def day_signal_names() -> list[str]:
+    """The signals a run with KPIs writes in every bucket of clean data: the ETL's statistics, the potential
+    power and the share of full performance (the good samples' statistics only where a check refused some)."""
+    return [*etl_signal_names(), POTENTIAL_SIGNAL, FULL_PERFORMANCE_SIGNAL]

@@ -326,7 +326,7 @@ def run(
     Before anything runs, the farm must exist, the source must have samples of its day and the report's folder
     must accept the report. Exit 0 exactly when the run's record says it succeeded with its report complete.
     While the run waits (the API unreachable: each retry; another run of the farm's date writing it: whose), it
-    says so at once, on stderr with --no-report, in the report's output otherwise."""
+    says so at once: on stderr, and once the notebook runs, in the report's output."""
     from ..core.dates import parse_run_date
 
     settings = _settings()
@@ -334,6 +334,9 @@ def run(
     names = None if turbines is None else [name.strip() for name in turbines.split(",")]
     if turbine:
         names = [*(names or []), *turbine]
+    from ..pipeline import notices
+
+    notices.show()  # a retry or a wait is said at once on stderr (the notebook's own, in its output)
     if report:
         from ..core.errors import KernelDiedError, NotebookRunError, ReportWriteError
         from ..notebook.runner import run_notebook, run_ok
@@ -379,12 +382,10 @@ def run(
                 "Check that notebooks/etl.ipynb still passes run_key and report_path to run_etl, and the line above.",
             )
     else:
-        from ..pipeline import notices
         from ..pipeline.run import run_etl
         from ..storage.engines import target_engine
         from ..storage.run_record import read_run
 
-        notices.show()  # a retry or a wait is said at once on stderr
         with _database("target"):
             result = run_etl(day, settings, farm=farm, turbines=names)
             typer.echo(json.dumps(result.summary()))

@@ -61,7 +61,8 @@ def test_a_database_stopped_while_a_notebook_writes_the_day_shows_the_projects_e
         blocker.invalidate()
         engine.dispose()
         embedded_postgres.start(own.pgdata)
-    report = json.loads((own.runs_dir / f"{DAY}.ipynb").read_text())
+    [failed] = own.runs_dir.glob(f"{DAY}.*.ipynb")  # a failed run keeps its own report (runs/DATE.KEY)
+    report = json.loads(failed.read_text())
     errors = [
         output for cell in report["cells"] for output in cell.get("outputs", []) if output["output_type"] == "error"
     ]
@@ -117,7 +118,8 @@ def test_a_target_that_cannot_be_reached_is_the_projects_error_in_a_run_and_its_
     env = {**os.environ, **stack_variables(settings), "TARGET_DATABASE_URL": gone, "ETL_RUNS_DIR": str(tmp_path)}
     done = subprocess.run([ETL, "run", DAY.isoformat()], env=env, capture_output=True, text=True, timeout=180)
     assert done.stderr.startswith("error: The ETL notebook failed with DatabaseError: The target database failed:")
-    report = json.loads((tmp_path / f"{DAY}.ipynb").read_text())
+    [failed] = tmp_path.glob(f"{DAY}.*.ipynb")  # a failed run keeps its own report (runs/DATE.KEY)
+    report = json.loads(failed.read_text())
     errors = [
         output for cell in report["cells"] for output in cell.get("outputs", []) if output["output_type"] == "error"
     ]

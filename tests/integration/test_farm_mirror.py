@@ -11,18 +11,19 @@ import pytest
 from sqlalchemy import text
 
 from etl_lib.config.settings import PROJECT_ROOT
-from etl_lib.core.contract import DEFAULT_PERIOD_START, etl_signal_names
+from etl_lib.core.contract import DEFAULT_PERIOD_START
 from etl_lib.notebook.runner import execute
 from etl_lib.pipeline.run import run_etl
 from etl_lib.reports import explore
 from etl_lib.storage.engines import target_engine
 from etl_lib.storage.query import available_turbines, check_turbines, retired_turbines, signal_coverage
+from harness.farm_data import day_signal_names
 from harness.own_farm import day_counts, own_farm, seed
 
 DAY, NEXT = DEFAULT_PERIOD_START, DEFAULT_PERIOD_START + dt.timedelta(days=1)
 ALL = [f"WT{n:02d}" for n in range(1, 21)]
 FOUR, GONE = ALL[:4], ALL[4:]
-ROWS_PER_DAY = 144 * len(etl_signal_names())  # a turbine's full day of signals
+ROWS_PER_DAY = 144 * len(day_signal_names())  # a turbine's full day of signals, on clean data
 
 
 @pytest.fixture(scope="module")

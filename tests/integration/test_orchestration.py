@@ -52,6 +52,7 @@ from etl_lib.simulation import generator
 from etl_lib.storage.copy import copy_frame
 from etl_lib.storage.query import read_kpis
 from etl_lib.storage.run_record import latest_succeeded
+from harness.farm_data import day_signal_names
 from harness.process_faults import clear_day
 from harness.sql import statistics_in_sql, target_day
 from harness.stack import free_port
@@ -175,7 +176,7 @@ def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings,
     assert recorded["key"] == seeded_run.run_id and recorded["report"] == str(report)
     assert_target_matches_source(source_engine, target_engine, SEEDED_DAY)
     # and the potential power and the share of full performance; no good_* statistics on a clean day
-    every_bucket = len(TURBINES) * 144 * (len(etl_signal_names()) + 2)
+    every_bucket = len(TURBINES) * 144 * len(day_signal_names())
     assert len(target_day(target_engine, SEEDED_DAY)) == every_bucket
 
     [materialization] = seeded_run.asset_materializations_for_node("daily_statistics")

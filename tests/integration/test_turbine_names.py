@@ -14,16 +14,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from etl_lib.core.contract import DEFAULT_PERIOD_START, etl_signal_names
+from etl_lib.core.contract import DEFAULT_PERIOD_START
 from etl_lib.core.errors import ConfigurationError
 from etl_lib.pipeline.run import run_etl
 from etl_lib.storage.query import available_turbines
+from harness.farm_data import day_signal_names
 from harness.fault_servers import stack_variables
 from harness.own_farm import add_turbines, day_counts, own_farm, rename_turbines, seed
 
 ETL = str(Path(sys.executable).with_name("etl"))
 DAY = DEFAULT_PERIOD_START
-ROWS_PER_DAY = 144 * len(etl_signal_names())
+ROWS_PER_DAY = 144 * len(day_signal_names())  # a turbine's full day of signals, on clean data
 LONG = "Nordsee Ost wind farm, string B, position 12 (SWT-3.6-120) X"  # 60 characters, a comma too
 NAMES = {"WT01": "WT01", "WT02": "WT,02", "WT03": " WT03", "WT04": LONG}
 PARAMS = {"start": "2024-10-01T00:00:00Z", "end": "2024-10-01T01:00:00Z", "variables": "power"}

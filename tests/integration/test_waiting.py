@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from etl_lib.config.settings import PROJECT_ROOT
 from etl_lib.pipeline.load import day_lock_key
 from etl_lib.storage.engines import target_engine
 from etl_lib.storage.run_record import read_runs
@@ -83,14 +84,27 @@ def test_etl_backfill_says_that_it_retries_from_every_worker(settings, tmp_path,
 
 
 def test_the_audit_notebook_shows_the_retries_in_its_output(settings, tmp_path):
+    """`etl run` asks the API whether the day has samples before any kernel starts (a day outside the data
+    writes no report), so its retries show on its stderr and no report is made; the audit notebook run
+    as the user's own papermill command shows them in its run cell's output."""
+    env = unreachable(settings, tmp_path, 2)
+    done = subprocess.run([ETL, "run", "2024-10-02"], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 1 and RETRYING.search(done.stderr), done.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.ipynb"))
+    report = tmp_path / "mine.ipynb"
+    papermill = [str(Path(sys.executable).with_name("papermill")), str(PROJECT_ROOT / "notebooks" / "etl.ipynb")]
     done = subprocess.run(
-        [ETL, "run", "2024-10-02"], env=unreachable(settings, tmp_path, 2), capture_output=True, text=True, timeout=180
+        [*papermill, str(report), "-p", "date", "2024-10-02"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 1
-    report = json.loads((tmp_path / "runs" / "2024-10-02.ipynb").read_text())
     shown = [
         "".join(output.get("text", ""))
-        for cell in report["cells"]
+        for cell in json.loads(report.read_text())["cells"]
         if cell["cell_type"] == "code"
         for output in cell.get("outputs", [])
         if output.get("name") == "stderr"
