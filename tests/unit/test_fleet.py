@@ -232,10 +232,10 @@ def test_a_dagster_backfill_of_a_fleet_runs_each_farms_days_grouped_never_two_fa
     (5 days per run): each run one farm's consecutive days, every farm-day in exactly one run."""
     from dagster import AssetKey, DagsterInstance, PartitionKeyRange
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
-    from dagster._core.definitions.events import AssetKeyPartitionKey
     from dagster._core.definitions.automation_tick_evaluation_context import (
         build_run_requests_with_backfill_policies,  # what the daemon calls for an asset backfill
     )
+    from dagster._core.definitions.events import AssetKeyPartitionKey
 
     from etl_lib.orchestration.assets import ASSET_NAME, build_daily_statistics, partition_day, partition_farm
     from etl_lib.orchestration.coverage import SourcePartitions, default_partitions
