@@ -325,6 +325,7 @@ def run(
 
     Before anything runs, the farm must exist, the source must have samples of its day and the report's folder
     must accept the report. Exit 0 exactly when the run's record says it succeeded with its report complete.
+
     While the run waits (the API unreachable: each retry; another run of the farm's date writing it: whose), it
     says so at once: on stderr, and once the notebook runs, in the report's output."""
     from ..core.dates import parse_run_date
