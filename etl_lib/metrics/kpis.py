@@ -159,7 +159,7 @@ def as_text(table: pd.DataFrame) -> str:
             shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
         elif column in RATIOS:
             shown[column] = shown[column].map(lambda v: "—" if v != v else f"{v:.1%}")
-    keys = [c for c in ("period", "turbine", "days") if c in shown]
+    keys = [c for c in ("period", "farm", "turbine", "days") if c in shown]
     widths = {c: 1 + max([len(c), *(len(str(v)) for v in shown[c])]) for c in shown.columns}
     blocks: list[list[str]] = [[]]
     for column in (c for c in shown.columns if c not in keys):  # as many figures beside the keys as fit

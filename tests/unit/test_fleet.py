@@ -15,7 +15,7 @@ from etl_lib.core.contract import DEFAULT_FARM, FARM_NAME_PATTERN
 from etl_lib.core.errors import ConfigurationError
 from etl_lib.core.scope import RunScope
 from etl_lib.metrics.farm import farm_reference
-from etl_lib.metrics.kpis import FARM, FLEET, period_kpis
+from etl_lib.metrics.kpis import FARM, FLEET, as_text, period_kpis
 from etl_lib.metrics.potential import potential_power
 from etl_lib.metrics.power_curve import BinnedCurve
 from etl_lib.pipeline.extract import Site, choose_farm
@@ -221,6 +221,9 @@ def test_kpis_per_farm_and_the_fleets_totals_where_several_farms_are_shown():
         ("2024-10-02", "WF02"),
         ("2024-10-02", FLEET),
     ]
+    blocks = as_text(period_kpis(rows, "month", total=True)).split("\n\n")  # as `etl kpis` prints it
+    assert len(blocks) > 1 and all(block.split()[:4] == ["period", "farm", "turbine", "days"] for block in blocks)
+    assert [line.split()[1] for line in blocks[-1].splitlines()[1:]] == ["WF01", "WF02", FLEET]
     one = period_kpis(rows[rows["farm"] == "WF02"], "month", total=True)
     assert list(one["farm"]) == ["WF02"]  # one farm shown: no fleet row
     alone = period_kpis(rows.drop(columns="farm"), "month", total=True)  # rows that name no farm (a file)
