@@ -684,20 +684,21 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
 
 def summary_line(record: dict) -> str:
     """One line a person reads after a run, from its record (``etl_run``): e.g. ``2024-10-06 succeeded: 4
-    turbine(s), 5760 samples read, 576 buckets, 6912 rows written; lowest quality wind_speed 100.0%, power
-    93.8% (WT03), ambient_temperature 100.0%``."""
+    turbine(s) of farm WF01, 5760 samples read, 576 buckets, 6912 rows written; lowest quality wind_speed 100.0%,
+    power 93.8% (WT03), ambient_temperature 100.0%``."""
     from ..core.contract import SOURCE_VARIABLES, RunStatus
 
     turbines = record.get("turbines") or []
     day = record.get("run_date")
+    farm = f" of farm {record['farm']}" if record.get("farm") else ""
     if record.get("status") == RunStatus.FAILED:
         return (
-            f"{day.isoformat() if day else '?'} failed ({', '.join(turbines) or 'the farm'}): nothing of the day was "
-            f"written (etl_run {record.get('id', '?')})"
+            f"{day.isoformat() if day else '?'} failed ({', '.join(turbines) or 'the farm'}{farm}): nothing of the "
+            f"day was written (etl_run {record.get('id', '?')})"
             + (f"; report: {record['report']}" if record.get("report") else "")
         )
     line = (
-        f"{day.isoformat() if day else '?'} {record.get('status', '?')}: {len(turbines)} turbine(s), "
+        f"{day.isoformat() if day else '?'} {record.get('status', '?')}: {len(turbines)} turbine(s){farm}, "
         f"{record.get('rows_read', '?')} samples read, {record.get('buckets', '?')} buckets, "
         f"{record.get('rows_written', '?')} rows written"
     )
