@@ -267,6 +267,8 @@ def read_source(
     for read in range(1, SNAPSHOT_READS + 1):
         source = fetch_farm(client, retry=retry)
         farm = select_turbines(source, scope)
+        if not farm:  # an empty source (or none of the turbines named): no day to run, nothing to ask for
+            raise no_samples_error(client, scope.run_date, retry)
         covered = scope.covering([turbine.name for turbine in farm])
         record.turbines, record.source_version = list(covered.turbines), source.version
         try:
