@@ -97,6 +97,7 @@ dagster: $(STAMP) dagster-home
 ## WORKERS Celery workers (default 2) on the broker, the daemon, and the UI on http://127.0.0.1:3000.
 WORKERS ?= 2
 fleet: $(STAMP)
+	@if [ -n "$$TARGET_DATABASE_URL" ]; then echo "fleet: using SOURCE_DATABASE_URL, TARGET_DATABASE_URL and ETL_API_URL from the environment"; else $(BIN)/etl stack up && $(BIN)/etl seed --if-empty; fi
 	DAGSTER_HOME=$(DAGSTER_HOME) $(DAGSTER_QUIET) $(BIN)/etl dagster fleet --workers $(WORKERS) $(FLEET_ARGS)
 
 # JupyterLab refuses to start as root without --allow-root; containers and CI often run as root.

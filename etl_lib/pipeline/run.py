@@ -286,6 +286,8 @@ def read_source(
     ``SourceChangedError``. ``record`` learns the farm, the turbines and the version."""
     for read in range(1, SNAPSHOT_READS + 1):
         farms = fetch_farms(client, retry=retry)
+        if not farms:  # an empty source: no day to run, nothing to ask for
+            raise no_samples_error(client, scope.run_date, retry)
         site = choose_farm(farms, scope.farm)
         record.farm = site.name
         try:
@@ -293,6 +295,8 @@ def read_source(
             if farms.version is not None and source.version != farms.version:
                 raise SourceChangedError(farms.version, source.version, scope.run_date)
             farm = select_turbines(source, scope.at(site.name))
+            if not farm:  # a farm without turbines (or none of the turbines named): no day to run
+                raise no_samples_error(client, scope.run_date, retry, site.name if len(farms) > 1 else None)
             covered = scope.at(site.name).covering([turbine.name for turbine in farm])
             record.turbines, record.source_version = list(covered.turbines), source.version
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from etl_lib.config.settings import PROJECT_ROOT
 from etl_lib.core.contract import DEFAULT_PERIOD_START
@@ -84,3 +84,16 @@ def test_a_turbine_back_in_the_source_is_current_again_and_a_partial_run_removes
     assert available_turbines(engine=target_engine(own)) == ALL[:6]  # the farm, as /turbines says it
     with target_engine(own).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM turbine WHERE retired_at IS NOT NULL")).scalar_one() == 14
+
+
+def test_a_run_against_an_empty_source_is_refused_as_no_data_and_not_recorded(settings):
+    """A source without turbines (a fresh stack not seeded yet, as a Dagster worker meets it): the library's
+    run said "IndexError: tuple index out of range"; it is the project's NoSourceDataError, nothing recorded."""
+    from etl_lib.core.errors import NoSourceDataError
+    from etl_lib.storage.run_record import read_runs
+
+    with own_farm(settings) as own:
+        with pytest.raises(NoSourceDataError, match="the source is empty"):
+            run_etl(DEFAULT_PERIOD_START, own)
+        engine = target_engine(own)
+        assert not inspect(engine).has_table("etl_run") or read_runs(engine).empty
