@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import orjson
 from sqlalchemy import Connection, text
 
-from etl_lib.core.contract import EVENT_TABLE, SOURCE_STATE_TABLE, STATUS_CODE_TABLE, TURBINE_TABLE
+from etl_lib.core.contract import EVENT_TABLE, FARM_TABLE, SOURCE_STATE_TABLE, STATUS_CODE_TABLE, TURBINE_TABLE
 
 # An answer's snapshot, locked in the order etl seed takes them (``api.farm``).
-EVENT_TABLES = (EVENT_TABLE, STATUS_CODE_TABLE, TURBINE_TABLE, SOURCE_STATE_TABLE)
+EVENT_TABLES = (EVENT_TABLE, STATUS_CODE_TABLE, TURBINE_TABLE, FARM_TABLE, SOURCE_STATE_TABLE)
 FETCH_ROWS = 5_000
 
 

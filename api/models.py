@@ -78,8 +78,21 @@ class TurbineModel(BaseModel):
     curve: PowerCurve
 
 
+class Farm(BaseModel):
+    name: str = Field(examples=["WF01"], description="The farm's name: the value of farm= on the other routes.")
+    latitude: float | None = Field(description="degrees north (WGS 84)")
+    longitude: float | None = Field(description="degrees east (WGS 84)")
+    elevation: float | None = Field(description="m above sea level")
+    turbines: int = Field(description="How many turbines it has.")
+
+
+class FarmsResponse(BaseModel):
+    farms: list[Farm]
+
+
 class Turbine(BaseModel):
     name: str = Field(examples=["WT01"])
+    farm: str = Field(examples=["WF01"], description="The farm it belongs to (see /farms).")
     latitude: float | None
     longitude: float | None
     elevation: float | None = Field(None, description="m above sea level (for the air's density)")

@@ -20,6 +20,19 @@ class NoParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FarmParameters(BaseModel):
+    """The parameters of a route that can keep to one farm (``/turbines``, ``/coverage``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    farm: str | None = Field(
+        None,
+        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
+        "a 422 naming the valid ones.",
+        examples=["WF01"],
+    )
+
+
 class DataParameters(BaseModel):
     """The parameters of ``/data``."""
 
@@ -53,6 +66,12 @@ class DataParameters(BaseModel):
         "given so. May be combined with 'turbines'.",
         examples=[["WT01"]],
     )
+    farm: str | None = Field(
+        None,
+        description="Only turbines of this farm (its name, see /farms); default: every farm. The turbines named "
+        "must be the farm's; an unknown farm is a 422 naming the valid ones.",
+        examples=["WF01"],
+    )
     format: str | None = Field(
         None,
         description="Response format, json or arrow; overrides the Accept header. "
@@ -81,6 +100,12 @@ class EventParameters(BaseModel):
         None,
         description="The exact form, as for /data: one turbine's name per value, as it stands.",
         examples=[["WT01"]],
+    )
+    farm: str | None = Field(
+        None,
+        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
+        "a 422 naming the valid ones.",
+        examples=["WF01"],
     )
 
 
@@ -167,6 +192,14 @@ def _refuse_unknown(kind: str, names: list[str], known, valid: str) -> None:
         raise bad_request(f"Unknown {kind}(s) {shown}. {valid}")
 
 
+def refuse_unknown_farm(name: str, farms: list[str]) -> None:
+    """422 naming the farm and the valid ones, unless ``name`` is one of ``farms``."""
+    valid = ", ".join(farms[:20]) + (", …" if len(farms) > 20 else "")
+    _refuse_unknown(
+        "farm", [name], farms, f"Valid farms: {valid or '(none: the source is empty)'} (GET /farms lists them)."
+    )
+
+
 def parse_variables(values: list[str]) -> list[str]:
     names = _names(values)
     if not names:
@@ -187,8 +220,9 @@ def _turbine_names(values: list[str], farm: dict[str, int]) -> list[str]:
 
 
 def parse_turbines(values: list[str] | None, exact: list[str] | None, farm: dict[str, int]) -> dict[str, int]:
-    """The selected turbines' ids by name, in the farm's order (default: every turbine): ``values`` in
-    the human form (``_turbine_names``), ``exact`` one name each, as it stands."""
+    """The selected turbines' ids by name, in the farm's order (default: every turbine of ``farm``, the turbines
+    the request may name: a farm's, or the fleet's): ``values`` in the human form (``_turbine_names``),
+    ``exact`` one name each, as it stands."""
     if values is None and exact is None:
         return farm
     names = _turbine_names(values or [], farm) + [name for name in exact or [] if name != ""]

@@ -1,4 +1,4 @@
-"""The API's routes: data, variables, coverage and health. Nothing here writes."""
+"""The API's routes: farms, turbines, data, events, variables, coverage and health. Nothing here writes."""
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures.
 from typing import Annotated
@@ -20,13 +20,14 @@ from etl_lib.core.contract import (
 from .binary_copy import arrow_schema
 from .deps import Authorized, EngineDep, SettingsDep
 from .events import EVENT_TABLES, event_rows, events_json, status_codes
-from .farm import COVERAGE_TABLES, FARM_TABLES, snapshot, turbine_ids, turbines_with_models
+from .farm import COVERAGE_TABLES, FARM_TABLES, FLEET_TABLES, farms, snapshot, turbine_ids, turbines_with_models
 from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
 from .models import (
     Coverage,
     DataResponse,
     ErrorResponse,
     EventsResponse,
+    FarmsResponse,
     Health,
     StatusCodesResponse,
     TurbinesResponse,
@@ -36,6 +37,7 @@ from .models import (
 from .params import (
     DataParameters,
     EventParameters,
+    FarmParameters,
     NoParameters,
     parse_interval,
     parse_turbines,
@@ -100,7 +102,7 @@ def get_data(
     begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
     names = parse_variables(parameters.variables)
     chosen = choose_format(parameters.format, accept)
-    reading = Snapshot(engine)  # the version, the farm and the samples: one state of the source
+    reading = Snapshot(engine, parameters.farm)  # the version, the farm and the samples: one state of the source
     try:
         selection = Selection(parse_turbines(parameters.turbines, parameters.turbine, reading.turbine_ids))
         give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
@@ -144,7 +146,7 @@ def get_events(
     the source (its version in the header, as ``/data``), then sent, ending with ``count`` like ``/data``."""
     begin, finish = parse_interval(parameters.start, parameters.end, settings.max_range_days)
     with snapshot(engine, EVENT_TABLES) as (conn, version):
-        selected = parse_turbines(parameters.turbines, parameters.turbine, turbine_ids(conn))
+        selected = parse_turbines(parameters.turbines, parameters.turbine, turbine_ids(conn, parameters.farm))
         rows = event_rows(conn, list(selected.values()), begin, finish)
     return WholeOrBroken(
         events_json(rows, begin, finish, list(selected)),
@@ -166,16 +168,31 @@ def get_status_codes(
 
 
 @router.get(
+    "/farms",
+    response_model=FarmsResponse,
+    responses={200: {"description": "The fleet, as one state of the source.", "headers": VERSION}},
+    summary="The fleet's farms: name, position, elevation, turbines",
+)
+def get_farms(
+    engine: EngineDep, response: Response, parameters: Annotated[NoParameters, query(NoParameters)]
+) -> FarmsResponse:
+    with snapshot(engine, FLEET_TABLES) as (conn, version):
+        found = farms(conn)
+    response.headers[SOURCE_VERSION_HEADER] = str(version)
+    return FarmsResponse(farms=found)
+
+
+@router.get(
     "/turbines",
     response_model=TurbinesResponse,
     responses={200: {"description": "The farm, as one state of the source.", "headers": VERSION}},
-    summary="The farm's turbines with their models",
+    summary="The turbines (of a farm) with their farm and model",
 )
 def get_turbines(
-    engine: EngineDep, response: Response, parameters: Annotated[NoParameters, query(NoParameters)]
+    engine: EngineDep, response: Response, parameters: Annotated[FarmParameters, query(FarmParameters)]
 ) -> TurbinesResponse:
     with snapshot(engine, FARM_TABLES) as (conn, version):
-        turbines = turbines_with_models(conn)
+        turbines = turbines_with_models(conn, parameters.farm)
     response.headers[SOURCE_VERSION_HEADER] = str(version)
     return TurbinesResponse(turbines=turbines)
 
@@ -189,15 +206,25 @@ def get_variables(parameters: Annotated[NoParameters, query(NoParameters)]) -> V
     "/coverage",
     response_model=Coverage,
     responses={200: {"description": "The source's extent, as one state of it.", "headers": VERSION}},
-    summary="First and last timestamp and row count of the source",
+    summary="First and last timestamp and row count of the source (or a farm)",
 )
 def get_coverage(
-    engine: EngineDep, response: Response, parameters: Annotated[NoParameters, query(NoParameters)]
+    engine: EngineDep, response: Response, parameters: Annotated[FarmParameters, query(FarmParameters)]
 ) -> Coverage:
     with snapshot(engine, COVERAGE_TABLES) as (conn, version):
-        first, last, rows = conn.execute(
-            text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
-        ).one()
+        if parameters.farm is None:
+            first, last, rows = conn.execute(
+                text(f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}"')
+            ).one()
+        else:
+            ids = list(turbine_ids(conn, parameters.farm).values())
+            first, last, rows = conn.execute(
+                text(
+                    f'SELECT min("timestamp"), max("timestamp"), count(*) FROM "{SOURCE_TABLE}" '
+                    "WHERE turbine_id = ANY(:ids)"
+                ),
+                {"ids": ids},
+            ).one()
     response.headers[SOURCE_VERSION_HEADER] = str(version)
     return Coverage(first=first, last=last, rows=rows)
 

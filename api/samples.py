@@ -31,7 +31,17 @@ from sqlalchemy import Engine
 from etl_lib.core.contract import SAMPLE_PERIOD
 
 from .binary_copy import copy_statement, decode, strings
-from .farm import BEGIN_SNAPSHOT, SAMPLE_TABLES, TURBINE_IDS_QUERY, VERSION_QUERY, lock_statement, older_schema
+from .farm import (
+    BEGIN_SNAPSHOT,
+    FARM_NAMES_QUERY,
+    FARM_TURBINE_IDS_QUERY,
+    SAMPLE_TABLES,
+    TURBINE_IDS_QUERY,
+    VERSION_QUERY,
+    lock_statement,
+    older_schema,
+)
+from .params import refuse_unknown_farm
 
 ROWS_PER_CHUNK = 40_000
 LONG_ANSWER_ROWS = 8 * ROWS_PER_CHUNK  # a spool of up to ~23 MB; longer answers are "long" (api.limits)
@@ -154,11 +164,11 @@ def _release(connection, broken: bool) -> None:
 
 
 class Snapshot:
-    """A pooled connection inside one snapshot of the source (``api.farm``): its ``version`` and its farm
-    (``turbine_ids``), read before any sample. ``sample_batches`` takes it over; whoever does not hand
+    """A pooled connection inside one snapshot of the source (``api.farm``): its ``version`` and its turbines
+    (``turbine_ids``: of the farm named, or every farm's), read before any sample. ``sample_batches`` takes it over; whoever does not hand
     it on ``release``s it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, farm: str | None = None) -> None:
         self.connection = engine.raw_connection()  # pool and connection errors arrive wrapped by SQLAlchemy
         try:
             self.cursor = self.connection.cursor()
@@ -166,8 +176,14 @@ class Snapshot:
             self.cursor.execute(lock_statement(SAMPLE_TABLES))
             self.cursor.execute(VERSION_QUERY)
             self.version: int = self.cursor.fetchone()[0]
-            self.cursor.execute(TURBINE_IDS_QUERY)
+            if farm is None:
+                self.cursor.execute(TURBINE_IDS_QUERY)
+            else:  # the farm's turbines (``farm=``): an unknown farm is a 422 naming the farms
+                self.cursor.execute(FARM_TURBINE_IDS_QUERY, (farm,))
             self.turbine_ids: dict[str, int] = dict(self.cursor.fetchall())
+            if farm is not None and not self.turbine_ids:
+                self.cursor.execute(FARM_NAMES_QUERY)
+                refuse_unknown_farm(farm, [name for (name,) in self.cursor.fetchall()])
         except psycopg2.Error as exc:  # the app's handler answers the driver's errors with 503
             self.release(broken=True)
             raise (older_schema(exc) or exc) from None

@@ -32,7 +32,7 @@ YEAR_DAYS = 365
 FARM_REPEATS = 5
 KPI_REPEATS = 3
 # `etl kpis` over the year, as the user types it (whole processes; the table printed to the terminal).
-KPI_COMMANDS = {"by month": ["--by", "month"], "by day, the farm": ["--farm"]}
+KPI_COMMANDS = {"by month": ["--by", "month"], "by day, the farm": ["--total"]}
 
 
 def shortest_path_day(source, target, run_date: dt.date) -> int:

@@ -66,6 +66,32 @@ def simulated(
     )
 
 
+@dataclass(frozen=True)
+class Fleet:
+    """Generated farms side by side, as a run of several farms at once would see them (a run is one farm's day:
+    the tests use it to show that the checks keep each turbine to its own farm)."""
+
+    samples: pd.DataFrame  # index (turbine, timestamp), one column per variable
+    farms: dict[str, str]  # each turbine's farm
+    models: dict[str, object]  # each turbine's model
+    elevation: dict[str, float]  # each turbine's elevation (m)
+
+    def of(self, farm: str) -> list[str]:
+        """The turbines of ``farm``, in order."""
+        return [name for name, its in self.farms.items() if its == farm]
+
+
+def fleet(start: dt.date, climates, days: int = 1, turbines: int = 4, seed: int = 42) -> Fleet:
+    """``len(climates)`` farms of ``turbines`` turbines (``generator.build_fleet``: WF01, WF02, …), each in the
+    weather of its own climate (e.g. a calm farm beside a windy one), without faults."""
+    samples, farms, models, elevation = {}, {}, {}, {}
+    for members, climate in zip(generator.build_fleet(len(climates), turbines), climates, strict=True):
+        for t, frame in generator.generate(members, start, days, seed, climate):
+            samples[t.name] = frame.set_index("timestamp")[list(SOURCE_VARIABLES)]
+            farms[t.name], models[t.name], elevation[t.name] = t.site.name, t.model, t.elevation
+    return Fleet(pd.concat(samples, names=["turbine", "timestamp"]), farms, models, elevation)
+
+
 def flagged(result, turbine: str, variable: str, check_name: str) -> pd.DatetimeIndex:
     """The instants ``check_name`` flagged ``variable`` of ``turbine`` in a ``QualityResult``."""
     column = result.flags[(turbine, variable, check_name)]

@@ -420,15 +420,15 @@ def _advisory_waiters(engine: Engine) -> int:
 def run_concurrent(settings: Settings, run_date: dt.date, threads: int = 4, processes: int = 4) -> Outcome:
     """``threads`` in-process runs and ``processes`` ``etl run --no-report`` processes of one date at once.
 
-    To make them truly overlap, the test holds the date's advisory lock until every run waits on
+    To make them truly overlap, the test holds the farm-day's advisory lock until every run waits on
     it, then lets go. The day must end with exactly one copy of its rows and no run may fail.
     """
     engine = engine_for(settings.target_url)
-    run_etl(run_date, settings)
+    farm = run_etl(run_date, settings).scope.farm
     expected = day_rows(engine, run_date)
     runs = threads + processes
     holder = engine.raw_connection()
-    holder.cursor().execute("SELECT pg_advisory_lock(%s)", (day_lock_key(run_date),))
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", (day_lock_key(run_date, farm),))
     holder.commit()
     started = time.perf_counter()
     command = [os.path.join(os.path.dirname(sys.executable), "etl"), "run", run_date.isoformat(), "--no-report"]
@@ -446,7 +446,7 @@ def run_concurrent(settings: Settings, run_date: dt.date, threads: int = 4, proc
             time.sleep(0.05)
         contended = _advisory_waiters(engine)
     finally:
-        holder.cursor().execute("SELECT pg_advisory_unlock(%s)", (day_lock_key(run_date),))
+        holder.cursor().execute("SELECT pg_advisory_unlock(%s)", (day_lock_key(run_date, farm),))
         holder.commit()
         holder.close()
     failures = [str(error) for ok, error in (f.result() for f in futures) if not ok]

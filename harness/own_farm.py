@@ -73,12 +73,14 @@ def rename_turbines(own: Settings, names: dict[str, str]) -> None:
 
 
 def add_turbines(own: Settings, names: list[str], model: str) -> None:
-    """Turbines without samples added to the source's farm (of a model it has), raising its version."""
+    """Turbines without samples added to the source's farm (its first farm; of a model it has), raising its
+    version."""
     with source_of(own).begin() as conn:
         first = conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM turbine")).scalar_one()
+        farm = conn.execute(text("SELECT min(id) FROM farm")).scalar_one()
         conn.execute(
-            text("INSERT INTO turbine (id, name, model) VALUES (:id, :name, :model)"),
-            [{"id": first + i, "name": name, "model": model} for i, name in enumerate(names)],
+            text("INSERT INTO turbine (id, name, model, farm_id) VALUES (:id, :name, :model, :farm)"),
+            [{"id": first + i, "name": name, "model": model, "farm": farm} for i, name in enumerate(names)],
         )
         conn.execute(text("UPDATE source_state SET version = version + 1, changed_at = now()"))
 

@@ -13,22 +13,24 @@ from etl_lib.core.dates import day_bounds
 SQL_STATISTICS = """
 SELECT t.name AS turbine, date_bin('10 minutes', d.timestamp, TIMESTAMPTZ '2000-01-01 00:00Z') AS timestamp,
        {selects}
-FROM data d JOIN turbine t ON t.id = d.turbine_id
-WHERE d.timestamp >= :start AND d.timestamp < :end
+FROM data d JOIN turbine t ON t.id = d.turbine_id LEFT JOIN farm f ON f.id = t.farm_id
+WHERE d.timestamp >= :start AND d.timestamp < :end AND (CAST(:farm AS text) IS NULL OR f.name = :farm)
 GROUP BY 1, 2
 """
 SQL_FUNCTIONS = {"mean": "avg", "min": "min", "max": "max", "std": "stddev_samp"}
 
 
-def statistics_in_sql(source_engine, run_date: dt.date) -> pd.Series:
-    """The ETL's statistics computed directly by PostgreSQL on the source: values indexed by
-    ``(turbine, signal, timestamp)``, the undefined ones left out."""
+def statistics_in_sql(source_engine, run_date: dt.date, farm: str | None = None) -> pd.Series:
+    """The ETL's statistics computed directly by PostgreSQL on the source (of the farm named ``farm``; None: of
+    every farm): values indexed by ``(turbine, signal, timestamp)``, the undefined ones left out."""
     selects = ",\n       ".join(
         f"{fn}(d.{variable}) AS {variable}_{stat}" for variable in ETL_VARIABLES for stat, fn in SQL_FUNCTIONS.items()
     )
     start, end = day_bounds(run_date)
     with source_engine.connect() as conn:
-        wide = pd.read_sql(text(SQL_STATISTICS.format(selects=selects)), conn, params={"start": start, "end": end})
+        wide = pd.read_sql(
+            text(SQL_STATISTICS.format(selects=selects)), conn, params={"start": start, "end": end, "farm": farm}
+        )
     long = wide.melt(id_vars=["turbine", "timestamp"], var_name="signal", value_name="value").dropna()
     return long.set_index(["turbine", "signal", "timestamp"])["value"].sort_index()
 
@@ -51,17 +53,19 @@ def counts_in_sql(source_engine, run_date: dt.date) -> pd.DataFrame:
         )
 
 
-def target_day(target_engine, run_date: dt.date) -> pd.Series:
-    """The target's values of the day, indexed by ``(turbine, signal, timestamp)``."""
+def target_day(target_engine, run_date: dt.date, farm: str | None = None) -> pd.Series:
+    """The target's values of the day (of the farm named ``farm``; None: of every farm), indexed by
+    ``(turbine, signal, timestamp)``."""
     start, end = day_bounds(run_date)
     with target_engine.connect() as conn:
         frame = pd.read_sql(
             text(
                 "SELECT t.name AS turbine, s.name AS signal, d.timestamp, d.value FROM data d "
                 "JOIN signal s ON s.id = d.signal_id JOIN turbine t ON t.id = s.turbine_id "
-                "WHERE d.timestamp >= :start AND d.timestamp < :end"
+                "LEFT JOIN farm f ON f.id = t.farm_id "
+                "WHERE d.timestamp >= :start AND d.timestamp < :end AND (CAST(:farm AS text) IS NULL OR f.name = :farm)"
             ),
             conn,
-            params={"start": start, "end": end},
+            params={"start": start, "end": end, "farm": farm},
         )
     return frame.set_index(["turbine", "signal", "timestamp"])["value"].sort_index()

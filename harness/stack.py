@@ -18,9 +18,10 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from etl_lib.config.settings import Settings, environment
-from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
+from etl_lib.core.contract import DEFAULT_FARMS, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, DEFAULT_TURBINES
 from etl_lib.ops.stack import stack_down, stack_up
 from etl_lib.pipeline.run import run_etl
+from etl_lib.simulation.generator import farm_names
 from etl_lib.simulation.seed import seed_source
 from etl_lib.storage.engines import dispose, engine_for
 
@@ -43,11 +44,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextmanager
 def temporary_stack(
-    days: int = DEFAULT_PERIOD_DAYS, *, export_env: bool = True, run_days: bool = True
+    days: int = DEFAULT_PERIOD_DAYS,
+    *,
+    export_env: bool = True,
+    run_days: bool = True,
+    farms: int = DEFAULT_FARMS,
+    turbines: int = DEFAULT_TURBINES,
 ) -> Iterator[Settings]:
-    """Start a seeded stack; with ``run_days`` the ETL has already run every seeded day, so the
-    target holds results. With ``export_env`` its settings are also put in ``os.environ`` so
-    child processes (papermill kernels, nbval, the CLI) use it."""
+    """Start a stack seeded with ``farms`` farms of ``turbines`` turbines (default: the default farm); with
+    ``run_days`` the ETL has already run every seeded day of every farm, so the target holds results. With
+    ``export_env`` its settings are also put in ``os.environ`` so child processes (papermill kernels, nbval, the
+    CLI) use it; without, ``stack_env`` gives what a child process needs."""
     root = Path(tempfile.mkdtemp(prefix="wind-etl-"))
     env = {
         "ETL_STACK_DIR": str(root / "stack"),
@@ -61,15 +68,26 @@ def temporary_stack(
         with environment(env, unset=_FOREIGN_ENV) if export_env else nullcontext():
             try:
                 stack_up(settings)
-                seed_source(engine_for(settings.source_url), days=days)
+                seed_source(engine_for(settings.source_url), days=days, farms=farms, turbines=turbines)
                 if run_days:
+                    names = farm_names(farms) if farms > 1 else [None]
                     for offset in range(days):
-                        run_etl(DEFAULT_PERIOD_START + dt.timedelta(days=offset), settings)
+                        for name in names:
+                            run_etl(DEFAULT_PERIOD_START + dt.timedelta(days=offset), settings, farm=name)
                 yield settings
             finally:
                 stack_down(settings)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    """The environment that points a child process (the CLI, a kernel) at the stack of ``settings``."""
+    return {
+        "ETL_STACK_DIR": str(settings.stack_dir),
+        "ETL_API_PORT": str(settings.api_port),
+        "ETL_RUNS_DIR": str(settings.runs_dir),
+    }
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from enum import StrEnum
 # --- the source ----------------------------------------------------------------------------------
 
 SOURCE_TABLE = "data"
+FARM_TABLE = "farm"  # the sites of the fleet: each turbine belongs to one
 TURBINE_TABLE = "turbine"
 MODEL_TABLE = "turbine_model"
 STATUS_CODE_TABLE = "status_code"  # the status log: codes and their IEC 61400-26-1 categories ...
@@ -22,6 +23,11 @@ EVENT_TABLE = "turbine_event"  # ... and each turbine's events
 SOURCE_STATE_TABLE = "source_state"
 # The turbine that rows written before the farm (one anonymous turbine) belong to after migration.
 DEFAULT_TURBINE = "WT01"
+# The farm the default seed makes, and that turbines from before the fleet belong to after migration.
+DEFAULT_FARM = "WF01"
+# A farm's name names folders (runs/<farm>/) and Dagster partitions (farm x day): letters, digits and
+# ``_ . -``, starting with a letter or digit, at most 64 characters (the source's table holds to it).
+FARM_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SOURCE_VARIABLES: tuple[str, ...] = ("wind_speed", "power", "ambient_temperature")
 UNITS: dict[str, str] = {"wind_speed": "m/s", "power": "kW", "ambient_temperature": "°C"}
 DESCRIPTIONS: dict[str, str] = {
@@ -34,7 +40,8 @@ SAMPLE_PERIOD = dt.timedelta(minutes=1)
 DEFAULT_PERIOD_START = dt.date(2024, 10, 1)
 DEFAULT_PERIOD_DAYS = 10
 DEFAULT_SEED = 42  # the generator's seed: the same seed gives the same data
-DEFAULT_TURBINES = 4
+DEFAULT_TURBINES = 4  # per farm
+DEFAULT_FARMS = 1
 DEFAULT_MODELS: tuple[str, ...] = ("V90/2000", "E-82/2000")  # catalogue names (core.turbines)
 
 # --- the API's answers ---------------------------------------------------------------------------

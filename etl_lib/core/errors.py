@@ -54,6 +54,17 @@ class ConfigurationError(EtlError):
         super().__init__(problem, fix)
 
 
+class FarmChoiceError(ConfigurationError):
+    """A run names no farm of the source: none while the source holds several, or one it does not have. Not a
+    run (like a day without data): refused before anything is written or recorded. Exit code 2, like any input
+    a person typed wrong."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem, fix, setting="farm")
+
+
 class InvalidDateError(EtlError):
     """The run date is malformed, impossible or in the future; ``value`` is what was given."""
 
@@ -145,13 +156,24 @@ class OlderApiError(EtlError):
 
 
 class NoSourceDataError(EtlError):
-    """The source has no rows for ``run_date`` (the UTC day ``[start, end)``); ``covers`` says what it
-    covers, when that is known (e.g. "the source covers 2024-10-01 to 2024-10-10 (57,565 samples)")."""
+    """The source has no rows for ``run_date`` (the UTC day ``[start, end)``) of the farm ``farm`` (None: of any
+    farm); ``covers`` says what it covers, when that is known (e.g. "the source covers 2024-10-01 to 2024-10-10
+    (57,565 samples)")."""
 
-    def __init__(self, run_date: dt.date, start: dt.datetime, end: dt.datetime, *, covers: str | None = None) -> None:
-        self.run_date, self.start, self.end, self.covers = run_date, start, end, covers
+    def __init__(
+        self,
+        run_date: dt.date,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        covers: str | None = None,
+        farm: str | None = None,
+    ) -> None:
+        self.run_date, self.start, self.end, self.covers, self.farm = run_date, start, end, covers, farm
         super().__init__(
-            f"The source has no samples for {run_date.isoformat()} ([{start.isoformat()}, {end.isoformat()}))"
+            "The source has no samples"
+            + ("" if farm is None else f" of farm {farm}")
+            + f" for {run_date.isoformat()} ([{start.isoformat()}, {end.isoformat()}))"
             + (f"; {covers}." if covers else "."),
             "Pick a date inside the source's coverage"
             + ("" if covers else " (GET /coverage on the API)")

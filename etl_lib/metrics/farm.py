@@ -2,22 +2,40 @@
 
 What the whole farm does at once is weather or the grid, not one sensor's fault (the quality checks ask
 it), and what the neighbours measure stands in for a turbine's own sensor when that one is suspect (the
-potential power asks it).
+potential power asks it). A turbine's neighbours are its own farm's turbines only: given the farm of each
+turbine (``farms``), the turbines of other farms, under other weather, never count.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 
-def farm_reference(data: pd.DataFrame) -> pd.DataFrame:
-    """Per turbine, the median of the other turbines' values at each time: what the farm does. NaN
-    where no other turbine has a value, so everywhere for a lone turbine.
+def farm_groups(turbines, farms: Mapping[str, str | None] | None) -> list[list[str]] | None:
+    """The ``turbines`` per farm, in their order, when they belong to more than one farm (``farms``: each
+    turbine's farm); None when they are one farm's (or the farms are not known)."""
+    if farms is None:
+        return None
+    groups: dict[str | None, list[str]] = {}
+    for name in turbines:
+        groups.setdefault(farms.get(name), []).append(name)
+    return None if len(groups) <= 1 else list(groups.values())
+
+
+def farm_reference(data: pd.DataFrame, farms: Mapping[str, str | None] | None = None) -> pd.DataFrame:
+    """Per turbine (a column), the median of the other turbines' values of its farm at each time: what its farm
+    does. ``farms``: each turbine's farm (None: the columns are one farm). NaN where no other turbine of the
+    farm has a value, so everywhere for a lone turbine.
 
     One sort per row instead of a median per turbine: the others' sorted values are the row's sorted
     values without the turbine's own, so their middle is read off at a shifted position.
     """
+    groups = farm_groups(data.columns, farms)
+    if groups is not None:
+        return pd.concat([farm_reference(data[group]) for group in groups], axis=1)[data.columns]
     values = data.to_numpy(dtype="float64")
     rows, columns = values.shape
     finite = np.isfinite(values)

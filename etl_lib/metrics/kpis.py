@@ -1,4 +1,4 @@
-"""What the farm did: per turbine and day, and over any period, for a turbine or the farm.
+"""What the farms did: per turbine and day, and over any period, for a turbine, a farm or the fleet.
 
 A day's figures (``day_kpis``) are sums, so that periods and the farm add them up (``totals``) and the
 ratios are recomputed from the sums (``with_ratios``), never averaged from daily ratios:
@@ -139,9 +139,12 @@ def sum_rule_error(frame: pd.DataFrame) -> pd.Series:
     return frame["potential_energy_kwh"] - (frame["energy_kwh"] + frame[LOSSES].sum(axis=1))
 
 
-# What ``etl kpis`` and the reports show of a period, in this order.
+# What ``etl kpis`` and the reports show of a period, in this order (``farm`` after ``period`` when the rows name
+# their farms, as the target's do).
 COLUMNS = ["period", "turbine", "days", "energy_kwh", "potential_energy_kwh", *LOSSES, *RATIOS]
-FARM = "farm"
+FARM = "farm"  # the turbine of a farm's totals
+FLEET = "fleet"  # the farm of the fleet's totals
+UNKNOWN_FARM = "(unknown)"  # the farm of a turbine the target was never told the farm of
 
 
 TEXT_WIDTH = 160  # characters: a wider KPI table is wrapped into blocks of columns, each with its rows
@@ -156,7 +159,7 @@ def as_text(table: pd.DataFrame) -> str:
             shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
         elif column in RATIOS:
             shown[column] = shown[column].map(lambda v: "—" if v != v else f"{v:.1%}")
-    keys = [c for c in ("period", "turbine", "days") if c in shown]
+    keys = [c for c in ("period", "farm", "turbine", "days") if c in shown]
     widths = {c: 1 + max([len(c), *(len(str(v)) for v in shown[c])]) for c in shown.columns}
     blocks: list[list[str]] = [[]]
     for column in (c for c in shown.columns if c not in keys):  # as many figures beside the keys as fit
@@ -167,15 +170,31 @@ def as_text(table: pd.DataFrame) -> str:
     return "\n\n".join(shown[keys + block].to_string(index=False) for block in blocks)
 
 
-def period_kpis(rows: pd.DataFrame, by: str = "day", *, farm: bool = False) -> pd.DataFrame:
-    """``rows`` (a row per turbine and day: ``day``, ``turbine`` and the daily figures, as the target keeps
-    them) per period (``by``: day or month) and turbine, or for the whole farm: energies and minutes added up,
-    ratios recomputed from the sums; ``days`` says how many days a period holds."""
+def period_kpis(rows: pd.DataFrame, by: str = "day", *, total: bool = False) -> pd.DataFrame:
+    """``rows`` (a row per turbine and day: ``day``, ``turbine``, optionally ``farm``, and the daily figures, as
+    the target keeps them) per period (``by``: day or month), farm and turbine, or with ``total`` per period and
+    farm (``turbine`` is ``FARM``), and then, when the rows span several farms, the fleet's per period (``farm``
+    is ``FLEET``): energies and minutes added up, ratios recomputed from the sums; ``days`` says how many days a
+    period holds."""
+    farms = "farm" in rows.columns
+    columns = [COLUMNS[0], *(["farm"] if farms else []), *COLUMNS[1:]]
     if rows.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=columns)
     frame = rows.assign(period=periods(rows["day"], by))
-    if farm:
+    if farms:
+        frame["farm"] = frame["farm"].fillna(UNKNOWN_FARM)
+    keys = ["period", *(["farm"] if farms else []), "turbine"]
+    if total:
         frame = frame.assign(turbine=FARM)
-    summed = totals(frame, ["period", "turbine"])
-    summed["days"] = frame.groupby(["period", "turbine"])["day"].nunique()
-    return summed.reset_index()[COLUMNS]
+    parts = [frame]
+    if total and farms and frame["farm"].nunique() > 1:
+        parts.append(frame.assign(farm=FLEET))
+    tables = []
+    for part in parts:
+        summed = totals(part, keys)
+        summed["days"] = part.groupby(keys)["day"].nunique()
+        tables.append(summed.reset_index()[columns])
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    if len(tables) > 1:  # each period's farms, then the fleet
+        table = table.sort_values("period", kind="stable").reset_index(drop=True)
+    return table

@@ -4,9 +4,9 @@ estimates, the way the commercial platforms compute it:
 1. ``own``: the turbine's own curve at its own wind speed, where its anemometer is trusted (the wind
    sample passed every check);
 2. ``neighbours``: else its curve at the wind its neighbours measure (the median of the other turbines'
-   trusted wind speeds), times the turbine's usual ratio to them (the median over the day's minutes
-   where both are trusted; 1 without any);
-3. ``farm``: else the power of the farm's turbines running at full performance, as a share of their
+   trusted wind speeds, of its own farm), times the turbine's usual ratio to them (the median over the
+   day's minutes where both are trusted; 1 without any);
+3. ``farm``: else the power of its farm's turbines running at full performance, as a share of their
    rated power (the mean), times the turbine's rated power;
 4. ``measured``: else nothing can be estimated, and the potential is the power measured (so nothing is
    counted lost), or 0 without one.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..core.contract import SAMPLE_PERIOD
 from ..core.turbines import TurbineModel, density_factor
-from .farm import farm_reference
+from .farm import farm_groups, farm_reference
 from .power_curve import BinnedCurve
 
 SOURCES: tuple[str, ...] = ("own", "neighbours", "farm", "measured")
@@ -77,17 +77,19 @@ def potential_power(
     running: pd.DataFrame,
     curves: Mapping[str, BinnedCurve],
     rated_power: pd.Series,
+    farms: Mapping[str, str | None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each minute's potential power (kW, never below 0) and which estimate gave it (a ``SOURCES`` index).
 
     ``wind``: the normalised wind speeds; ``power``: the power measured (NaN where unknown or refused);
     ``wind_trusted``: where a wind sample is trusted; ``running``: where a turbine runs at full performance
-    with a trusted power sample (the farm's reference, level 3); ``curves``: each turbine's curve."""
+    with a trusted power sample (the farm's reference, level 3); ``curves``: each turbine's curve; ``farms``:
+    each turbine's farm (None: one farm), whose turbines alone are its neighbours (levels 2 and 3)."""
     trusted = wind.where(wind_trusted)
     own = pd.DataFrame({t: curves[t].power(trusted[t].to_numpy()) for t in wind.columns}, index=wind.index)
     own = own.where(wind_trusted)
 
-    farm_wind = farm_reference(trusted)
+    farm_wind = farm_reference(trusted, farms)
     both = wind_trusted & farm_wind.notna() & farm_wind.gt(0)
     ratio = (trusted / farm_wind).where(both).median().fillna(1.0)
     neighbour_wind = farm_wind * ratio
@@ -96,9 +98,17 @@ def potential_power(
     ).where(neighbour_wind.notna())
 
     share = (power / rated_power).where(running)
-    farm = pd.DataFrame(
-        np.outer(share.mean(axis=1).to_numpy(), rated_power.to_numpy()), index=wind.index, columns=wind.columns
-    )
+    farm = pd.concat(
+        [
+            pd.DataFrame(
+                np.outer(share[group].mean(axis=1).to_numpy(), rated_power[group].to_numpy()),
+                index=wind.index,
+                columns=group,
+            )
+            for group in farm_groups(wind.columns, farms) or [list(wind.columns)]
+        ],
+        axis=1,
+    )[wind.columns]
     measured = power.clip(lower=0.0).fillna(0.0)
 
     levels = [own, neighbours, farm, measured]

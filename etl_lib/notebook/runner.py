@@ -6,7 +6,8 @@ A report is never half-written: before the kernel starts, the report's folder mu
 folder, which is renamed to the report when the notebook has finished, with or without a failed cell.
 
 **The audit trail** (``run_notebook`` into the runs folder): every run keeps its own report, and
-``runs/<date>.ipynb`` is the report of the last succeeded run of the whole farm for that date. Which
+``runs/<date>.ipynb`` is the report of the last succeeded run of the whole farm for that date. A source of
+several farms (a fleet) keeps each farm's trail in a folder of its own, ``runs/<farm>/``, named the same way. Which
 of the two names a run's report gets is known only when its notebook has ended (its record says
 whether the day was written), so the temporary file is published under it afterwards:
 ``runs/<date>.ipynb`` for a succeeded run of the whole farm whose notebook ran to its end, else
@@ -81,15 +82,22 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def report_path(run_date: dt.date, settings: Settings) -> Path:
-    """``runs/<date>.ipynb``: the report of the date's last succeeded run of the whole farm."""
-    return settings.runs_dir / f"{run_date.isoformat()}.ipynb"
+def trail_folder(settings: Settings, folder: str | None = None) -> Path:
+    """Where a farm's audit trail lies: the runs folder (a source of one farm), or ``runs/<folder>/`` (a farm of a
+    fleet: ``folder`` is its name)."""
+    return settings.runs_dir if folder is None else settings.runs_dir / folder
 
 
-def run_report_path(run_date: dt.date, key: str, settings: Settings) -> Path:
-    """``runs/<date>.<key>.ipynb``: the report of the run ``key`` when it does not stand for the date (a run
-    of named turbines, a failed run, a report with an error)."""
-    return settings.runs_dir / f"{run_date.isoformat()}.{key}.ipynb"
+def report_path(run_date: dt.date, settings: Settings, folder: str | None = None) -> Path:
+    """``runs/<date>.ipynb`` (``runs/<farm>/<date>.ipynb`` for a farm of a fleet, ``folder``: its name): the
+    report of the date's last succeeded run of the whole farm."""
+    return trail_folder(settings, folder) / f"{run_date.isoformat()}.ipynb"
+
+
+def run_report_path(run_date: dt.date, key: str, settings: Settings, folder: str | None = None) -> Path:
+    """``runs/<date>.<key>.ipynb`` (under ``runs/<farm>/`` for a farm of a fleet): the report of the run ``key``
+    when it does not stand for the date (a run of named turbines, a failed run, a report with an error)."""
+    return trail_folder(settings, folder) / f"{run_date.isoformat()}.{key}.ipynb"
 
 
 @dataclass(frozen=True)
@@ -120,11 +128,14 @@ def run_notebook(
     parameters: dict | None = None,
     *,
     key: str | None = None,
+    farm: str | None = None,
+    fleet: bool = False,
 ) -> NotebookRun:
-    """Execute ``notebooks/etl.ipynb`` for the date under the run key ``key`` (made when None) and return
-    the report and the run's record. The report goes into the runs folder's audit trail (see the
-    module's docstring: ``runs/<date>.ipynb`` for a succeeded run of the whole farm, else
-    ``runs/<date>.<key>.ipynb``), or to ``output`` when one is given.
+    """Execute ``notebooks/etl.ipynb`` for the date of the farm ``farm`` (the notebook's parameter; None: the
+    source's only farm) under the run key ``key`` (made when None) and return the report and the run's record.
+    The report goes into the runs folder's audit trail (see the module's docstring: ``runs/<date>.ipynb`` for a
+    succeeded run of the whole farm, else ``runs/<date>.<key>.ipynb``; under ``runs/<farm>/`` when ``fleet``,
+    the source holding several farms), or to ``output`` when one is given.
 
     The record is the one account of the run: afterwards it names the report and, when the notebook
     failed, whether the day's data was written (``status``) and why the report is not the run's
@@ -145,9 +156,17 @@ def run_notebook(
 
     key = key or new_key()
     whole_farm = not (parameters or {}).get("turbines")
-    own = run_report_path(run_date, key, settings)
-    told = output or (report_path(run_date, settings) if whole_farm else own)  # the notebook's report_path
-    parameters = {"date": run_date.isoformat(), "report_path": str(told), "run_key": key, **(parameters or {})}
+    if fleet and farm is None:
+        raise ConfigurationError(
+            "A report of a fleet's farm goes into the farm's folder, and no farm was named.",
+            "Name the farm (run_notebook(..., farm=NAME)).",
+            setting="farm",
+        )
+    folder = farm if fleet else None
+    own = run_report_path(run_date, key, settings, folder)
+    told = output or (report_path(run_date, settings, folder) if whole_farm else own)  # the notebook's report_path
+    named = {} if farm is None else {"farm": farm}
+    parameters = {"date": run_date.isoformat(), **named, "report_path": str(told), "run_key": key, **(parameters or {})}
     started = utc_now()
 
     def destination(failed: bool) -> Path:

@@ -1,4 +1,5 @@
-"""Backfill: run every date of a range through ``run_etl`` (or ``run_notebook``), in parallel workers.
+"""Backfill: run every date of a range through ``run_etl`` (or ``run_notebook``), in parallel workers, for
+every farm of the source (or the one named): one run per farm-day.
 
 A failing day is recorded and the others go on; the result lists the failures. With one
 worker the days run in this process on one kept HTTP connection; with more, each worker is its
@@ -47,6 +48,12 @@ class DayOutcome:
     data_written: bool | None = None
     skipped: str | None = None
     record: dict | None = field(default=None, repr=False)
+    farm: str | None = None  # the farm's name in a fleet of several (None: the source's only farm)
+
+    @property
+    def label(self) -> str:
+        """``2024-10-01``, or ``WF02 2024-10-01`` in a fleet."""
+        return self.run_date.isoformat() if self.farm is None else f"{self.farm} {self.run_date.isoformat()}"
 
     @property
     def ok(self) -> bool:
@@ -65,7 +72,7 @@ class BackfillResult:
     dagster_warning: str | None = None  # why Dagster's instance could not be told of the days written
 
     def __post_init__(self) -> None:
-        self.outcomes.sort(key=lambda outcome: outcome.run_date)
+        self.outcomes.sort(key=lambda outcome: (outcome.run_date, outcome.farm or ""))
         self.failures = [outcome for outcome in self.outcomes if not outcome.ok]
         self.skips = [outcome for outcome in self.outcomes if outcome.skipped]
 
@@ -77,8 +84,15 @@ class BackfillResult:
     def days_per_second(self) -> float:
         return len(self.outcomes) / self.seconds if self.seconds else float("inf")
 
+    @property
+    def farms(self) -> list[str]:
+        """The farms of a fleet's backfill (empty for a source of one farm)."""
+        return sorted({outcome.farm for outcome in self.outcomes if outcome.farm is not None})
+
     def summary(self) -> dict:
+        fleet = {"farms": self.farms} if self.farms else {}
         return {
+            **fleet,
             "days": len(self.outcomes),
             "succeeded": len(self.outcomes) - len(self.failures) - len(self.skips),
             "skipped": len(self.skips),
@@ -91,17 +105,26 @@ class BackfillResult:
             "days_per_second": round(self.days_per_second, 2),
             "rows_written": sum(outcome.rows_written or 0 for outcome in self.outcomes),
             "failures": [
-                {"date": f.run_date.isoformat(), "error": f.error, "data_written": f.data_written}
+                {
+                    "date": f.run_date.isoformat(),
+                    **({"farm": f.farm} if f.farm else {}),
+                    "error": f.error,
+                    "data_written": f.data_written,
+                }
                 for f in self.failures
             ],
-            "skips": [{"date": s.run_date.isoformat(), "reason": s.skipped} for s in self.skips],
+            "skips": [
+                {"date": s.run_date.isoformat(), **({"farm": s.farm} if s.farm else {}), "reason": s.skipped}
+                for s in self.skips
+            ],
         }
 
     def summary_line(self, start: str, end: str) -> str:
         """The one line ``etl backfill`` prints; through the notebook it says how many days' data and
         how many reports were written, which differ when a report failed after its data was written."""
         s = self.summary()
-        line = f"backfill {start} to {end}: {s['succeeded']} of {s['days']} day(s) done"
+        days = f"farm-day(s) of {len(self.farms)} farms" if self.farms else "day(s)"
+        line = f"backfill {start} to {end}: {s['succeeded']} of {s['days']} {days} done"
         line += (
             f", {s['skipped']} skipped (no source data), {s['failed']} failed"
             if s["skipped"]
@@ -117,14 +140,20 @@ class BackfillResult:
         return f"{line}, in {s['seconds']:.1f} s ({s['days_per_second']:.1f} days/s, {self.workers} worker(s))"
 
     def skipped_lines(self) -> list[str]:
-        """The skipped days, a line per stretch of consecutive days, with why (the first day's reason names
-        what the source covers)."""
+        """The skipped days, a line per stretch of consecutive days (of a farm, in a fleet), with why (the first
+        day's reason names what the source, or the farm, covers)."""
         lines, stretch = [], []
-        for outcome in [*self.skips, None]:
-            if stretch and (outcome is None or outcome.run_date != stretch[-1].run_date + dt.timedelta(days=1)):
+        skips = sorted(self.skips, key=lambda outcome: (outcome.farm or "", outcome.run_date))
+        for outcome in [*skips, None]:
+            if stretch and (
+                outcome is None
+                or outcome.farm != stretch[-1].farm
+                or outcome.run_date != stretch[-1].run_date + dt.timedelta(days=1)
+            ):
                 first, last = stretch[0].run_date, stretch[-1].run_date
                 days = first.isoformat() if first == last else f"{first} to {last} ({len(stretch)} days)"
-                lines.append(f"SKIPPED {days}: {stretch[0].skipped}.")
+                farm = "" if stretch[0].farm is None else f"{stretch[0].farm} "
+                lines.append(f"SKIPPED {farm}{days}: {stretch[0].skipped}.")
                 stretch = []
             if outcome is not None:
                 stretch.append(outcome)
@@ -191,22 +220,24 @@ def _client():
     return _worker["client"]
 
 
-def _skipped(run_date: dt.date, started: float, error: NoSourceDataError) -> DayOutcome:
-    """A day the source has no samples of: ``skipped`` says so, and what the source covers."""
+def _skipped(run_date: dt.date, started: float, error: NoSourceDataError, farm: str | None = None) -> DayOutcome:
+    """A day the source has no samples of: ``skipped`` says so, and what the source (or the farm) covers."""
     reason = "the source has no samples of it" + (f"; {error.covers}" if error.covers else "")
-    return DayOutcome(run_date, time.perf_counter() - started, data_written=False, skipped=reason)
+    return DayOutcome(run_date, time.perf_counter() - started, data_written=False, skipped=reason, farm=farm)
 
 
-def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
-    """One day through the same library call as ``etl run``; any failure becomes the outcome's error."""
+def _run_day(run_date: dt.date, notebooks: bool, farm: str | None = None, fleet: bool = False) -> DayOutcome:
+    """One farm-day through the same library call as ``etl run`` (``farm``: its name, None for the source's only
+    farm; ``fleet``: the source holds several); any failure becomes the outcome's error."""
     if notebooks:
-        return _run_day_notebook(run_date)
+        return _run_day_notebook(run_date, farm, fleet)
     settings = _worker["settings"]
     started = time.perf_counter()
+    named = farm if fleet else None  # an outcome names its farm in a fleet
     try:
         from ..pipeline.run import run_etl
 
-        result = run_etl(run_date, settings, client=_client())
+        result = run_etl(run_date, settings, farm=farm, client=_client())
         record = _read_record(settings, result.key) if settings.dagster_home is not None else None
         return DayOutcome(
             run_date,
@@ -214,11 +245,12 @@ def _run_day(run_date: dt.date, notebooks: bool) -> DayOutcome:
             rows_written=result.rows_written,
             data_written=True,
             record=record,
+            farm=named,
         )
     except NoSourceDataError as exc:  # no run: skipped, as Dagster skips it
-        return _skipped(run_date, started, exc)
+        return _skipped(run_date, started, exc, named)
     except Exception as exc:  # a bug on one day must not stop the others; the summary shows it
-        return DayOutcome(run_date, time.perf_counter() - started, error=describe(exc), data_written=False)
+        return DayOutcome(run_date, time.perf_counter() - started, error=describe(exc), data_written=False, farm=named)
 
 
 def _read_record(settings: Settings, key: str) -> dict | None:
@@ -232,28 +264,30 @@ def _read_record(settings: Settings, key: str) -> dict | None:
         return None
 
 
-def _day_without_data(run_date: dt.date) -> NoSourceDataError | None:
-    """Whether the source lacks the day, from its coverage (read once per worker) and, inside it, one
-    small request; asked before a notebook's kernel starts."""
+def _day_without_data(run_date: dt.date, farm: str | None = None) -> NoSourceDataError | None:
+    """Whether the source (the farm named ``farm``, in a fleet) lacks the day, from its coverage (read once per
+    worker and farm) and, inside it, one small request; asked before a notebook's kernel starts."""
     from ..pipeline.coverage import day_without_data, fetch_coverage
     from ..pipeline.extract import RetryPolicy
 
     retry = RetryPolicy.from_settings(_worker["settings"])
-    if "coverage" not in _worker:
-        _worker["coverage"] = fetch_coverage(_client(), retry)
-    return day_without_data(_client(), run_date, retry, _worker["coverage"])
+    coverages = _worker.setdefault("coverage", {})
+    if farm not in coverages:
+        coverages[farm] = fetch_coverage(_client(), retry, farm)
+    return day_without_data(_client(), run_date, retry, coverages[farm], farm)
 
 
-def _run_day_notebook(run_date: dt.date) -> DayOutcome:
-    """One day through the notebook; the run's record says what was written, also when it failed."""
+def _run_day_notebook(run_date: dt.date, farm: str | None = None, fleet: bool = False) -> DayOutcome:
+    """One farm-day through the notebook; the run's record says what was written, also when it failed."""
     from ..notebook.runner import run_notebook
 
     started = time.perf_counter()
+    named = farm if fleet else None
     try:
-        missing = _day_without_data(run_date)
+        missing = _day_without_data(run_date, named)
         if missing is not None:
-            return _skipped(run_date, started, missing)
-        done = run_notebook(run_date, _worker["settings"])
+            return _skipped(run_date, started, missing, named)
+        done = run_notebook(run_date, _worker["settings"], farm=farm, fleet=fleet)
     except Exception as exc:
         # A notebook that ran carries its record (None: the target could not be asked); one that never
         # started (a bad setting, a folder refusing the report) has none and wrote nothing.
@@ -267,6 +301,7 @@ def _run_day_notebook(run_date: dt.date) -> DayOutcome:
             error=describe(exc),
             data_written=written,
             record=record or None,
+            farm=named,
         )
     record = done.record
     return DayOutcome(
@@ -280,7 +315,28 @@ def _run_day_notebook(run_date: dt.date) -> DayOutcome:
         or f"{done.report} ran without an error, but the run's record could not be read or does not say it succeeded",
         data_written=None if record is None else record["status"] == RunStatus.SUCCEEDED,
         record=record,
+        farm=named,
     )
+
+
+def fleet_of(settings: Settings, farm: str | None = None) -> tuple[list[str | None], bool]:
+    """The farms a backfill runs (every farm of the source, or the one named: an unknown name is an error that
+    lists them) and whether the source holds several; a source of one farm runs it unnamed (``[None]``), as
+    ``etl run`` does. An API that cannot be reached leaves that to each day: the farm named (or the source's
+    only one) is run, and each day fails with the API's error, saying its retries as it waits."""
+    from ..core.errors import SourceUnavailableError
+    from ..pipeline.extract import RetryPolicy, choose_farm, fetch_farms, make_client
+
+    try:
+        with make_client(settings) as client:
+            farms = fetch_farms(client, retry=RetryPolicy.from_settings(settings))
+    except SourceUnavailableError:
+        return [farm], False
+    fleet = len(farms) > 1
+    if farm is not None:
+        chosen = choose_farm(farms, farm).name
+        return [chosen if fleet else None], fleet
+    return ([site.name for site in farms] if fleet else [None]), fleet
 
 
 def describe(exc: BaseException) -> str:
@@ -302,21 +358,30 @@ def run_backfill(
     notebooks: bool = False,
     progress: bool = True,
     notices: bool = False,
+    farm: str | None = None,
 ) -> BackfillResult:
-    """Run every date; return all outcomes (sorted by date) with the failures listed. With ``notices``,
-    every retry and wait of a run is said on stderr as it happens (``pipeline.notices``)."""
+    """Run every date of every farm (or of the farm named ``farm``): one run per farm-day; return all outcomes
+    (sorted by date, then farm) with the failures listed. With ``notices``, every retry and wait of a run is
+    said on stderr as it happens (``pipeline.notices``)."""
     settings = settings or get_settings()
     dates = list(dates)
     if workers < 1:
         raise ValueError(f"workers must be 1 or more, not {workers}")
-    workers = min(workers, max(len(dates), 1))
+    if notices:  # the fleet's farms are asked for first: a retry is said at once on stderr, as a day's
+        from ..pipeline import notices as pipeline_notices
+
+        pipeline_notices.show()
+    farms, fleet = fleet_of(settings, farm) if dates else ([farm], False)
+    items = [(run_date, name) for run_date in dates for name in farms]
+    workers = min(workers, max(len(items), 1))
     if notebooks and dates:  # a folder that refuses reports fails the backfill before any day runs
         from ..notebook.runner import check_writable, report_path
 
-        check_writable(report_path(dates[0], settings))
+        for name in farms:
+            check_writable(report_path(dates[0], settings, name if fleet else None))
     outcomes: list[DayOutcome] = []
     started = time.perf_counter()
-    with _progress(len(dates), progress) as bar:
+    with _progress(len(items), progress) as bar:
 
         def record(outcome: DayOutcome) -> None:
             outcomes.append(outcome)
@@ -327,8 +392,8 @@ def run_backfill(
         if workers == 1:
             _start_worker(settings, notices)
             try:
-                for run_date in dates:
-                    record(_run_day(run_date, notebooks))
+                for run_date, name in items:
+                    record(_run_day(run_date, notebooks, name, fleet))
             finally:
                 _stop_worker()
         else:
@@ -336,12 +401,18 @@ def run_backfill(
             with ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_start_worker, initargs=(settings, notices)
             ) as pool:
-                futures = {pool.submit(_run_day, run_date, notebooks): run_date for run_date in dates}
+                futures = {
+                    pool.submit(_run_day, run_date, notebooks, name, fleet): (run_date, name)
+                    for run_date, name in items
+                }
                 for future in as_completed(futures):
                     try:
                         outcome = future.result()
                     except Exception as exc:  # the worker process itself died (killed, out of memory)
-                        outcome = DayOutcome(futures[future], 0.0, error=f"its worker process failed: {exc!r}")
+                        run_date, name = futures[future]
+                        outcome = DayOutcome(
+                            run_date, 0.0, error=f"its worker process failed: {exc!r}", farm=name if fleet else None
+                        )
                     record(outcome)
     result = BackfillResult(outcomes, time.perf_counter() - started, workers, notebooks)
     if settings.dagster_home is not None:
@@ -349,7 +420,7 @@ def run_backfill(
 
         written = [o for o in result.outcomes if o.data_written]
         _, warning = tell_dagster(settings, [(o.record, o.report, True) for o in written], "etl backfill")
-        unread = [o.run_date.isoformat() for o in written if o.record is None]
+        unread = [o.label for o in written if o.record is None]
         if unread:  # written, but their records could not be read back for Dagster's metadata
             warning = "\n".join(
                 filter(

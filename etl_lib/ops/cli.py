@@ -16,7 +16,14 @@ from typing import Annotated
 
 import typer
 
-from ..core.contract import DEFAULT_MODELS, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START, DEFAULT_SEED, DEFAULT_TURBINES
+from ..core.contract import (
+    DEFAULT_FARMS,
+    DEFAULT_MODELS,
+    DEFAULT_PERIOD_DAYS,
+    DEFAULT_PERIOD_START,
+    DEFAULT_SEED,
+    DEFAULT_TURBINES,
+)
 from ..core.dates import MAX_RANGE_DAYS
 from ..core.errors import DatabaseError, clean_message
 from .failures import as_etl_error
@@ -163,9 +170,11 @@ def dagster_backfill(
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the backfill to its end; exit 1 if it failed.")] = False,
     timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 3600.0,
+    farm: Annotated[str | None, typer.Option(help="Only this farm's days (default: every farm's).")] = None,
 ) -> None:
-    """Queue a backfill of daily_statistics from START to END in Dagster's instance (DAGSTER_HOME), days grouped
-    into runs (ETL_DAGSTER_DAYS_PER_RUN); the daemon (`etl dagster fleet`) launches them onto the workers."""
+    """Queue a backfill of daily_statistics from START to END in Dagster's instance (DAGSTER_HOME), of every farm (or
+    the one named), a farm's days grouped into runs (ETL_DAGSTER_DAYS_PER_RUN); the daemon (`etl dagster fleet`)
+    launches them onto the workers."""
     from dagster import DagsterInstance
 
     from ..core.dates import parse_run_date
@@ -185,7 +194,7 @@ def dagster_backfill(
             setting="DAGSTER_HOME",
         )
     with DagsterInstance.from_config(str(home)) as instance:
-        backfill_id, keys = queue_backfill(instance, build_defs(settings), first, last, report=report)
+        backfill_id, keys = queue_backfill(instance, build_defs(settings), first, last, report=report, farm=farm)
         typer.echo(f"backfill {backfill_id}: {len(keys)} partition(s) queued, {settings.dagster_days_per_run} per run")
         if not wait:
             return
@@ -226,7 +235,13 @@ def seed(
         int, typer.Option(min=1, max=MAX_RANGE_DAYS, help="How many days to generate.")
     ] = DEFAULT_PERIOD_DAYS,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = DEFAULT_SEED,
-    turbines: Annotated[int, typer.Option(min=1, max=999, help="How many turbines the farm has.")] = DEFAULT_TURBINES,
+    farms: Annotated[
+        int,
+        typer.Option(min=1, max=99, help="How many farms the fleet has (WF01, WF02, …), each with its own weather."),
+    ] = DEFAULT_FARMS,
+    turbines: Annotated[
+        int, typer.Option(min=1, max=999, help="How many turbines each farm has (numbered across the fleet).")
+    ] = DEFAULT_TURBINES,
     models: Annotated[
         str,
         typer.Option(
@@ -237,12 +252,15 @@ def seed(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the source has rows.")] = False,
     clean: Annotated[bool, typer.Option("--clean", help="Leave out the documented faults (docs/quality.md).")] = False,
 ) -> None:
-    """Make the source a generated farm over a period (COPY): exactly that farm and period, never duplicated.
+    """Make the source a generated fleet over a period (COPY): exactly those farms and that period, never duplicated.
 
-    Seeding replaces the whole source in one transaction (so `--days 10` after `--days 366`, or
-    `--turbines 4` after `--turbines 20`, shrinks it again). The default data carries a few documented faults (gap, nulls, spikes, stuck sensor, out-of-range
-    burst, curtailment), each on a named turbine, so the quality checks have something to show;
-    --clean makes data without them."""
+    The default is one farm (WF01) of four turbines; `--farms 3 --turbines 20` makes three farms of twenty,
+    each at its own site in its own weather, the turbines numbered across the fleet (WT01 to WT60).
+
+    Seeding replaces the whole source in one transaction (so `--days 10` after `--days 366`, or `--turbines 4`
+    after `--turbines 20`, shrinks it again). The default data carries a few documented faults (gap, nulls,
+    spikes, stuck sensor, out-of-range burst, curtailment), each on a named turbine of the first farm, so the
+    quality checks have something to show; --clean makes data without them."""
     from ..simulation.seed import seed_source
     from ..storage.engines import engine_for
 
@@ -257,6 +275,7 @@ def seed(
             first_day,
             days,
             seed,
+            farms=farms,
             turbines=turbines,
             models=chosen,
             if_empty=if_empty,
@@ -265,9 +284,10 @@ def seed(
     if result.skipped:
         typer.echo("source already has data; left as it is (run `etl seed` without --if-empty to regenerate)")
     else:
+        fleet = f"{farms} farms of " if farms > 1 else ""
         typer.echo(
-            f"seeded {result.rows_written} rows: {turbines} turbine(s) of {', '.join(chosen)}, {days} day(s) from "
-            f"{first_day.isoformat()}" + (" (clean: no injected faults)" if clean else "")
+            f"seeded {result.rows_written} rows: {fleet}{turbines} turbine(s) of {', '.join(chosen)}, {days} day(s) "
+            f"from {first_day.isoformat()}" + (" (clean: no injected faults)" if clean else "")
         )
 
 
@@ -288,17 +308,26 @@ def run(
             help="Only this turbine, by its exact name (a comma or spaces in it kept); repeat for several.",
         ),
     ] = None,
+    farm: Annotated[
+        str | None,
+        typer.Option(help="The farm whose day to run (default: the source's only farm; a fleet needs it)."),
+    ] = None,
 ) -> None:
-    """Run the ETL for one date; by default through the notebook, whose executed copy is the run's audit report.
+    """Run the ETL for one date of a farm; by default through the notebook, whose executed copy is the run's audit
+    report.
 
-    A succeeded run of the whole farm leaves runs/DATE.ipynb; any other run (`--turbines`, a failed run)
-    keeps its own report beside it, runs/DATE.KEY.ipynb (KEY: the run's key in etl_run), and never
-    replaces runs/DATE.ipynb.
+    A run is one farm's day: `--farm NAME` names it, and may be left out when the source has one farm; with
+    several it is an error that lists them.
 
-    Before anything runs, the source must have samples of the day and the report's folder must accept the
-    report. Exit 0 exactly when the run's record says it succeeded with its report complete. While the run
-    waits (the API unreachable: each retry; another run of the date writing it: whose), it says so at once:
-    on stderr, and once the notebook runs, in the report's output."""
+    A succeeded run of the whole farm leaves runs/DATE.ipynb (runs/FARM/DATE.ipynb when the source holds
+    several farms); any other run (`--turbines`, a failed run) keeps its own report beside it,
+    DATE.KEY.ipynb (KEY: the run's key in etl_run), and never replaces DATE.ipynb.
+
+    Before anything runs, the farm must exist, the source must have samples of its day and the report's folder
+    must accept the report. Exit 0 exactly when the run's record says it succeeded with its report complete.
+
+    While the run waits (the API unreachable: each retry; another run of the farm's date writing it: whose), it
+    says so at once: on stderr, and once the notebook runs, in the report's output."""
     from ..core.dates import parse_run_date
 
     settings = _settings()
@@ -313,14 +342,23 @@ def run(
         from ..core.errors import KernelDiedError, NotebookRunError, ReportWriteError
         from ..notebook.runner import run_notebook, run_ok
         from ..pipeline.coverage import day_without_data
-        from ..pipeline.extract import RetryPolicy, make_client
+        from ..pipeline.extract import RetryPolicy, make_client, resolve_farm
 
-        with make_client(settings) as client:  # a day without data: refused in a second, no kernel, no report
-            missing = day_without_data(client, day, RetryPolicy.from_settings(settings))
+        retry = RetryPolicy.from_settings(settings)
+        with make_client(settings) as client:  # no such farm, or a day without data: refused in a second, no kernel
+            site, farms = resolve_farm(client, farm, retry=retry)
+            fleet = len(farms) > 1
+            missing = day_without_data(client, day, retry, farm=site.name if fleet else None)
         if missing is not None:
             raise missing
         try:
-            done = run_notebook(day, settings, parameters=None if names is None else {"turbines": names})
+            done = run_notebook(
+                day,
+                settings,
+                parameters=None if names is None else {"turbines": names},
+                farm=site.name if (fleet or farm is not None) else None,
+                fleet=fleet,
+            )
         except (NotebookRunError, KernelDiedError, ReportWriteError) as exc:
             record = getattr(exc, "record", None)
             if record:  # what the record says, beside the error
@@ -350,7 +388,7 @@ def run(
         from ..storage.run_record import read_run
 
         with _database("target"):
-            result = run_etl(day, settings, turbines=names)
+            result = run_etl(day, settings, farm=farm, turbines=names)
             typer.echo(json.dumps(result.summary()))
             if settings.dagster_home is not None:
                 _tell_dagster(settings, read_run(target_engine(settings), result.key), None, names is None)
@@ -379,9 +417,13 @@ def backfill(
     force: Annotated[
         bool, typer.Option("--force", help=f"Allow a range of more than {MAX_RANGE_DAYS:,} days.")
     ] = False,
+    farm: Annotated[
+        str | None, typer.Option(help="Only this farm (default: every farm of the source, one run per farm-day).")
+    ] = None,
 ) -> None:
-    """Run every day from START to END; a failed day does not stop the others. A day the source has no
-    samples of is skipped (not run, no report). Exit 1 if any day failed, else 0.
+    """Run every day from START to END, of every farm (or the one named): one run per farm-day; a failed day
+    does not stop the others. A day the source (or the farm) has no samples of is skipped (not run, no
+    report). Exit 1 if any day failed, else 0.
 
     Each day's retries and waits are said on stderr as they happen.
 
@@ -390,7 +432,12 @@ def backfill(
     from .backfill import date_range, run_backfill
 
     result = run_backfill(
-        date_range(start, end, force=force), _settings(), workers=workers, notebooks=notebooks, notices=True
+        date_range(start, end, force=force),
+        _settings(),
+        workers=workers,
+        notebooks=notebooks,
+        notices=True,
+        farm=farm,
     )
     if as_json:
         typer.echo(json.dumps(result.summary(), indent=2))
@@ -400,7 +447,7 @@ def backfill(
             typer.echo(line, err=True)
         for failure in result.failures:
             written = " (its data was written to the target)" if failure.data_written else ""
-            typer.echo(f"FAILED {failure.run_date.isoformat()}{written}: {failure.error}", err=True)
+            typer.echo(f"FAILED {failure.label}{written}: {failure.error}", err=True)
     if result.dagster_warning:
         typer.echo(result.dagster_warning.strip(), err=True)
     if not result.ok:
@@ -412,18 +459,49 @@ def report_command(
     runs_dir: Annotated[
         str | None, typer.Option(help="Folder of the audit reports (default: ETL_RUNS_DIR or runs/).")
     ] = None,
+    farm: Annotated[
+        str | None,
+        typer.Option(help="Only this farm's reports (default: every farm's: runs/, and runs/FARM/ in a fleet)."),
+    ] = None,
 ) -> None:
     """Summarize the runs whose reports are in runs/, read from the target's run records, into
-    runs/summary.ipynb and .html, exporting each report to HTML without code cells.
+    runs/summary.ipynb and .html, exporting each report to HTML without code cells. A fleet's farms keep their
+    reports in runs/FARM/: each such folder gets its own summary (runs/FARM/summary.ipynb), with its farm's KPIs.
 
-    Per day the run that stands (runs/DATE.ipynb, the last succeeded run of the whole farm; else the day's
-    latest run): status, rows, quality, the error of a failed one. The other runs (runs/DATE.KEY.ipynb) are
+    Per day the run that stands (DATE.ipynb, the last succeeded run of the whole farm; else the day's
+    latest run): status, rows, quality, the error of a failed one. The other runs (DATE.KEY.ipynb) are
     listed apart.
 
     A report that cannot be read (empty, cut short, not a notebook) is named and its day marked unreadable;
     the rest is summarized all the same."""
     from pathlib import Path
 
+    from ..core.errors import ConfigurationError
+    from ..reports.runs_summary import trail_folders
+
+    settings = _settings()
+    folder = Path(runs_dir) if runs_dir else settings.runs_dir
+    with _database("target"):
+        folders = trail_folders(folder, settings)
+    if farm is not None:
+        chosen = [path for path, farms in folders.items() if farm in farms]
+        if not chosen:
+            known = sorted({name for farms in folders.values() for name in farms})
+            raise ConfigurationError(
+                f"The target's run records name no report of farm {farm[:64]!r} in {folder} or its farm folders.",
+                f"Pick from the farms with reports there: {', '.join(known) or '(none yet)'}; or run its days first "
+                f"(`etl run DATE --farm {farm[:64]}`).",
+                setting="farm",
+            )
+        folders = {path: folders[path] for path in chosen}
+    for path, farms in (folders or {folder: []}).items():
+        if len(folders) > 1:
+            typer.echo(f"{', '.join(farms) or 'runs'} ({path}):")
+        _summarize_folder(settings, path)
+
+
+def _summarize_folder(settings, folder) -> None:
+    """``etl report`` of one folder of reports: the summary notebook, and its tables on the terminal."""
     from ..reports.present import text
     from ..reports.runs_summary import (
         UNREADABLE,
@@ -435,8 +513,6 @@ def report_command(
         summarize_runs,
     )
 
-    settings = _settings()
-    folder = Path(runs_dir) if runs_dir else settings.runs_dir
     output, not_exported = build_report(settings, folder)
     summary, others = summarize_runs(folder, settings), other_runs(folder, settings)
     typer.echo(text(runs_table(summary)))
@@ -466,23 +542,32 @@ class KpiFormat(StrEnum):
 def kpis_command(
     start: Annotated[str, typer.Argument(help="First UTC day, YYYY-MM-DD.")],
     end: Annotated[str, typer.Argument(help="Last UTC day, YYYY-MM-DD (included).")],
-    by: Annotated[Period, typer.Option(help="One row per turbine (or the farm) and day, or month.")] = Period.day,
-    farm: Annotated[bool, typer.Option("--farm", help="The farm's totals instead of a row per turbine.")] = False,
+    by: Annotated[Period, typer.Option(help="One row per turbine (or farm) and day, or month.")] = Period.day,
+    total: Annotated[
+        bool,
+        typer.Option(
+            "--total",
+            help="Each farm's totals instead of a row per turbine, and the fleet's when several farms are shown "
+            "(this was --farm before the fleet).",
+        ),
+    ] = False,
+    farm: Annotated[str | None, typer.Option(help="Only this farm (default: every farm of the target).")] = None,
     output_format: Annotated[
         KpiFormat, typer.Option("--format", help="A table to read, or CSV or Parquet for other tools.")
     ] = KpiFormat.table,
     out: Annotated[str | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
-    """What the farm did from START to END, from the target: energy, potential energy, lost production per group,
+    """What the farms did from START to END, from the target: energy, potential energy, lost production per group,
     time-based availability (user's and manufacturer's view), production-based availability, capacity factor and
-    data availability, per turbine or for the farm, by day or month.
+    data availability, per turbine or (`--total`) for each farm and the fleet, by day or month; of every farm, or
+    of the one `--farm` names.
 
     Periods add the days' energies and minutes and recompute every ratio from the sums, never an average of daily
     ratios; `days` says how many days of the period the target holds. The figures are defined in docs/kpis.md."""
     from ..core.dates import parse_run_date
     from ..core.errors import InvalidDateError, QueryError
     from ..metrics.kpis import as_text, period_kpis
-    from ..storage.query import read_kpis
+    from ..storage.query import check_farms, read_kpis
 
     first, last = parse_run_date(start), parse_run_date(end)
     if first > last:
@@ -494,13 +579,17 @@ def kpis_command(
     if output_format == KpiFormat.parquet and not out:
         raise typer.BadParameter("Parquet is binary: give --out FILE.parquet as well.", param_hint="--format")
     with _database("target"):
-        rows = read_kpis(first, last, _settings())
+        farms = None if farm is None else check_farms(farm, _settings())  # an unknown farm: the known ones listed
+        rows = read_kpis(first, last, _settings(), farms=farms)
     if rows.empty:
+        named = "" if farm is None else f" --farm {farm}"
         raise QueryError(
-            f"The target holds no KPIs for {first.isoformat()} to {last.isoformat()}.",
-            f"Run the ETL for those days first: etl backfill {first.isoformat()} {last.isoformat()}.",
+            f"The target holds no KPIs for {first.isoformat()} to {last.isoformat()}"
+            + ("" if farm is None else f" of farm {farm}")
+            + ".",
+            f"Run the ETL for those days first: etl backfill {first.isoformat()} {last.isoformat()}{named}.",
         )
-    table = period_kpis(rows, by.value, farm=farm)
+    table = period_kpis(rows, by.value, total=total)
     if output_format == KpiFormat.parquet:
         table.to_parquet(out, index=False)
     else:
@@ -595,20 +684,21 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the check
 
 def summary_line(record: dict) -> str:
     """One line a person reads after a run, from its record (``etl_run``): e.g. ``2024-10-06 succeeded: 4
-    turbine(s), 5760 samples read, 576 buckets, 6912 rows written; lowest quality wind_speed 100.0%, power
-    93.8% (WT03), ambient_temperature 100.0%``."""
+    turbine(s) of farm WF01, 5760 samples read, 576 buckets, 6912 rows written; lowest quality wind_speed 100.0%,
+    power 93.8% (WT03), ambient_temperature 100.0%``."""
     from ..core.contract import SOURCE_VARIABLES, RunStatus
 
     turbines = record.get("turbines") or []
     day = record.get("run_date")
+    farm = f" of farm {record['farm']}" if record.get("farm") else ""
     if record.get("status") == RunStatus.FAILED:
         return (
-            f"{day.isoformat() if day else '?'} failed ({', '.join(turbines) or 'the farm'}): nothing of the day was "
-            f"written (etl_run {record.get('id', '?')})"
+            f"{day.isoformat() if day else '?'} failed ({', '.join(turbines) or 'the farm'}{farm}): nothing of the "
+            f"day was written (etl_run {record.get('id', '?')})"
             + (f"; report: {record['report']}" if record.get("report") else "")
         )
     line = (
-        f"{day.isoformat() if day else '?'} {record.get('status', '?')}: {len(turbines)} turbine(s), "
+        f"{day.isoformat() if day else '?'} {record.get('status', '?')}: {len(turbines)} turbine(s){farm}, "
         f"{record.get('rows_read', '?')} samples read, {record.get('buckets', '?')} buckets, "
         f"{record.get('rows_written', '?')} rows written"
     )

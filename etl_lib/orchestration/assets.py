@@ -1,10 +1,11 @@
-"""The Dagster asset: one UTC day of the ETL's signals, materialized by the ETL notebook or by the library.
+"""The Dagster asset: one UTC day of one farm's ETL signals, materialized by the ETL notebook or by the library.
 
-A partition runs the same notebook as ``etl run`` (papermill, no dagstermill) into
-``runs/<date>.ipynb``, so a run from Dagster and one from the CLI leave the same target rows and
-the same report; the run's record (its ``etl_run`` row, keyed by the Dagster run's id) becomes the
-metadata, and the report's HTML export (``runs/<date>.html``) its link. A day without source data is skipped, not
-failed: the step ends without a materialization, says why, and the day's checks are skipped.
+A partition (farm x day) runs the same notebook as ``etl run --farm FARM`` (papermill, no dagstermill) into
+``runs/<date>.ipynb`` (``runs/<farm>/<date>.ipynb`` when the source holds several farms), so a run from
+Dagster and one from the CLI leave the same target rows and the same report; the run's record (its
+``etl_run`` row, keyed by the Dagster run's id) becomes the metadata, and the report's HTML export its link.
+A farm's day without source data is skipped, not failed: the step ends without a materialization, says why,
+and the day's checks are skipped.
 
 When nobody reads the report (run config ``report: false``, as a backfill through the workers has it),
 a partition runs the library alone (``run_etl``, as ``etl run --no-report``): the same rows and the same
@@ -46,9 +47,10 @@ from ..core.errors import EtlError, NoSourceDataError, NotebookRunError
 from ..notebook.export import export_html
 from ..notebook.runner import run_notebook
 from ..pipeline.coverage import day_without_data
-from ..pipeline.extract import RetryPolicy
+from ..pipeline.extract import RetryPolicy, resolve_farm
 from ..pipeline.run import run_etl
 from ..storage.run_record import read_run
+from .coverage import farm_day
 from .instance import SOURCE_API_POOL
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 
@@ -56,10 +58,10 @@ ASSET_NAME = "daily_statistics"
 SKIPPED_TAG = "wind_etl/skipped"
 # Markdown in the UI: a path with <date> goes in a code span, or the browser takes <date> for a tag.
 DESCRIPTION = (
-    "One UTC day of the farm: every turbine's 10-minute signals (mean, min, max, std, and the samples' count and "
-    "quality per bucket), written to the target by `notebooks/etl.ipynb` (papermill), whose executed copy "
-    "`runs/<date>.ipynb` is the day's audit report (linked as its HTML export, `runs/<date>.html`). "
-    "A day without source data is skipped, with the reason."
+    "One UTC day of one farm (a partition: farm x day): every turbine's 10-minute signals (mean, min, max, std, "
+    "and the samples' count and quality per bucket), written to the target by `notebooks/etl.ipynb` (papermill), "
+    "whose executed copy `runs/<date>.ipynb` (`runs/<farm>/<date>.ipynb` in a fleet of several farms) is the "
+    "day's audit report (linked as its HTML export). A farm's day without source data is skipped, with the reason."
 )
 
 
@@ -72,8 +74,13 @@ class DayRun(Config):
 
 
 def partition_day(partition_key: str) -> dt.date:
-    """The UTC day a partition key names: the one place a key becomes a day."""
-    return dt.date.fromisoformat(partition_key)
+    """The UTC day a partition key (farm x day: ``2024-10-02|WF01``) names: the one place a key becomes a day."""
+    return farm_day(partition_key)[1]
+
+
+def partition_farm(partition_key: str) -> str:
+    """The farm a partition key names."""
+    return farm_day(partition_key)[0]
 
 
 KEY_LENGTH = 64  # etl_run.key
@@ -159,7 +166,7 @@ def library_days(context: AssetExecutionContext, source_api: SourceApi, target_d
                 context.log.info(f"{partition_key}: written by an earlier attempt of this run (etl_run {record['id']})")
             else:
                 try:
-                    run_etl(day, settings, client=client, key=key)
+                    run_etl(day, settings, client=client, key=key, farm=partition_farm(partition_key))
                 except NoSourceDataError as exc:
                     context.log.warning(f"Skipped {partition_key}: {exc}")
                     yield AssetObservation(
@@ -192,21 +199,23 @@ def materialize_day(
     *,
     single: bool = True,
 ):
-    """One partition through the notebook under the run key ``key``: skip a day without source data, else run
-    the notebook and report (``single``: the run's only partition, materialized by the step's result)."""
-    day = partition_day(partition_key)
+    """One partition (a farm's day) through the notebook under the run key ``key``: skip a day without source
+    data, else run the notebook and report (``single``: the run's only partition, materialized by the step's
+    result)."""
+    farm, day = farm_day(partition_key)
     settings = run_settings(source_api, target_database)
     try:
         with source_api.get_client() as client:
             retry = RetryPolicy.from_settings(settings)
-            missing = day_without_data(client, day, retry)
+            _, farms = resolve_farm(client, farm, retry=retry)  # a farm the source no longer has: failed, named
+            fleet = len(farms) > 1
+            missing = day_without_data(client, day, retry, farm=farm if fleet else None)
             if missing is not None:
                 reason = str(missing)
                 context.log.warning(f"Skipped: {reason}")
                 if single:
-                    context.instance.add_run_tags(
-                        context.run.run_id, {SKIPPED_TAG: f"no source data for {day.isoformat()}"}
-                    )
+                    which = f"{farm} {day.isoformat()}" if fleet else day.isoformat()
+                    context.instance.add_run_tags(context.run.run_id, {SKIPPED_TAG: f"no source data for {which}"})
                 yield AssetObservation(
                     asset_key=context.asset_key,
                     partition=partition_key,
@@ -217,10 +226,13 @@ def materialize_day(
     except EtlError as exc:
         raise failure(exc) from None
     parameters, env = notebook_inputs(settings)
-    context.log.info(f"Running the ETL notebook for {day.isoformat()} against {settings.api_base_url}")
+    context.log.info(f"Running the ETL notebook for {day.isoformat()} of {farm} against {settings.api_base_url}")
     try:
         with environment(env):  # the notebook's kernel copies this process's environment
-            done = run_notebook(day, settings, parameters=parameters, key=key)
+            # A source of one farm: the farm's report as `etl run DATE` makes it; a fleet's names its farm.
+            done = run_notebook(
+                day, settings, parameters=parameters, key=key, farm=farm if fleet else None, fleet=fleet
+            )
     except NotebookRunError as exc:
         export_html(exc.report)
         raise failure(exc, {**report_metadata(exc.report), **record_metadata(exc.record)}) from None
@@ -246,6 +258,8 @@ def record_metadata(record: dict | None) -> dict:
     if not record:
         return {}
     metadata: dict = {"etl_run": MetadataValue.int(int(record["id"])), "status": MetadataValue.text(record["status"])}
+    if record.get("farm"):
+        metadata["farm"] = MetadataValue.text(record["farm"])
     for key in ("rows_read", "buckets", "rows_written"):
         if record.get(key) is not None:
             metadata[key] = MetadataValue.int(int(record[key]))

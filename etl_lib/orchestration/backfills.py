@@ -3,8 +3,10 @@ range of partitions does: an *asset* backfill, so the daemon honours the asset's
 groups days into runs (a backfill of a job, ``dagster job backfill``, launches one run per partition
 whatever the policy). The daemon launches its runs; on the Celery executor their steps run on the workers.
 
-``queue_backfill`` takes the partitions whose day is in ``[first, last]`` (``assets.partition_day``: the
-keys are opaque here), ``wait_backfill`` follows it to its end.
+``queue_backfill`` takes the partitions (farm x day) whose day is in ``[first, last]``, of every farm or of the
+one named (``assets.partition_day``, ``assets.partition_farm``: the keys are opaque here), ``wait_backfill``
+follows it to its end. The asset's ``BackfillPolicy`` groups the days of one farm into a run (Dagster ranges a
+multi-partitioned subset along its dimension of fewer keys: the farms, as a fleet has fewer farms than days).
 """
 
 from __future__ import annotations
@@ -15,33 +17,52 @@ from dataclasses import dataclass
 
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
 
-from .assets import ASSET_NAME, partition_day
+from .assets import ASSET_NAME, partition_day, partition_farm
 
 BACKFILL_TAG = "dagster/backfill"
 
 
-def partitions_between(defs: Definitions, first: dt.date, last: dt.date) -> list[str]:
-    """The asset's partition keys whose day is in ``[first, last]``."""
+def partitions_between(defs: Definitions, first: dt.date, last: dt.date, farm: str | None = None) -> list[str]:
+    """The asset's partition keys whose day is in ``[first, last]`` (of the farm ``farm``; None: of every farm)."""
     partitions = defs.resolve_assets_def(ASSET_NAME).partitions_def
-    return [key for key in partitions.get_partition_keys() if first <= partition_day(key) <= last]
+    return [
+        key
+        for key in partitions.get_partition_keys()
+        if first <= partition_day(key) <= last and farm in (None, partition_farm(key))
+    ]
 
 
 def queue_backfill(
-    instance: DagsterInstance, defs: Definitions, first: dt.date, last: dt.date, *, report: bool = False
+    instance: DagsterInstance,
+    defs: Definitions,
+    first: dt.date,
+    last: dt.date,
+    *,
+    report: bool = False,
+    farm: str | None = None,
 ) -> tuple[str, list[str]]:
-    """Queue a backfill of the days ``[first, last]``; its id and its partition keys. ``report=False`` runs
-    the library alone (no notebook, the run record still written)."""
+    """Queue a backfill of the days ``[first, last]`` of every farm (or of ``farm``); its id and its partition
+    keys. ``report=False`` runs the library alone (no notebook, the run record still written)."""
     from dagster._core.execution.backfill import PartitionBackfill
     from dagster._core.utils import make_new_backfill_id
 
-    keys = partitions_between(defs, first, last)
+    partitions = defs.resolve_assets_def(ASSET_NAME).partitions_def
+    farms = partitions.get_partitions_def_for_dimension("farm").get_partition_keys()
+    if farm is not None and farm not in farms:
+        from ..core.errors import FarmChoiceError
+
+        raise FarmChoiceError(
+            f"{ASSET_NAME} has no partitions of farm {farm[:64]!r}.",
+            f"Pick from: {', '.join(farms)} (the farms of the source when the definitions loaded).",
+        )
+    keys = partitions_between(defs, first, last, farm)
     if not keys:
         from ..core.errors import InvalidDateError
 
-        partitions = defs.resolve_assets_def(ASSET_NAME).partitions_def
+        days = partitions.get_partitions_def_for_dimension("day")
         raise InvalidDateError(
             f"No partition of {ASSET_NAME} falls in {first} to {last}: the partitions run from "
-            f"{partitions.get_first_partition_key()} to {partitions.get_last_partition_key()}.",
+            f"{days.get_first_partition_key()} to {days.get_last_partition_key()}.",
             "Pick days inside them (they follow the source: reload the definitions after seeding more).",
             value=(first, last),
         )
@@ -54,8 +75,10 @@ def queue_backfill(
         tags={},
         dynamic_partitions_store=instance,
         all_partitions=False,
-        title=f"{ASSET_NAME} {first} to {last}",
-        description=f"etl dagster backfill {first} {last}" + ("" if report else " (library, no reports)"),
+        title=f"{ASSET_NAME} {first} to {last}" + ("" if farm is None else f" of {farm}"),
+        description=f"etl dagster backfill {first} {last}"
+        + ("" if farm is None else f" --farm {farm}")
+        + ("" if report else " (library, no reports)"),
         run_config={"ops": {ASSET_NAME: {"config": {"report": report}}}},
     )
     instance.add_backfill(backfill)

@@ -1,4 +1,4 @@
-"""Dagster asset checks of each day: every bucket written, and the day's quality above a threshold.
+"""Dagster asset checks of each farm's day: every bucket written, and the day's quality above a threshold.
 
 The verdicts themselves are plain functions (``verdicts``); here they meet Dagster. Like the asset,
 the checks are built for the partitions known when Dagster loads the definitions.
@@ -31,24 +31,28 @@ from ..pipeline.extract import fetch_day, fetch_farm
 from ..storage.query import available_turbines, read_signals
 from ..storage.run_record import standing_run
 from .assets import record_metadata, report_metadata
+from .coverage import farm_day
 from .instance import TARGET_DATABASE_POOL
 from .resources import SourceApi, TargetDatabase
 from .verdicts import bucket_completeness, quality_verdict
 
 CHECKS_JOB = "daily_checks_job"
 NO_PARTITION = (
-    "These checks verify one UTC day, and this run names none. Name it with the run tag dagster/partition, "
-    "e.g. `dagster job execute -m etl_lib.orchestration -j daily_checks_job --tags "
-    '\'{"dagster/partition": "2024-10-02"}\'` (in the launchpad: Edit tags); or run a partition of '
-    "daily_etl_job, which checks its day after the ETL."
+    "These checks verify one UTC day of one farm, and this run names none. Name it with the run tag "
+    "dagster/partition (the day, then the farm), e.g. `dagster job execute -m etl_lib.orchestration -j "
+    'daily_checks_job --tags \'{"dagster/partition": "2024-10-02|WF01"}\'` (in the launchpad: Edit tags); or run '
+    "a partition of daily_etl_job, which checks its day after the ETL."
 )
 
 
-def checked_day(context: AssetCheckExecutionContext) -> dt.date:
-    """The run's day; a run without one fails with how to name it, not Dagster's invariant error."""
+def checked_day(context: AssetCheckExecutionContext) -> tuple[str, dt.date]:
+    """The run's farm and day; a run without them fails with how to name them, not Dagster's invariant error."""
     if not context.has_partition_key:
         raise Failure(description=NO_PARTITION)
-    return dt.date.fromisoformat(context.partition_key)
+    try:
+        return farm_day(context.partition_key)
+    except (KeyError, ValueError):
+        raise Failure(description=f"The partition {context.partition_key!r} is no farm's day. {NO_PARTITION}") from None
 
 
 class QualityThreshold(Config):
@@ -82,20 +86,26 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
     def all_buckets_written(
         context: AssetCheckExecutionContext, source_api: SourceApi, target_database: TargetDatabase
     ) -> AssetCheckResult:
-        scope = RunScope.day(checked_day(context))
+        farm, day = checked_day(context)
+        scope = RunScope.day(day, farm=farm)
         engine = target_database.get_engine()
-        written = read_signals(etl_signal_names(), scope.start, scope.end, engine=engine, wide=False)
         retry = source_api.retry()
         try:
             with source_api.get_client() as client:
-                farm = fetch_farm(client, retry=retry)
-                turbines = farm.names
+                source = fetch_farm(client, retry=retry, farm=farm)
+                turbines = source.names
+                written = read_signals(
+                    etl_signal_names(), scope.start, scope.end, engine=engine, wide=False, turbines=turbines
+                )
                 result = bucket_completeness(scope.run_date, turbines, written)
                 if not result.passed:
-                    samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry, farm=farm)
+                    samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry, farm=source)
                     result = bucket_completeness(scope.run_date, turbines, written, samples.values)
-        except EtlError as exc:  # without the source: the turbines the target knows, and why not more
-            turbines = available_turbines(engine=engine)
+        except EtlError as exc:  # without the source: the farm's turbines the target knows, and why not more
+            turbines = available_turbines(engine=engine, farm_name=farm)
+            written = read_signals(
+                etl_signal_names(), scope.start, scope.end, engine=engine, wide=False, turbines=turbines
+            )
             result = bucket_completeness(scope.run_date, turbines, written, note=f"Why could not be worked out: {exc}")
         metadata: dict = {"buckets": MetadataValue.json(result.buckets)}
         if result.missing:
@@ -110,20 +120,20 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         asset=asset,
         partitions_def=partitions,
         description="Each turbine's share of good samples of each variable that day, as the run that stands for "
-        "the day (the latest succeeded run of the whole farm) recorded it in the target's etl_run, reaches "
+        "the farm's day (the latest succeeded run of the whole farm) recorded it in the target's etl_run, reaches "
         "min_share (a warning below it).",
     )
     def quality_above_threshold(
         context: AssetCheckExecutionContext, config: QualityThreshold, target_database: TargetDatabase
     ) -> AssetCheckResult:
-        day = checked_day(context)
-        record = standing_run(target_database.get_engine(), day)
+        farm, day = checked_day(context)
+        record = standing_run(target_database.get_engine(), day, farm)
         if record is None:
             return AssetCheckResult(
                 passed=False,
                 severity=AssetCheckSeverity.WARN,
-                description=f"The target's etl_run holds no succeeded run of {day.isoformat()}; materialize this "
-                "partition first.",
+                description=f"The target's etl_run holds no succeeded run of {day.isoformat()} of farm {farm}; "
+                "materialize this partition first.",
             )
         where = f"the run record {record['id']}" + (f" (report {record['report']})" if record.get("report") else "")
         verdict = quality_verdict(record, config.min_share, where)

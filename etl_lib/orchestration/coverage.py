@@ -1,10 +1,13 @@
-"""What the source holds, as Dagster needs to know it: the daily partitions that follow its coverage
-(GET /coverage; ``pipeline.coverage`` asks it, and whether a day has samples at all, for every caller).
+"""What the source holds, as Dagster needs to know it: the partitions farm x day, the farms of the source
+(GET /farms) and the days of its coverage (GET /coverage; ``pipeline.coverage`` asks it, and whether a
+farm's day has samples at all, for every caller).
 
-The partitions are decided when Dagster loads the definitions: from the first UTC day with a
-sample to the last complete day with one. Loading never fails on the API's account: when it
-cannot be asked (down, refusing, empty source), the partitions are the default seeded period
-and ``SourcePartitions.note`` says why, for the asset's description and the log.
+The partitions are decided when Dagster loads the definitions: every farm of the source, times the UTC
+days from the first with a sample to the last complete day with one. Loading never fails on the API's
+account: when it cannot be asked (down, refusing, empty source), the partitions are the default farm
+over the default seeded period and ``SourcePartitions.note`` says why, for the asset's description and
+the log. A partition's key names both (``MultiPartitionKey``: ``2024-10-02|WF01``, day first, as
+Dagster orders the dimensions by name); ``farm_day`` reads it back.
 """
 
 from __future__ import annotations
@@ -12,15 +15,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
-from dagster import DailyPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
+)
 
 from ..config.settings import Settings
-from ..core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
+from ..core.contract import DEFAULT_FARM, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
 from ..core.dates import utc_now
 from ..core.errors import EtlError
 from ..pipeline.coverage import SourceCoverage, fetch_coverage
-from ..pipeline.extract import RetryPolicy, make_client
+from ..pipeline.extract import RetryPolicy, fetch_farms, make_client
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +38,44 @@ log = logging.getLogger(__name__)
 LOAD_TIMEOUT_SECONDS = 5.0
 LOAD_RETRY = RetryPolicy(retries=1, backoff=0.2, deadline=LOAD_TIMEOUT_SECONDS)
 RELOAD_HINT = "reload the definitions (UI: Deployment, Reload; or restart `make dagster`)"
+FARM, DAY = "farm", "day"  # the partitions' dimensions
 
 
 @dataclass(frozen=True)
 class SourcePartitions:
-    definition: DailyPartitionsDefinition
+    days: DailyPartitionsDefinition
     note: str  # how they were decided, in a sentence for the UI
+    farms: tuple[str, ...] = (DEFAULT_FARM,)
+
+    @cached_property
+    def definition(self) -> MultiPartitionsDefinition:
+        """The partitions farm x day of the daily assets."""
+        return farm_days(self.farms, self.days)
+
+    @property
+    def fleet(self) -> bool:
+        """Whether the source held several farms when these partitions were decided."""
+        return len(self.farms) > 1
+
+
+def farm_days(farms, days: DailyPartitionsDefinition) -> MultiPartitionsDefinition:
+    """Each farm of ``farms`` times each day of ``days``."""
+    return MultiPartitionsDefinition({FARM: StaticPartitionsDefinition(list(farms)), DAY: days})
+
+
+def partition_key(farm: str, day: dt.date | str) -> MultiPartitionKey:
+    """The partition of the farm's day."""
+    return MultiPartitionKey({FARM: farm, DAY: day if isinstance(day, str) else day.isoformat()})
+
+
+def farm_day(key) -> tuple[str, dt.date]:
+    """The farm and the day of a partition's key: a ``MultiPartitionKey``, or its text ``2024-10-02|WF01`` (as a
+    run's tag ``dagster/partition`` holds it)."""
+    keys = getattr(key, "keys_by_dimension", None)
+    if keys is None:
+        day, _, farm = str(key).partition("|")
+        keys = {DAY: day, FARM: farm}
+    return keys[FARM], dt.date.fromisoformat(keys[DAY])
 
 
 def _daily(first: dt.date, end: dt.date) -> DailyPartitionsDefinition:
@@ -54,31 +95,34 @@ def default_partitions() -> DailyPartitionsDefinition:
 
 
 def source_partitions(settings: Settings, today: dt.date | None = None) -> SourcePartitions:
-    """The daily partitions as the source is now; the default period (and why) when it cannot say."""
+    """The partitions farm x day as the source is now; the default farm over the default period (and why) when
+    it cannot say."""
     today = today or utc_now().date()
     default = default_partitions()
     period = f"{default.get_first_partition_key()} to {default.get_last_partition_key()}"
     try:
         with make_client(settings.model_copy(update={"http_timeout": LOAD_TIMEOUT_SECONDS})) as client:
             coverage = fetch_coverage(client, LOAD_RETRY)
+            farms = tuple(site.name for site in fetch_farms(client, retry=LOAD_RETRY))
     except (EtlError, ValueError) as exc:  # ValueError: an answer that is no coverage
         problem = str(exc).splitlines()[0]
         note = (
             f"The source's coverage could not be read when these definitions loaded ({problem}), so the "
-            f"partitions are the default period, {period}. Start the API (`etl stack up`, `etl doctor` says "
-            f"what is down), then {RELOAD_HINT}."
+            f"partitions are the default period, {period}, of the farm {DEFAULT_FARM}. Start the API (`etl stack "
+            f"up`, `etl doctor` says what is down), then {RELOAD_HINT}."
         )
         log.warning(note)
         return SourcePartitions(default, note)
-    if coverage.empty:
+    if coverage.empty or not farms:
         note = (
             f"The source was empty when these definitions loaded, so the partitions are the default period, "
-            f"{period}. Fill it (`etl seed`), then {RELOAD_HINT}."
+            f"{period}, of the farm {DEFAULT_FARM}. Fill it (`etl seed`), then {RELOAD_HINT}."
         )
         log.warning(note)
         return SourcePartitions(default, note)
+    fleet = f"its {len(farms)} farms ({', '.join(farms)}) and " if len(farms) > 1 else f"its farm {farms[0]} and "
     note = (
-        f"Partitions follow the source: when these definitions loaded, {coverage.describe()}. When it grows "
+        f"Partitions follow the source: when these definitions loaded, {fleet}{coverage.describe()}. When it grows "
         f"or shrinks, {RELOAD_HINT}."
     )
-    return SourcePartitions(partitions_for(coverage, today), note)
+    return SourcePartitions(partitions_for(coverage, today), note, farms)

@@ -1,10 +1,10 @@
-"""Dagster definitions: the assets (the day's statistics, its KPIs, the month's KPIs), their checks, the jobs
-and the schedule, assembled (nothing more).
+"""Dagster definitions: the assets (a farm's day's statistics, its KPIs, the farm's month's KPIs), their
+checks, the jobs and the schedule, assembled (nothing more).
 
 ``dagster dev -m etl_lib.orchestration`` loads ``defs``; it is built when Dagster loads it, not at
-import: its resources take their values from the project's settings at that moment, and its daily
-partitions follow the source's coverage as the API reports it then (``coverage.source_partitions``;
-the default period, and a note why, when the API cannot say).
+import: its resources take their values from the project's settings at that moment, and its partitions
+farm x day follow the source's farms and coverage as the API reports them then
+(``coverage.source_partitions``; the default farm and period, and a note why, when the API cannot say).
 """
 
 # No `from __future__ import annotations`: Dagster reads the type hints.
@@ -39,21 +39,21 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
     daily_etl_job = define_asset_job(
         "daily_etl_job",
         selection=AssetSelection.assets(daily_statistics, daily_kpis),
-        description="The ETL for one UTC day (a partition), the day's KPIs, and their checks.",
+        description="The ETL for one UTC day of one farm (a partition: farm x day), the day's KPIs, and their checks.",
     )
-    # Checks alone: Dagster 1.13 gives a job without assets no partitions, so a run of it names its
-    # day with the tag Dagster sets on partitioned runs: --tags '{"dagster/partition": "2024-10-02"}'.
+    # Checks alone: Dagster 1.13 gives a job without assets no partitions, so a run of it names its farm's
+    # day with the tag Dagster sets on partitioned runs: --tags '{"dagster/partition": "2024-10-02|WF01"}'.
     daily_checks_job = define_asset_job(
         CHECKS_JOB,
         selection=AssetSelection.checks_for_assets(daily_statistics),
-        description="Only the checks of one UTC day, against what the target and runs/ hold now. Name the day "
-        'with the run tag {"dagster/partition": "YYYY-MM-DD"}.',
+        description="Only the checks of one UTC day of one farm, against what the target and runs/ hold now. Name "
+        'the day and the farm with the run tag {"dagster/partition": "YYYY-MM-DD|FARM"}.',
     )
     return Definitions(
         assets=[daily_statistics, daily_kpis, monthly_kpis],
         asset_checks=checks,
         jobs=[daily_etl_job, daily_checks_job],
-        schedules=[build_daily_schedule(daily_etl_job, partitions.definition)],
+        schedules=[build_daily_schedule(daily_etl_job, partitions.definition, list(partitions.farms))],
         # By default the steps run in the run's own process: a process per step would import Dagster, pandas
         # and papermill again for the two checks, seconds each on a small machine. ETL_DAGSTER_EXECUTOR=celery
         # sends them to the workers (execution.py).

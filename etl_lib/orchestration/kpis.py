@@ -1,8 +1,10 @@
-"""Dagster's view of what the farm did: ``daily_kpis`` on the same daily partitions as ``daily_statistics``
-(which writes them, in the day's transaction), its checks, and the monthly roll-up ``monthly_kpis``.
+"""Dagster's view of what the farms did: ``daily_kpis`` on the same partitions farm x day as
+``daily_statistics`` (which writes them, in the day's transaction), its checks, and the monthly roll-up
+``monthly_kpis`` (farm x month).
 
-Both read the target's ``turbine_day_kpi`` rows and aggregate them with ``metrics.kpis.period_kpis``,
-as ``etl kpis`` does: the farm's and each turbine's figures become the materialization's metadata.
+Both read the target's ``turbine_day_kpi`` rows of the partition's farm and aggregate them with
+``metrics.kpis.period_kpis``, as ``etl kpis --farm FARM`` does: the farm's and each turbine's figures become
+the materialization's metadata.
 The checks: the sum rule (potential = produced + the losses, to the kWh) as an error, and the
 availability below the contract's threshold as a warning.
 """
@@ -15,17 +17,23 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetDep,
     AssetExecutionContext,
     AssetMaterialization,
     AssetsDefinition,
     BetaWarning,
     Config,
-    DailyPartitionsDefinition,
+    DimensionPartitionMapping,
     Failure,
+    IdentityPartitionMapping,
     MaterializeResult,
     MetadataValue,
     MonthlyPartitionsDefinition,
+    MultiPartitionMapping,
+    MultiPartitionsDefinition,
     PreviewWarning,
+    StaticPartitionsDefinition,
+    TimeWindowPartitionMapping,
     asset,
     asset_check,
 )
@@ -34,6 +42,7 @@ from pydantic import Field
 from ..core.categories import VIEWS
 from ..metrics.kpis import LOSSES, RATIOS, period_kpis, sum_rule_error
 from ..storage.query import read_kpis
+from .coverage import DAY, FARM, farm_day
 from .instance import TARGET_DATABASE_POOL
 from .resources import TargetDatabase
 
@@ -44,9 +53,12 @@ SUM_RULE_TOLERANCE_KWH = 1.0
 CONTRACT_AVAILABILITY = 0.97
 
 
+MONTH = "month"
+
+
 def _metadata(rows, by: str) -> dict:
-    """The farm's figures, and each turbine's, of ``rows`` as Dagster metadata."""
-    farm = period_kpis(rows, by, farm=True).iloc[0]
+    """The farm's figures, and each turbine's, of ``rows`` (one farm's) as Dagster metadata."""
+    farm = period_kpis(rows, by, total=True).iloc[0]
     turbines = period_kpis(rows, by).set_index("turbine")
     metadata: dict = {"days": MetadataValue.int(int(farm["days"]))}
     for column in ["energy_kwh", "potential_energy_kwh", *LOSSES]:
@@ -65,7 +77,7 @@ def _metadata(rows, by: str) -> dict:
     return metadata
 
 
-def build_daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartitionsDefinition) -> AssetsDefinition:
+def build_daily_kpis(daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition) -> AssetsDefinition:
     # The same backfill policy as daily_statistics, so a job or backfill of both groups their days alike
     # (a beta parameter of @asset in Dagster 1.13, pinned: its warning at each build is noise).
     with warnings.catch_warnings():
@@ -73,7 +85,7 @@ def build_daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartit
         return _daily_kpis(daily_statistics, partitions)
 
 
-def _daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartitionsDefinition) -> AssetsDefinition:
+def _daily_kpis(daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition) -> AssetsDefinition:
     @asset(
         pool=TARGET_DATABASE_POOL,
         name=DAILY_KPIS,
@@ -83,7 +95,7 @@ def _daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartitionsD
         kinds={"python", "postgres"},
         backfill_policy=daily_statistics.backfill_policy,
         output_required=False,
-        description="What the farm did each UTC day (docs/kpis.md): energy produced and potential, lost production "
+        description="What a farm did each UTC day (docs/kpis.md): energy produced and potential, lost production "
         "by cause, time-based availability in the user's and the manufacturer's view (IEC 61400-26-1), "
         "production-based availability, capacity factor and data availability, per turbine and for the farm. "
         "Written by daily_statistics in the day's transaction; this asset reads and reports them.",
@@ -92,10 +104,10 @@ def _daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartitionsD
         single = not context.has_partition_key_range
         missing = []
         for key in context.partition_keys:
-            day = dt.date.fromisoformat(key)
-            rows = read_kpis(day, day, engine=target_database.get_engine())
+            farm, day = farm_day(key)
+            rows = read_kpis(day, day, engine=target_database.get_engine(), farms=[farm])
             if rows.empty:
-                missing.append(day.isoformat())
+                missing.append(f"{day.isoformat()} of farm {farm}")
             elif single:
                 yield MaterializeResult(metadata=_metadata(rows, "day"))
             else:
@@ -103,7 +115,7 @@ def _daily_kpis(daily_statistics: AssetsDefinition, partitions: DailyPartitionsD
         if missing:
             raise Failure(
                 description=f"The target holds no KPIs for {', '.join(missing)}. What to do: materialize "
-                "daily_statistics for that day first (the ETL writes them), then this partition."
+                "daily_statistics for that farm's day first (the ETL writes them), then this partition."
             )
 
     return daily_kpis
@@ -116,7 +128,7 @@ class AvailabilityContract(Config):
     view: str = Field("manufacturer", description="The view it is counted in: manufacturer or user.")
 
 
-def build_kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinition) -> list:
+def build_kpi_checks(daily_kpis: AssetsDefinition, partitions: MultiPartitionsDefinition) -> list:
     """The day's KPI checks: the sum rule (an error), the contract's availability (a warning)."""
     with warnings.catch_warnings():  # partitioned asset checks are a preview in Dagster 1.13 (see checks.py)
         warnings.filterwarnings(
@@ -125,7 +137,7 @@ def build_kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDe
         return _kpi_checks(daily_kpis, partitions)
 
 
-def _kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinition) -> list:
+def _kpi_checks(daily_kpis: AssetsDefinition, partitions: MultiPartitionsDefinition) -> list:
     @asset_check(
         pool=TARGET_DATABASE_POOL,
         asset=daily_kpis,
@@ -134,10 +146,12 @@ def _kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinit
         f"{SUM_RULE_TOLERANCE_KWH:g} kWh (an error otherwise: the figures disagree).",
     )
     def kpi_sum_rule(context: AssetCheckExecutionContext, target_database: TargetDatabase) -> AssetCheckResult:
-        day = dt.date.fromisoformat(context.partition_key)
-        rows = read_kpis(day, day, engine=target_database.get_engine())
+        farm, day = farm_day(context.partition_key)
+        rows = read_kpis(day, day, engine=target_database.get_engine(), farms=[farm])
         if rows.empty:
-            return AssetCheckResult(passed=False, description=f"The target holds no KPIs for {day.isoformat()}.")
+            return AssetCheckResult(
+                passed=False, description=f"The target holds no KPIs for {day.isoformat()} of farm {farm}."
+            )
         errors = sum_rule_error(rows).abs()
         worst = int(errors.to_numpy().argmax())
         off = {name: round(float(e), 6) for name, e in zip(rows["turbine"], errors) if e > SUM_RULE_TOLERANCE_KWH}
@@ -165,11 +179,13 @@ def _kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinit
     ) -> AssetCheckResult:
         if config.view not in VIEWS:
             raise Failure(description=f"view {config.view!r} is not one of {', '.join(VIEWS)}.")
-        day = dt.date.fromisoformat(context.partition_key)
-        rows = read_kpis(day, day, engine=target_database.get_engine())
+        farm, day = farm_day(context.partition_key)
+        rows = read_kpis(day, day, engine=target_database.get_engine(), farms=[farm])
         if rows.empty:
             return AssetCheckResult(
-                passed=False, severity=AssetCheckSeverity.WARN, description=f"The target holds no KPIs for {day}."
+                passed=False,
+                severity=AssetCheckSeverity.WARN,
+                description=f"The target holds no KPIs for {day} of farm {farm}.",
             )
         column = "time_availability" + ("" if config.view == "user" else f"_{config.view}")
         shares = period_kpis(rows, "day").set_index("turbine")[column]
@@ -189,32 +205,50 @@ def _kpi_checks(daily_kpis: AssetsDefinition, partitions: DailyPartitionsDefinit
     return [kpi_sum_rule, availability_above_contract]
 
 
-def monthly_partitions(daily: DailyPartitionsDefinition) -> MonthlyPartitionsDefinition:
-    """The months the daily partitions touch."""
+def monthly_partitions(farm_days: MultiPartitionsDefinition) -> MultiPartitionsDefinition:
+    """Each farm of the partitions farm x day, times the months their days touch."""
+    daily = farm_days.get_partitions_def_for_dimension(DAY)
     first = dt.date.fromisoformat(daily.get_first_partition_key()).replace(day=1)
     last = dt.date.fromisoformat(daily.get_last_partition_key())
     end = (last.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    return MonthlyPartitionsDefinition(start_date=first.isoformat(), end_date=end.isoformat(), timezone="UTC")
+    months = MonthlyPartitionsDefinition(start_date=first.isoformat(), end_date=end.isoformat(), timezone="UTC")
+    farms = farm_days.get_partitions_def_for_dimension(FARM)
+    return MultiPartitionsDefinition({FARM: StaticPartitionsDefinition(farms.get_partition_keys()), MONTH: months})
 
 
-def build_monthly_kpis(daily_kpis: AssetsDefinition, daily: DailyPartitionsDefinition) -> AssetsDefinition:
+def days_of_the_month() -> MultiPartitionMapping:
+    """A farm's month depends on the same farm's days of that month. (The mapping between two multi-partitions is
+    a beta class in Dagster 1.13; the pin in constraints.txt keeps it fixed, so its warning is only noise.)"""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=BetaWarning)
+        return MultiPartitionMapping(
+            {
+                FARM: DimensionPartitionMapping(FARM, IdentityPartitionMapping()),
+                DAY: DimensionPartitionMapping(MONTH, TimeWindowPartitionMapping()),
+            }
+        )
+
+
+def build_monthly_kpis(daily_kpis: AssetsDefinition, farm_days: MultiPartitionsDefinition) -> AssetsDefinition:
     @asset(
         pool=TARGET_DATABASE_POOL,
         name=MONTHLY_KPIS,
-        partitions_def=monthly_partitions(daily),
-        deps=[daily_kpis],
+        partitions_def=monthly_partitions(farm_days),
+        deps=[AssetDep(daily_kpis, partition_mapping=days_of_the_month())],
         group_name="wind_etl",
         kinds={"python", "postgres"},
-        description="The month's KPIs per turbine and for the farm: the days' energies and minutes added up, every "
-        "ratio recomputed from the sums (as `etl kpis --by month`); `days` says how many days the target holds.",
+        description="A farm's month (a partition: farm x month): its KPIs per turbine and for the farm, the days' "
+        "energies and minutes added up, every ratio recomputed from the sums (as `etl kpis --farm FARM --by "
+        "month`); `days` says how many days the target holds.",
     )
     def monthly_kpis(context: AssetExecutionContext, target_database: TargetDatabase) -> MaterializeResult:
-        window = context.partition_time_window
-        first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
-        rows = read_kpis(first, last, engine=target_database.get_engine())
+        keys = context.partition_key.keys_by_dimension
+        first = dt.date.fromisoformat(keys[MONTH])
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        rows = read_kpis(first, last, engine=target_database.get_engine(), farms=[keys[FARM]])
         if rows.empty:
             raise Failure(
-                description=f"The target holds no KPIs for {context.partition_key}: materialize its days first."
+                description=f"The target holds no KPIs for {keys[FARM]} in {first:%Y-%m}: materialize its days first."
             )
         return MaterializeResult(metadata=_metadata(rows, "month"))
 

@@ -1,7 +1,7 @@
 """Days run without Dagster (``etl run``, ``etl backfill``), reported to Dagster's instance, so that
 Dagster and the command line agree on what is materialized.
 
-Each run becomes an event of the partition (its day) of ``daily_statistics`` in the instance, carrying
+Each run becomes an event of the partition (its farm's day) of ``daily_statistics`` in the instance, carrying
 the metadata a materialization by Dagster carries (``assets.record_metadata`` of the run's record and
 ``assets.report_metadata`` of its report): a succeeded run of the whole farm a runless
 ``AssetMaterialization`` (the partition shows as materialized), a succeeded run of named turbines an
@@ -17,8 +17,9 @@ from pathlib import Path
 
 from dagster import AssetMaterialization, AssetObservation, DagsterInstance, MetadataValue
 
-from ..core.contract import RunStatus
+from ..core.contract import DEFAULT_FARM, RunStatus
 from .assets import ASSET_NAME, record_metadata, report_metadata
+from .coverage import partition_key
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,21 @@ def run_event(run: RunOutcome, via: str) -> AssetMaterialization | AssetObservat
     metadata["run key"] = MetadataValue.text(str(record["key"]))
     if record.get("report_error"):
         metadata["report_error"] = MetadataValue.text(record["report_error"])
-    day = record["run_date"].isoformat()
+    day, farm = record["run_date"].isoformat(), record.get("farm") or DEFAULT_FARM
+    partition = partition_key(farm, day)
     if run.whole_farm:
         return AssetMaterialization(
             asset_key=ASSET_NAME,
-            partition=day,
-            description=f"{day} written by `{via}` (etl_run {record['id']}), outside Dagster.",
+            partition=partition,
+            description=f"{day} of {farm} written by `{via}` (etl_run {record['id']}), outside Dagster.",
             metadata=metadata,
         )
     turbines = ", ".join(record.get("turbines") or [])
     return AssetObservation(
         asset_key=ASSET_NAME,
-        partition=day,
-        description=f"{day} re-run for {turbines} only by `{via}` (etl_run {record['id']}): part of the day, so "
-        "the day's materialization stays the whole farm's run.",
+        partition=partition,
+        description=f"{day} of {farm} re-run for {turbines} only by `{via}` (etl_run {record['id']}): part of the "
+        "day, so the day's materialization stays the whole farm's run.",
         metadata=metadata,
     )
 

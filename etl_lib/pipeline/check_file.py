@@ -281,7 +281,7 @@ def check_export(
         writer.close()
     expected, flagged, good = (total.astype("int64") for total in totals)
     rows = pd.concat(days, ignore_index=True).assign(day=export.first.date())  # the whole file: one period
-    table = pd.concat([period_kpis(rows), period_kpis(rows, farm=True)], ignore_index=True)
+    table = pd.concat([period_kpis(rows), period_kpis(rows, total=True)], ignore_index=True)
     table = table[[c for c in KPI_COLUMNS if c not in ("period", "days")]]
     file_days = sorted(set(export.samples.values.index.get_level_values("timestamp").floor("D").date))
     return FileCheck(

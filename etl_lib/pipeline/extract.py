@@ -1,4 +1,5 @@
-"""Extract: the farm and one UTC day of its samples from the API over HTTP (httpx), with retries.
+"""Extract: the farm (one of the source's fleet) and one UTC day of its samples from the API over HTTP
+(httpx), with retries.
 
 One request for the farm (``/turbines``), one for the day of every turbine in the scope (``/data``:
 for the whole farm without naming a turbine, so no URL grows with the farm; for some turbines by
@@ -17,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -47,6 +48,7 @@ from ..core.contract import (
 from ..core.errors import (
     BadSourceDataError,
     ConfigurationError,
+    FarmChoiceError,
     IncompleteAnswerError,
     OlderApiError,
     SourceChangedError,
@@ -209,6 +211,74 @@ def parse_json(response: httpx.Response, start: dt.datetime, end: dt.datetime) -
 
 
 @dataclass(frozen=True)
+class Site:
+    """A farm of the fleet as the API describes it (GET /farms)."""
+
+    name: str
+    latitude: float | None = None
+    longitude: float | None = None
+    elevation: float | None = None  # m above sea level
+    turbines: int = 0
+
+    def as_row(self) -> dict:
+        return {"name": self.name, "latitude": self.latitude, "longitude": self.longitude, "elevation": self.elevation}
+
+
+class Fleet(tuple):
+    """The fleet's farms (``Site`` s in name order) as the API describes them (GET /farms), and the source's
+    ``version`` they were read from."""
+
+    version: int | None
+
+    def __new__(cls, sites, version: int | None = None) -> Fleet:
+        fleet = super().__new__(cls, sites)
+        fleet.version = version
+        return fleet
+
+
+def fetch_farms(client: httpx.Client, *, retry: RetryPolicy) -> Fleet:
+    """The fleet's farms (GET /farms), in name order, and the source's version."""
+    response = get(client, "/farms", {}, retry=retry)
+    try:
+        sites = [
+            Site(f["name"], f.get("latitude"), f.get("longitude"), f.get("elevation"), int(f.get("turbines") or 0))
+            for f in orjson.loads(response.content)["farms"]
+        ]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise SourceRequestError(
+            str(response.url), response.status_code, f"the answer is not a list of farms ({exc!r})"
+        ) from None
+    return Fleet(sites, source_version(response))
+
+
+def choose_farm(farms: Sequence[Site], name: str | None) -> Site:
+    """The farm named ``name`` of ``farms``, or the only one when ``name`` is None; otherwise ``FarmChoiceError``,
+    which lists the farms and says how to name one."""
+    names = ", ".join(site.name for site in farms[:20]) + (", …" if len(farms) > 20 else "")
+    if name is None:
+        if len(farms) == 1:
+            return farms[0]
+        if not farms:
+            raise FarmChoiceError("The source has no farm.", "Fill it first: `etl seed` (or load your fleet's farms).")
+        raise FarmChoiceError(
+            f"The source holds {len(farms)} farms ({names}) and the run names none: a run is one farm's day.",
+            f"Name the farm: `etl run DATE --farm {farms[0].name}` (run_etl(..., farm=...); the notebook's "
+            "parameter farm). `etl backfill` runs every farm.",
+        )
+    for site in farms:
+        if site.name == name:
+            return site
+    raise FarmChoiceError(f"The source has no farm {name[:64]!r}.", f"Pick from: {names or '(none: seed it first)'}.")
+
+
+def resolve_farm(client: httpx.Client, name: str | None, *, retry: RetryPolicy) -> tuple[Site, Fleet]:
+    """The farm a run of ``name`` is for (``choose_farm``), and every farm of the source (a report's folder
+    depends on whether it holds more than one)."""
+    farms = fetch_farms(client, retry=retry)
+    return choose_farm(farms, name), farms
+
+
+@dataclass(frozen=True)
 class Turbine:
     """A turbine of the farm as the API describes it."""
 
@@ -217,6 +287,7 @@ class Turbine:
     latitude: float | None = None
     longitude: float | None = None
     elevation: float | None = None  # m above sea level
+    farm: str | None = None  # the farm it belongs to
 
     def as_row(self) -> dict:
         return {
@@ -246,10 +317,11 @@ class Samples:
 @dataclass(frozen=True)
 class Farm:
     """The farm as the API describes it (``/turbines``): its turbines in name order, and the source's
-    ``version`` they were read from."""
+    ``version`` they were read from; ``name``: the farm's, when the request named it (a farm of a fleet)."""
 
     turbines: tuple[Turbine, ...]
     version: int
+    name: str | None = None
 
     def __iter__(self):
         return iter(self.turbines)
@@ -271,13 +343,19 @@ def source_version(response: httpx.Response) -> int:
         raise OlderApiError(str(response.url), f"valid {SOURCE_VERSION_HEADER} header") from None
 
 
-def fetch_farm(client: httpx.Client, *, retry: RetryPolicy) -> Farm:
-    """The farm's turbines with their models (GET /turbines), in name order, and the source's version."""
-    response = get(client, "/turbines", {}, retry=retry)
+def fetch_farm(client: httpx.Client, *, retry: RetryPolicy, farm: str | None = None) -> Farm:
+    """The turbines of the farm named ``farm`` (None: of every farm) with their models (GET /turbines), in name
+    order, and the source's version."""
+    response = get(client, "/turbines", {} if farm is None else {"farm": farm}, retry=retry)
     try:
         turbines = tuple(
             Turbine(
-                t["name"], TurbineModel.from_dict(t["model"]), t.get("latitude"), t.get("longitude"), t.get("elevation")
+                t["name"],
+                TurbineModel.from_dict(t["model"]),
+                t.get("latitude"),
+                t.get("longitude"),
+                t.get("elevation"),
+                t.get("farm"),
             )
             for t in orjson.loads(response.content)["turbines"]
         )
@@ -285,7 +363,14 @@ def fetch_farm(client: httpx.Client, *, retry: RetryPolicy) -> Farm:
         raise SourceRequestError(
             str(response.url), response.status_code, f"the answer is not a list of turbines with models ({exc!r})"
         ) from None
-    return Farm(turbines, source_version(response))
+    strangers = sorted({t.name for t in turbines if farm is not None and t.farm != farm})
+    if strangers:  # a turbine of another farm would be judged against this farm's
+        raise SourceRequestError(
+            str(response.url),
+            response.status_code,
+            f"the turbines of farm {farm!r} include turbine(s) of another farm: {', '.join(strangers[:5])}",
+        )
+    return Farm(turbines, source_version(response), farm)
 
 
 def select_turbines(farm: Farm | list[Turbine], scope: RunScope) -> list[Turbine]:
@@ -300,7 +385,8 @@ def select_turbines(farm: Farm | list[Turbine], scope: RunScope) -> list[Turbine
     unknown = [name for name, turbine in zip(scope.turbines, chosen) if turbine is None]
     if unknown:
         raise ConfigurationError(
-            f"The farm has no turbine(s) {', '.join(map(repr, unknown))}.",
+            f"The farm{'' if scope.farm is None else ' ' + scope.farm} has no turbine(s) "
+            f"{', '.join(map(repr, unknown))}.",
             f"Pick from: {', '.join(map(_named, by_name)) or '(none: seed the source first)'}.",
             setting="turbines",
         )
@@ -348,11 +434,13 @@ def fetch_day(
 
 def _asked(scope: RunScope, farm: Farm | None, params: dict) -> tuple[str, ...]:
     """The turbines a request for the scope asks for, its ``turbine`` parameters set in ``params``: none (the
-    whole farm) when the scope is the whole ``farm`` or its names would make the URL too long, else each
-    scope turbine exactly (``turbine=<name>``)."""
+    whole farm, by its name when it has one: ``farm=<name>``) when the scope is the whole ``farm`` or its names
+    would make the URL too long, else each scope turbine exactly (``turbine=<name>``)."""
     listed = sum(len(str(httpx.QueryParams({"turbine": name}))) + 1 for name in scope.turbines)
     ask_all = farm is not None and (list(scope.turbines) == farm.names or listed > MAX_LISTED_BYTES)
     if ask_all:
+        if farm.name is not None:  # a farm of a fleet: the whole farm is that farm's turbines, not the source's
+            params["farm"] = farm.name
         return tuple(farm.names)
     params["turbine"] = list(scope.turbines)
     return tuple(scope.turbines)

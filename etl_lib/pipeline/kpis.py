@@ -121,6 +121,8 @@ def compute(
         min_minutes=t.curve_min_minutes,
     )
     rated = pd.Series({n: m.rated_power for n, m in models_of.items()}, dtype="float64")
-    estimate, source = potential.potential_power(normalised, known_power, wind_trusted, running, curves, rated)
+    estimate, source = potential.potential_power(
+        normalised, known_power, wind_trusted, running, curves, rated, quality.farms
+    )
     table = day_kpis(codes, ~covered, quality.present[turbines], known_power, estimate, rated, quality.period)
     return DayKpis(table, codes, ~covered, estimate, source, log=log)

@@ -1,13 +1,13 @@
 """Load: replace one UTC day of the scope's turbines in the target, atomically (SQLAlchemy + COPY).
 
-One transaction takes the day's lock (runs of one date take turns), records the turbines and their
-models as the source describes them, marks the turbines the source no longer has as retired (and
-those it has again as current), makes any missing signals, deletes the day's rows of those turbines'
-signals, COPYs the new rows in, inserts the run record and replaces the turbines' KPIs of the day: all
-of it commits, or none. A run of the
-whole farm also deletes the day's rows of every turbine the source no longer has, so the target then
-holds for that day exactly the source's turbines (their other days stay); a run of some turbines
-touches no other turbine's rows.
+One transaction takes the farm-day's lock (runs of one farm's date take turns; other farms' days are
+written beside them), records the farm, its turbines and their models as the source describes them,
+marks the farm's turbines the source no longer has as retired (and those it has again as current), makes
+any missing signals, deletes the day's rows of those turbines' signals, COPYs the new rows in, inserts the
+run record and replaces the turbines' KPIs of the day: all of it commits, or none. A run of the whole
+farm also deletes the day's rows of every turbine of the farm the source no longer has, so the target
+then holds for that farm's day exactly the source's turbines of it (their other days stay); a run of some
+turbines touches no other turbine's rows, and a run of one farm no other farm's.
 
 A run that finds the day locked by another says so after a few seconds (logger
 ``etl_lib.pipeline.load``, INFO: which PostgreSQL session, its application name, which names the
@@ -27,7 +27,7 @@ import zlib
 
 import pandas as pd
 import psycopg2
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, true
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..core.contract import RunStatus
@@ -36,16 +36,25 @@ from ..core.scope import RunScope
 from ..storage.copy import copy_rows
 from ..storage.engines import APPLICATION_NAME, redact
 from ..storage.run_record import RunRecord
-from ..storage.target import ensure_signals, retire, signal, target_data, turbine, turbine_day_kpi, upsert_farm
+from ..storage.target import (
+    ensure_signals,
+    retire,
+    signal,
+    target_data,
+    turbine,
+    turbine_day_kpi,
+    upsert_farm,
+    upsert_site,
+)
 
 logger = logging.getLogger(__name__)
 LOCK_NOTICE_S = 3.0  # a run waiting for the day's lock says so after this long
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's code for a lock wait ended by lock_timeout
 
 
-def day_lock_key(run_date: dt.date) -> int:
-    """A stable advisory-lock key per date, so runs of the same day take turns."""
-    return zlib.crc32(f"wind-etl:{run_date.isoformat()}".encode())
+def day_lock_key(run_date: dt.date, farm: str | None = None) -> int:
+    """A stable advisory-lock key per farm and date, so runs of the same farm-day take turns."""
+    return zlib.crc32(f"wind-etl:{run_date.isoformat()}".encode() + (b"" if farm is None else f":{farm}".encode()))
 
 
 def holder_name(run_date: dt.date, key: str) -> str:
@@ -54,8 +63,8 @@ def holder_name(run_date: dt.date, key: str) -> str:
     return f"{APPLICATION_NAME} {run_date.isoformat()} run {key[:16]} pid {os.getpid()}"
 
 
-def lock_holder(conn: Connection, run_date: dt.date) -> dict | None:
-    """The session that holds the day's lock: its PostgreSQL ``pid``, ``application_name``, ``state`` and
+def lock_holder(conn: Connection, run_date: dt.date, farm: str | None = None) -> dict | None:
+    """The session that holds the farm-day's lock: its PostgreSQL ``pid``, ``application_name``, ``state`` and
     ``xact_start`` (from pg_locks and pg_stat_activity), or None when nobody holds it."""
     row = (
         conn.execute(
@@ -66,7 +75,7 @@ def lock_holder(conn: Connection, run_date: dt.date) -> dict | None:
                 "AND l.objid = CAST(CAST(:key AS bigint) AS oid) "
                 "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            {"key": day_lock_key(run_date)},
+            {"key": day_lock_key(run_date, farm)},
         )
         .mappings()
         .first()
@@ -86,11 +95,11 @@ def describe_holder(holder: dict | None) -> str:
     )
 
 
-def take_day_lock(conn: Connection, run_date: dt.date, wait_s: float) -> None:
-    """The day's lock inside ``conn``'s transaction: at once if free; else waited for in the lock's queue,
+def take_day_lock(conn: Connection, run_date: dt.date, wait_s: float, farm: str | None = None) -> None:
+    """The farm-day's lock inside ``conn``'s transaction: at once if free; else waited for in the lock's queue,
     said after ``LOCK_NOTICE_S`` (or half the wait, if shorter), given up after ``wait_s``
     (``DayLockedError``, naming the holder)."""
-    key = day_lock_key(run_date)
+    key = day_lock_key(run_date, farm)
     if conn.execute(select(func.pg_try_advisory_xact_lock(key))).scalar_one():
         return
     started = time.monotonic()
@@ -101,7 +110,7 @@ def take_day_lock(conn: Connection, run_date: dt.date, wait_s: float) -> None:
         "Waiting for another run of %s to finish writing it: the day's lock is held by %s. "
         "Giving up after %.0f s (ETL_DAY_LOCK_WAIT_S).",
         run_date.isoformat(),
-        describe_holder(lock_holder(conn, run_date)),
+        describe_holder(lock_holder(conn, run_date, farm)),
         wait_s,
     )
     if _wait_for_lock(conn, key, wait_s - (time.monotonic() - started)):
@@ -109,7 +118,7 @@ def take_day_lock(conn: Connection, run_date: dt.date, wait_s: float) -> None:
             "The day's lock of %s is free after %.1f s; writing.", run_date.isoformat(), time.monotonic() - started
         )
         return
-    raise DayLockedError(run_date, wait_s, describe_holder(lock_holder(conn, run_date)))
+    raise DayLockedError(run_date, wait_s, describe_holder(lock_holder(conn, run_date, farm)))
 
 
 def _wait_for_lock(conn: Connection, key: int, seconds: float) -> bool:
@@ -143,35 +152,39 @@ def replace_day(
     farm: list[str] | None = None,
     whole_farm: bool = False,
     lock_wait_s: float = 60.0,
+    site: dict | None = None,
 ) -> int:
     """Delete the day's rows of ``signals`` of the ``turbines`` (``name``, ``model``, position), COPY
     ``rows`` (``turbine, timestamp, signal, value``) in, insert ``record`` as succeeded and replace the
     turbines' KPIs of the day with ``kpis`` (a row per turbine, ``metrics.kpis.day_kpis``), in one
-    transaction; return the run record's id. ``farm`` (every turbine the source has now) marks the
-    others retired; with ``whole_farm`` their rows of the day (and KPIs) are deleted too.
+    transaction; return the run record's id. ``site`` (``name``, position, elevation) is the turbines' farm;
+    ``farm`` (every turbine the source has now of that farm) marks the farm's others retired; with
+    ``whole_farm`` their rows of the day (and KPIs) are deleted too. Another farm's turbines are never touched.
 
-    Concurrent runs of the same date serialize on the day's lock (``take_day_lock``); a failure anywhere
+    Concurrent runs of the same farm-day serialize on its lock (``take_day_lock``); a failure anywhere
     rolls back, leaving the previous rows of the day intact and no record of success.
     """
     started = time.perf_counter()
     try:
         with engine.begin() as conn:
-            take_day_lock(conn, scope.run_date, lock_wait_s)
+            take_day_lock(conn, scope.run_date, lock_wait_s, scope.farm)
             conn.execute(select(func.set_config("application_name", holder_name(scope.run_date, record.key), True)))
-            turbine_ids = upsert_farm(conn, turbines)
+            farm_id = None if site is None else upsert_site(conn, site)
+            turbine_ids = upsert_farm(conn, turbines, farm_id)
             ids = ensure_signals(conn, turbine_ids, signals)
             if farm is not None:
-                retire(conn, farm)
-            if whole_farm and farm is not None:  # the day holds the source's turbines, and no others
+                retire(conn, farm, farm_id)
+            if whole_farm and farm is not None:  # the farm's day holds the source's turbines of it, and no others
+                ours = turbine.c.name.not_in(farm) & (turbine.c.farm_id == farm_id if farm_id is not None else true())
                 gone = select(signal.c.id).join(turbine, turbine.c.id == signal.c.turbine_id)
                 conn.execute(
                     target_data.delete().where(
-                        target_data.c.signal_id.in_(gone.where(turbine.c.name.not_in(farm))),
+                        target_data.c.signal_id.in_(gone.where(ours)),
                         target_data.c.timestamp >= scope.start,
                         target_data.c.timestamp < scope.end,
                     )
                 )
-                gone_turbines = select(turbine.c.id).where(turbine.c.name.not_in(farm))
+                gone_turbines = select(turbine.c.id).where(ours)
                 conn.execute(
                     delete(turbine_day_kpi).where(
                         turbine_day_kpi.c.day == scope.run_date, turbine_day_kpi.c.turbine_id.in_(gone_turbines)

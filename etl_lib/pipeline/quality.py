@@ -9,7 +9,8 @@ finite non-null sample; the verdict is stored beside them as ``<variable>_count`
 Thresholds are times, not sample counts, so 1-minute and 10-minute data are judged alike; the
 sample period is given (the ETL's contract: 1 minute) or detected from a file. Where the scope
 holds more than one turbine, each turbine is compared with the farm (the median of the other
-turbines): what the whole farm does at once (a calm, a gust front, a grid event, a still night) is
+turbines of its own farm: a run is one farm's day, and given each turbine's farm the checks never
+judge a turbine against another farm's weather): what the whole farm does at once (a calm, a gust front, a grid event, a still night) is
 weather or the grid, not a sensor fault, so the frozen and spike checks consult the farm before they
 flag, and an anemometer reading far below the farm's wind is flagged (``icing`` near or below
 freezing, else ``farm_wind``). The farm's wind is the other anemometers' median or, where higher, the
@@ -508,6 +509,9 @@ class DayData:
     # Where the status log says the turbine is stopped or restricted (maintenance, an outage, a set-point):
     # power that the log explains is no fault of the data (``metrics.availability.EXPLAINED``).
     explained: pd.DataFrame | None = field(default=None, repr=False)
+    # Each turbine's farm (None: one farm): a turbine's neighbours, the farm it is judged against, are its own
+    # farm's turbines only.
+    farms: Mapping[str, str | None] | None = field(default=None, repr=False)
 
     @property
     def turbines(self) -> list[str]:
@@ -542,9 +546,9 @@ class DayData:
         anemometers or, where it is higher, the median of the wind the other producing turbines' power
         implies (``implied_wind``): where most of the farm's anemometers read low together (iced), the
         power says how hard the wind blows."""
-        farm = {v: farm_reference(d.mask(self.out_of_range[v])) for v, d in self.data.items()}
+        farm = {v: farm_reference(d.mask(self.out_of_range[v]), self.farms) for v, d in self.data.items()}
         if "wind_speed" in farm and self.implied_wind is not None:
-            farm["wind_speed"] = np.fmax(farm["wind_speed"], farm_reference(self.implied_wind))
+            farm["wind_speed"] = np.fmax(farm["wind_speed"], farm_reference(self.implied_wind, self.farms))
         return farm
 
     @cached_property
@@ -1062,6 +1066,7 @@ class QualityResult:
     period: dt.timedelta = SAMPLE_PERIOD
     farm: pd.DataFrame | None = field(default=None, repr=False)
     expected: pd.DataFrame | None = field(default=None, repr=False)
+    farms: Mapping[str, str | None] | None = field(default=None, repr=False)  # each turbine's farm (None: one)
 
     @property
     def turbines(self) -> list[str]:
@@ -1114,6 +1119,7 @@ def check_day(
     period: dt.timedelta = SAMPLE_PERIOD,
     curves: Mapping[str, BinnedCurve] | None = None,
     explained: pd.DataFrame | None = None,
+    farms: Mapping[str, str | None] | None = None,
 ) -> QualityResult:
     """Run every check over the day's samples of the scope's turbines.
 
@@ -1121,7 +1127,9 @@ def check_day(
     finite number); ``non_finite``: the same shape, True where the source sent NaN or ±Infinity;
     ``period``: the sample period (the ETL's 1 minute, or a file's); ``curves``: expected power per
     turbine fitted on its history (``fit_curves``), else each model's curve; ``explained``: where the status
-    log says a turbine is stopped or restricted (time x turbine), so that its power there is no fault.
+    log says a turbine is stopped or restricted (time x turbine), so that its power there is no fault;
+    ``farms``: each turbine's farm, when the samples are of more than one (a turbine is judged only against its
+    own farm's; a run is one farm's day, so the ETL's samples are of one).
     """
     t = thresholds_from(thresholds)
     turbines = list(scope.turbines or samples.index.get_level_values("turbine").unique())
@@ -1145,6 +1153,7 @@ def check_day(
         period=period,
         curves=curves,
         explained=explained,
+        farms=farms,
     )
     parts: dict[tuple[str, str], pd.DataFrame] = {}  # (variable, check): a column per turbine
     for variable in variables:
@@ -1155,7 +1164,14 @@ def check_day(
     frame = frame.reorder_levels(["turbine", "variable", "check"], axis=1).astype(bool)
     farm_grid = pd.concat(day.farm, axis=1, names=["variable", "turbine"]).swaplevel(axis=1)[columns]
     return QualityResult(
-        thresholds=t, grid=grid, present=present, flags=frame, period=period, farm=farm_grid, expected=day.expected
+        thresholds=t,
+        grid=grid,
+        present=present,
+        flags=frame,
+        period=period,
+        farm=farm_grid,
+        expected=day.expected,
+        farms=farms,
     )
 
 

@@ -1,14 +1,16 @@
 """run_etl: extract, check, transform, compute the KPIs and load one UTC day of a farm; the one place the
 stages are wired.
 
-The notebook, the CLI, Dagster and the tests call this. One run is one day of the whole farm (or
-of the turbines given): the farm, the day's samples and its status log from the API, all of one state
-of the source (read again when the source was replaced between them, at most ``SNAPSHOT_READS`` times),
-checks, statistics and KPIs vectorised across turbines, one transaction that replaces that day for those
-turbines and records the run, with the source's version it read. Every execution with a valid date
-leaves one ``etl_run`` row in the target, failed ones too, except for a day the source has no samples
-of: that is no run, refused (``NoSourceDataError``, with what the source covers) before anything is
-written or recorded.
+The notebook, the CLI, Dagster and the tests call this. One run is one day of one farm of the fleet (the
+farm named, or the source's only one), whole or the turbines given: the fleet's farms, the farm's
+turbines, the day's samples and its status log from the API, all of one state of the source (read again
+when the source was replaced between them, at most ``SNAPSHOT_READS`` times), checks, statistics and KPIs
+vectorised across the farm's turbines (a turbine is judged only against its own farm), one transaction
+that replaces that day for those turbines and records the run, with the source's version it read; no
+other farm's rows are touched. Every execution with a valid date leaves one ``etl_run`` row in the
+target, failed ones too, except for a day the source has no samples of and a farm the source does not
+have (or none named while it holds several): those are no runs, refused (``NoSourceDataError``, with what
+the source covers; ``FarmChoiceError``, with its farms) before anything is written or recorded.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..core.contract import (
     split_signal_name,
     written_signal_names,
 )
-from ..core.errors import EtlError, NoSourceDataError, SourceChangedError
+from ..core.errors import EtlError, FarmChoiceError, NoSourceDataError, SourceChangedError
 from ..core.scope import RunScope
 from ..metrics import availability
 from ..storage.engines import target_engine
@@ -47,10 +49,13 @@ from .extract import (
     Farm,
     RetryPolicy,
     Samples,
+    Site,
     Turbine,
+    choose_farm,
     fetch_day,
     fetch_events,
     fetch_farm,
+    fetch_farms,
     make_client,
     select_turbines,
 )
@@ -82,6 +87,7 @@ class RunResult:
     source_version: int | None = None  # the source's version the farm and the samples were read from
     kpis: DayKpis | None = field(default=None, repr=False)  # what the farm did (None: run without KPIs)
     events: pd.DataFrame | None = field(default=None, repr=False)  # the status log's events of the day
+    site: Site | None = None  # the farm, as the source describes it
 
     @property
     def run_date(self) -> dt.date:
@@ -92,6 +98,7 @@ class RunResult:
         return {
             "key": self.key,
             "date": self.run_date.isoformat(),
+            "farm": self.scope.farm,
             "turbines": list(self.scope.turbines),
             "rows_read": self.rows_read,
             "buckets": self.buckets,
@@ -126,6 +133,7 @@ def run_etl(
     run_date: dt.date | str,
     settings: Settings | None = None,
     *,
+    farm: str | None = None,
     turbines: list[str] | str | None = None,
     client: httpx.Client | None = None,
     engine: Engine | None = None,
@@ -134,15 +142,17 @@ def run_etl(
     key: str | None = None,
     kpis: bool = True,
 ) -> RunResult:
-    """Run the day for the farm, or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
+    """Run the day of the farm named ``farm`` (None: the source's only farm; a source of several farms needs the
+    name), whole or for ``turbines`` (names); ``thresholds`` overrides quality thresholds,
     ``report`` is the audit notebook's path and ``key`` the caller's id of the run (both kept in the run
     record; a key is made when none is given). ``kpis=False`` leaves out the status log, the KPIs, the
     potential power and the trusted statistics (what ``make bench`` compares a day with KPIs against)."""
     settings = settings or get_settings()
-    scope = RunScope.day(run_date, turbines)
+    scope = RunScope.day(run_date, turbines, farm)
     engine = engine or target_engine(settings)
     record = RunRecord(
         scope.run_date,
+        farm=scope.farm,
         turbines=None if scope.turbines is None else list(scope.turbines),
         report=None if report is None else str(report),
     )
@@ -150,7 +160,7 @@ def run_etl(
         record.key = str(key)
     try:
         return _run_steps(scope, settings, client, engine, thresholds, record, kpis)
-    except NoSourceDataError:  # a day without source data is not a run: nothing to record
+    except (NoSourceDataError, FarmChoiceError):  # a day without source data, or of no farm: not a run, not recorded
         raise
     except Exception as exc:
         error = database_error(exc, "target") or exc  # the target's failure as the project's own error
@@ -188,9 +198,11 @@ def _run_steps(
         owns_client = client is None
         client = client or make_client(settings)
         try:
-            source, farm, scope, samples, events = read_source(client, scope, retry, record, events=with_kpis)
+            site, fleet, source, farm, scope, samples, events = read_source(
+                client, scope, retry, record, events=with_kpis
+            )
             if not len(samples):  # not a run: refused before anything is written, and not recorded
-                raise no_samples_error(client, scope.run_date, retry)
+                raise no_samples_error(client, scope.run_date, retry, scope.farm if fleet else None)
         finally:
             if owns_client:
                 client.close()
@@ -199,7 +211,12 @@ def _run_steps(
         models = {turbine.name: turbine.model for turbine in farm}
         logged = log_codes(expected_timestamps(scope), scope.turbines, events) if with_kpis else None
         explained = availability.explained(logged) if logged is not None else None
-        quality = check_day(samples.values, samples.non_finite, scope, models, thresholds, explained=explained)
+        farm_of = {
+            turbine.name: turbine.farm for turbine in farm
+        }  # one farm's: its turbines are each other's neighbours
+        quality = check_day(
+            samples.values, samples.non_finite, scope, models, thresholds, explained=explained, farms=farm_of
+        )
         usable = quality.grid.notna()
         statistic_columns = usable.columns.get_level_values("variable").isin(ETL_VARIABLES)
         per_bucket = bucket_quality(usable.loc[:, statistic_columns], quality.good().loc[:, statistic_columns])
@@ -235,6 +252,7 @@ def _run_steps(
             farm=source.names,
             whole_farm=whole_farm,
             lock_wait_s=settings.day_lock_wait_s,
+            site=site.as_row(),
         )
     return RunResult(
         scope=scope,
@@ -253,29 +271,38 @@ def _run_steps(
         kpis=day_kpis,
         events=events,
         source_version=source.version,
+        site=site,
     )
 
 
 def read_source(
     client: httpx.Client, scope: RunScope, retry: RetryPolicy, record: RunRecord, *, events: bool = True
-) -> tuple[Farm, list[Turbine], RunScope, Samples, pd.DataFrame | None]:
-    """The farm (all of it, and the scope's turbines of it), the scope covering those turbines, the day's
-    samples and (with ``events``, when there are samples) its status log, of one state of the source: when
-    the samples or the log come from another version than the farm (a seed landed between the reads, or
-    while one was retried), all are read again, up to ``SNAPSHOT_READS`` times; then ``SourceChangedError``.
-    ``record`` learns the turbines and the version."""
+) -> tuple[Site, bool, Farm, list[Turbine], RunScope, Samples, pd.DataFrame | None]:
+    """The scope's farm of the fleet (``choose_farm``) and whether the fleet holds several, the farm's turbines
+    (all of them, and the scope's of them), the scope covering those turbines, the day's samples and (with
+    ``events``, when there are samples) its status log, of one state of the source: when the farm's turbines,
+    the samples or the log come from another version than the fleet's farms (a seed landed between the reads,
+    or while one was retried), all are read again, up to ``SNAPSHOT_READS`` times; then
+    ``SourceChangedError``. ``record`` learns the farm, the turbines and the version."""
     for read in range(1, SNAPSHOT_READS + 1):
-        source = fetch_farm(client, retry=retry)
-        farm = select_turbines(source, scope)
-        if not farm:  # an empty source (or none of the turbines named): no day to run, nothing to ask for
+        farms = fetch_farms(client, retry=retry)
+        if not farms:  # an empty source: no day to run, nothing to ask for
             raise no_samples_error(client, scope.run_date, retry)
-        covered = scope.covering([turbine.name for turbine in farm])
-        record.turbines, record.source_version = list(covered.turbines), source.version
+        site = choose_farm(farms, scope.farm)
+        record.farm = site.name
         try:
+            source = fetch_farm(client, retry=retry, farm=site.name)
+            if farms.version is not None and source.version != farms.version:
+                raise SourceChangedError(farms.version, source.version, scope.run_date)
+            farm = select_turbines(source, scope.at(site.name))
+            if not farm:  # a farm without turbines (or none of the turbines named): no day to run
+                raise no_samples_error(client, scope.run_date, retry, site.name if len(farms) > 1 else None)
+            covered = scope.at(site.name).covering([turbine.name for turbine in farm])
+            record.turbines, record.source_version = list(covered.turbines), source.version
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
             samples = fetch_day(client, covered, list(SOURCE_VARIABLES), retry=retry, farm=source)
             log = fetch_events(client, covered, retry=retry, farm=source) if events and len(samples) else None
-            return source, farm, covered, samples, log
+            return site, len(farms) > 1, source, farm, covered, samples, log
         except SourceChangedError as changed:
             if read == SNAPSHOT_READS:
                 raise SourceChangedError(

@@ -59,6 +59,7 @@ def command(
     target_database_url: str | None = None,
     report_path: str | None = None,
     turbines: list[str] | str | None = None,
+    farm: str | None = None,
 ) -> str:
     """The papermill command, from the project's root, that runs this notebook with these parameters
     (a target URL's password hidden)."""
@@ -66,6 +67,8 @@ def command(
     if output.is_absolute() and output.is_relative_to(PROJECT_ROOT):
         output = output.relative_to(PROJECT_ROOT)
     parts = ["papermill", NOTEBOOK, str(output), "-p", "date", str(date)]
+    if farm is not None:
+        parts += ["-p", "farm", str(farm)]
     if turbines:
         names = [turbines] if isinstance(turbines, str) else list(turbines)
         parts += ["-y", f"turbines: [{', '.join(names)}]"]
@@ -86,14 +89,19 @@ def header(
     target_database_url: str | None = None,
     report_path: str | None = None,
     turbines: list[str] | str | None = None,
+    farm: str | None = None,
 ) -> present.Markdown:
-    """The day, and the command that ran this report (shown before the run, so a failed run has it too)."""
-    ran = command(date, thresholds, api_url, target_database_url, report_path, turbines)
+    """The day and the farm (when the run names it), and the command that ran this report (shown before the run,
+    so a failed run has it too)."""
+    ran = command(date, thresholds, api_url, target_database_url, report_path, turbines, farm)
+    where = "farm" if farm is None else f"farm {farm}"
     which = (
-        "the whole farm"
+        f"the whole {where}"
         if not turbines
         else "the turbines " + ", ".join([turbines] if isinstance(turbines, str) else turbines)
     )
+    if turbines and farm is not None:
+        which += f" of {where}"
     lines = [
         f"## {date} (UTC), {which}",
         "",
@@ -104,7 +112,8 @@ def header(
         "```",
     ]
     if not (thresholds or api_url or target_database_url or turbines):
-        lines += ["", f"`etl run {date}` runs the same. Run it again to replace the day; nothing is duplicated."]
+        named = "" if farm is None else f" --farm {farm}"
+        lines += ["", f"`etl run {date}{named}` runs the same. Run it again to replace the day; nothing is duplicated."]
     return present.Markdown("\n".join(lines))
 
 

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from ..config.settings import Settings, get_settings
-from ..metrics.kpis import FARM, period_kpis
+from ..metrics.kpis import FARM, FLEET, period_kpis
 from ..storage.engines import target_engine
 from ..storage.query import read_kpis
 from . import present
@@ -63,34 +63,49 @@ def table(kpis: pd.DataFrame, *, caption: str = CAPTION, links: dict[str, str] |
     )
 
 
-def trail_kpis(dates: pd.Index, settings: Settings | None = None) -> pd.DataFrame:
+def trail_kpis(dates: pd.Index, settings: Settings | None = None, farms: list[str] | None = None) -> pd.DataFrame:
     """The daily KPI rows the target holds for the days of ``dates`` (``YYYY-MM-DD``; e.g. the runs summary's
-    index): a row per turbine and day, as ``storage.query.read_kpis`` reads them."""
+    index) of the farms ``farms`` (None: every farm): a row per turbine and day, as ``storage.query.read_kpis``
+    reads them."""
     settings = settings or get_settings()
     days = sorted({dt.date.fromisoformat(str(day)) for day in dates})
     if not days:
-        return read_kpis(dt.date.min, dt.date.min, engine=target_engine(settings))
-    rows = read_kpis(days[0], days[-1], engine=target_engine(settings))
+        return read_kpis(dt.date.min, dt.date.min, engine=target_engine(settings), farms=farms)
+    rows = read_kpis(days[0], days[-1], engine=target_engine(settings), farms=farms)
     return rows[rows["day"].isin(days)].reset_index(drop=True)
 
 
-def period_table(rows: pd.DataFrame, by: str = "day", *, farm: bool = True) -> pd.DataFrame:
-    """``rows`` (daily KPI rows) per day or month, for the farm (``farm``) or per turbine, as a report table;
-    days link to their audit report's HTML."""
-    kpis = period_kpis(rows, by, farm=farm)
-    index = ["period"] if farm else ["period", "turbine"]
-    frame = kpis.set_index(index).drop(columns=[c for c in ("turbine",) if farm and c in kpis])
+def _one_farm(kpis: pd.DataFrame) -> pd.DataFrame:
+    """``period_kpis`` rows without their farm when they are one farm's; of several farms, as they are."""
+    if "farm" in kpis and kpis["farm"].nunique() <= 1:
+        return kpis.drop(columns="farm")
+    return kpis
+
+
+def _farm_or_fleet(totals: pd.DataFrame) -> pd.DataFrame:
+    """The totals (``period_kpis(..., total=True)``) of the one farm they hold, or of the fleet, each period once."""
+    if "farm" in totals and totals["farm"].nunique() > 1:
+        return totals[totals["farm"] == FLEET].reset_index(drop=True)
+    return totals
+
+
+def period_table(rows: pd.DataFrame, by: str = "day", *, total: bool = True) -> pd.DataFrame:
+    """``rows`` (daily KPI rows) per day or month, for the farm (``total``: each farm's totals, and the fleet's
+    when they are of several farms) or per turbine, as a report table; days link to their audit report's HTML."""
+    kpis = _one_farm(period_kpis(rows, by, total=total))
+    index = ["period", *(["farm"] if "farm" in kpis else []), *([] if total else ["turbine"])]
+    frame = kpis.set_index(index).drop(columns=[c for c in ("turbine",) if total and c in kpis])
     frame.index = frame.index.set_names(["date" if by == "day" else "month", *index[1:]])
-    what = "the farm" if farm else "each turbine"
+    what = ("each farm and the fleet" if "farm" in kpis else "the farm") if total else "each turbine"
     caption = f"What {what} did per {by} ({'the days of the reports' if by == 'day' else 'the days the target holds'})"
-    links = {"date": "{}.html"} if by == "day" and farm else None
+    links = {"date": "{}.html"} if by == "day" and total and len(index) == 1 else None
     return table(frame, caption=caption, links=links)
 
 
 def trend_figure(rows: pd.DataFrame) -> Figure:
     """The farm's days: produced and lost energy as stacked bars (their sum: the potential), and time-based
     availability in the user's and the manufacturer's view on a % axis beneath."""
-    daily = period_kpis(rows, "day", farm=True)
+    daily = _farm_or_fleet(period_kpis(rows, "day", total=True))
     fig, (energy, shares) = present.figure(2, row_height=2.4, legend=True)
     if daily.empty:
         present.title(energy, "No KPIs yet: the target holds none for these days")

@@ -10,6 +10,10 @@ report that cannot be read (empty, cut short by a full disk, not a notebook) is 
 marked unreadable; the others are summarized all the same. Nothing is re-run; of a report only its
 JSON is read. ``build_report`` executes ``notebooks/runs_summary.ipynb`` with papermill (what ``etl
 report`` does).
+
+A folder is one farm's trail: a source of one farm keeps it in the runs folder, a fleet each farm's in
+``runs/<farm>/`` (``trail_folders`` finds them); a summary's KPIs are those of the farms whose runs it lists
+(``farms_in``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,31 @@ def runs_in(runs_dir: Path, settings: Settings) -> pd.DataFrame:
     files = runs["report"].map(lambda report: Path(report).resolve() if isinstance(report, str) else None)
     inside = files.map(lambda path: path is not None and path.parent == folder)
     return runs[inside.astype(bool)].assign(file=files[inside.astype(bool)])
+
+
+def trail_folders(runs_dir: Path, settings: Settings) -> dict[Path, list[str]]:
+    """The folders with reports the target's run records name, ``runs_dir`` first, then its farm folders
+    (``runs/<farm>/``), each with the farms of those runs."""
+    runs = read_runs(target_engine(settings))
+    folder = Path(runs_dir).resolve()
+    found: dict[Path, set[str]] = {}
+    for report, farm in zip(runs["report"], runs["farm"]):
+        if not isinstance(report, str):
+            continue
+        parent = Path(report).resolve().parent
+        if parent == folder or parent.parent == folder:
+            found.setdefault(parent, set()).update([farm] if isinstance(farm, str) else [])
+    ordered = sorted(found, key=lambda path: (path != folder, path.name))
+    return {path: sorted(found[path]) for path in ordered}
+
+
+def farms_in(runs_dir: Path | str | None = None, settings: Settings | None = None) -> list[str] | None:
+    """The farms of the runs whose reports lie in ``runs_dir`` (a farm's trail: one), None when the records do
+    not say (runs from before the fleet)."""
+    settings = settings or get_settings()
+    runs = runs_in(Path(runs_dir or settings.runs_dir), settings)
+    farms = sorted({farm for farm in runs["farm"] if isinstance(farm, str)})
+    return farms or None
 
 
 _identities: dict[tuple, tuple[str | None, str | None]] = {}

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..core.contract import DEFAULT_TURBINE, SAMPLE_PERIOD
+from ..core.contract import DEFAULT_FARM, DEFAULT_TURBINE, SAMPLE_PERIOD
 from . import status_log
 from .generator import STANDBY_POWER
 
@@ -92,7 +92,8 @@ class Fault:
     - deadband: the logger records ``variable`` anew only when it has moved by more than ``value`` from the
       last value recorded; in between that one repeats (a logger's deadband, e.g. 0.1 °C).
 
-    ``turbine`` names the turbine; ``FARM`` puts the fault on every turbine at the same time.
+    ``turbine`` names the turbine; ``FARM`` puts the fault on every turbine of the farm ``farm`` at the same
+    time (default: the first farm, the one a seed of one farm makes; None: every farm of the fleet).
     """
 
     kind: FaultKind
@@ -102,6 +103,7 @@ class Fault:
     value: float = 0.0
     note: str = ""
     turbine: str = DEFAULT_TURBINE
+    farm: str | None = DEFAULT_FARM  # where a farm-wide fault (turbine=FARM) happens; None: every farm
 
     @property
     def timestamps(self) -> pd.DatetimeIndex:
@@ -189,16 +191,23 @@ def _deadband(values: np.ndarray, band: float) -> np.ndarray:
     return recorded
 
 
-def inject(frame: pd.DataFrame, faults: Sequence[Fault], seed: int = 0, turbine: str = DEFAULT_TURBINE) -> pd.DataFrame:
+def inject(
+    frame: pd.DataFrame,
+    faults: Sequence[Fault],
+    seed: int = 0,
+    turbine: str = DEFAULT_TURBINE,
+    farm: str = DEFAULT_FARM,
+) -> pd.DataFrame:
     """A copy of ``turbine``'s generated ``frame`` (``timestamp``, the variables, and the generator's ``state``
-    and ``potential`` when it has them) with its ``faults`` and the farm's (``turbine=FARM``) applied, every
-    minute kept: ``present`` says whether the minute's row reaches the source. Faults of other turbines,
-    or outside the frame's period, are ignored."""
+    and ``potential`` when it has them) with its ``faults`` and its farm's (``turbine=FARM`` at ``farm``)
+    applied, every minute kept: ``present`` says whether the minute's row reaches the source. Faults of other
+    turbines or farms, or outside the frame's period, are ignored."""
     out = frame.set_index("timestamp", drop=False)
     out["present"] = True
     has_state = "state" in out
     rng = np.random.default_rng([seed, 100])
-    for fault in (f for f in faults if f.turbine in (turbine, FARM)):
+    ours = (f for f in faults if f.turbine == turbine or (f.turbine == FARM and f.farm in (None, farm)))
+    for fault in ours:
         where = fault.timestamps.intersection(out.index)
         if where.empty:
             continue

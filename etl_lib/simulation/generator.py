@@ -1,14 +1,16 @@
 """Seeded, realistic synthetic 1-minute samples of a wind farm, and the state each turbine was in.
 
-One weather for the farm: a wind speed that is an autocorrelated Gaussian process mapped onto a
+A fleet is farms (``Site``: a name, a position and an elevation), each with a weather of its own. One
+weather for a farm: a wind speed that is an autocorrelated Gaussian process mapped onto a
 Weibull distribution (Gaussian copula), a slowly veering wind direction and a daily cycle of
-ambient temperature. Each turbine sees that wind with turbulence of its own, a slow local
+ambient temperature (cooler the higher the site). Each turbine sees that wind with turbulence of its own, a slow local
 deviation, and the wake of any turbine upwind of it (by direction and distance); its power
 follows its own model's power curve (``core.turbines``) at the wind normalised to the air's density
 (IEC 61400-12-1: the curve is for 1.225 kg/m³; the density comes from the temperature and the site's
 elevation), with noise, and a small standby draw when idle. Every component draws from its own random
-stream (per turbine where it is the turbine's own), so the first N days are the same whatever the
-length of the period.
+stream (per turbine where it is the turbine's own; per farm, the first farm's being a lone farm's), so the
+first N days are the same whatever the length of the period, and the first farm of a fleet is the farm a
+seed of one farm makes.
 
 Each minute also has the turbine's state, a status code of ``status_log.STATUS_CODES``: generating,
 ready (wind below cut-in), stopped above cut-out until the wind drops below the restart speed
@@ -22,12 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..core.contract import (
+    DEFAULT_FARM,
+    DEFAULT_FARMS,
     DEFAULT_MODELS,
     DEFAULT_PERIOD_DAYS,
     DEFAULT_PERIOD_START,
@@ -50,6 +54,14 @@ ICING_MINUTES = 120
 ICED_ANEMOMETER = 0.35  # an iced anemometer reads this share of the wind
 PER_ROW = 5  # turbines per row, west to east; rows go north
 METRES_PER_DEGREE = 111_320.0
+# The fleet: farm k (k >= 2) lies east of the first, FARMS_PER_ROW to a row (rows go south), on a site higher
+# by ELEVATION_STEP per place in a cycle of ELEVATION_CYCLE (a coast, then hills); the air cools with height.
+FARMS_PER_ROW = 8
+FARM_SPACING = (0.45, 0.6)  # degrees south, east between farms
+ELEVATION_STEP = 110.0  # m
+ELEVATION_CYCLE = 4
+LAPSE_RATE = 0.0065  # °C per m: the standard atmosphere's
+FARM_STREAMS = 9_000  # marks the random streams of farm k >= 2 (the first farm's are a lone farm's)
 
 
 @dataclass(frozen=True)
@@ -68,32 +80,86 @@ class WindClimate:
 
 
 @dataclass(frozen=True)
+class Site:
+    """A farm of the fleet: its name, its place in the fleet (``number``, 1 for the first), where its first
+    turbine stands and its elevation above sea level."""
+
+    name: str = DEFAULT_FARM
+    number: int = 1
+    latitude: float = FARM_ORIGIN[0]
+    longitude: float = FARM_ORIGIN[1]
+    elevation: float = FARM_ELEVATION  # m
+
+    def streams(self) -> tuple[int, ...]:
+        """What sets its random streams apart: nothing for the first farm (a lone farm's), else its number."""
+        return () if self.number == 1 else (FARM_STREAMS, self.number)
+
+    def climate(self, climate: WindClimate) -> WindClimate:
+        """``climate`` at this site: the temperature lower by the lapse rate over its height above the first's."""
+        rise = self.elevation - FARM_ELEVATION
+        return climate if rise == 0 else replace(climate, mean_temperature=climate.mean_temperature - LAPSE_RATE * rise)
+
+    def as_row(self) -> dict:
+        return {"name": self.name, "latitude": self.latitude, "longitude": self.longitude, "elevation": self.elevation}
+
+
+@dataclass(frozen=True)
 class FarmTurbine:
     name: str
     model: TurbineModel
-    east: float  # m from the farm's origin
+    east: float  # m from the farm's origin (its first turbine)
     north: float  # m from the farm's origin
     elevation: float = FARM_ELEVATION  # m above sea level
+    site: Site = Site()  # its farm
 
     @property
     def latitude(self) -> float:
-        return FARM_ORIGIN[0] + self.north / METRES_PER_DEGREE
+        return self.site.latitude + self.north / METRES_PER_DEGREE
 
     @property
     def longitude(self) -> float:
-        return FARM_ORIGIN[1] + self.east / (METRES_PER_DEGREE * math.cos(math.radians(FARM_ORIGIN[0])))
+        return self.site.longitude + self.east / (METRES_PER_DEGREE * math.cos(math.radians(self.site.latitude)))
 
 
-def turbine_names(count: int) -> list[str]:
+def turbine_names(count: int, first: int = 1, width: int | None = None) -> list[str]:
+    """``count`` names from ``WT<first>``, numbered with ``width`` digits (default: enough for ``count``, at
+    least 2)."""
+    width = width or max(2, len(str(count)))
+    return [f"WT{number:0{width}d}" for number in range(first, first + count)]
+
+
+def farm_names(count: int) -> list[str]:
+    """``WF01``, ``WF02``, …: the fleet's farms (the first is ``DEFAULT_FARM``)."""
     width = max(2, len(str(count)))
-    return [f"WT{number:0{width}d}" for number in range(1, count + 1)]
+    return [f"WF{number:0{width}d}" for number in range(1, count + 1)]
+
+
+def site(number: int, name: str | None = None) -> Site:
+    """The ``number``-th farm of a generated fleet (1: the default farm's site), named ``name`` (default its
+    ``farm_names`` name)."""
+    if number < 1:
+        raise ValueError(f"a farm's number is 1 or more, not {number}")
+    row, column = divmod(number - 1, FARMS_PER_ROW)
+    return Site(
+        name or f"WF{number:02d}",
+        number,
+        FARM_ORIGIN[0] - FARM_SPACING[0] * row,
+        FARM_ORIGIN[1] + FARM_SPACING[1] * column,
+        FARM_ELEVATION + ELEVATION_STEP * ((number - 1) % ELEVATION_CYCLE),
+    )
 
 
 def build_farm(
-    turbines: int = DEFAULT_TURBINES, models: Sequence[str | TurbineModel] = DEFAULT_MODELS
+    turbines: int = DEFAULT_TURBINES,
+    models: Sequence[str | TurbineModel] = DEFAULT_MODELS,
+    *,
+    at: Site = Site(),
+    first: int = 1,
+    width: int | None = None,
 ) -> list[FarmTurbine]:
-    """``turbines`` turbines in rows of five, west to east, 5 rotor diameters apart (rows 7 apart);
-    the models (catalogue names, CSV paths or TurbineModels) in equal consecutive groups."""
+    """``turbines`` turbines of the farm ``at`` in rows of five, west to east, 5 rotor diameters apart (rows 7
+    apart), named from ``WT<first>`` (``turbine_names``); the models (catalogue names, CSV paths or
+    TurbineModels) in equal consecutive groups."""
     if turbines < 1:
         raise ConfigurationError(
             f"A farm needs at least one turbine, not {turbines}.", "Give --turbines 1 or more.", setting="turbines"
@@ -103,11 +169,32 @@ def build_farm(
         raise ConfigurationError("No turbine model was given.", "Name one or more models.", setting="models")
     spacing = max(m.rotor_diameter or 90.0 for m in resolved)
     farm = []
-    for index, name in enumerate(turbine_names(turbines)):
+    for index, name in enumerate(turbine_names(turbines, first, width)):
         row, column = divmod(index, PER_ROW)
         model = resolved[index * len(resolved) // turbines]
-        farm.append(FarmTurbine(name, model, east=5 * spacing * column, north=7 * spacing * row))
+        farm.append(
+            FarmTurbine(
+                name, model, east=5 * spacing * column, north=7 * spacing * row, elevation=at.elevation, site=at
+            )
+        )
     return farm
+
+
+def build_fleet(
+    farms: int = DEFAULT_FARMS, turbines: int = DEFAULT_TURBINES, models: Sequence[str | TurbineModel] = DEFAULT_MODELS
+) -> list[list[FarmTurbine]]:
+    """``farms`` farms (``site``) of ``turbines`` turbines each (``build_farm``), the turbines numbered across
+    the fleet (WT01 to WT04 in the first farm of four, WT05 to WT08 in the second, …): a turbine's name is
+    unique in the fleet. One farm is ``build_farm``'s farm."""
+    if farms < 1:
+        raise ConfigurationError(
+            f"A fleet needs at least one farm, not {farms}.", "Give --farms 1 or more.", setting="farms"
+        )
+    width = max(2, len(str(farms * turbines)))
+    return [
+        build_farm(turbines, models, at=site(number, name), first=1 + (number - 1) * turbines, width=width)
+        for number, name in enumerate(farm_names(farms), start=1)
+    ]
 
 
 def _stream(seed: int, *component: int) -> np.random.Generator:
@@ -138,17 +225,21 @@ class Weather:
     temperature: np.ndarray  # °C
 
 
-def weather(start: dt.date, days: int, seed: int, climate: WindClimate = WindClimate()) -> Weather:
+def weather(start: dt.date, days: int, seed: int, climate: WindClimate = WindClimate(), at: Site = Site()) -> Weather:
+    """The weather of the farm ``at`` (its own random streams and its site's climate) over ``days`` days."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     n = days * SAMPLES_PER_DAY
+    climate, own = at.climate(climate), at.streams()
     timestamps = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=n, freq=SAMPLE_PERIOD)
-    u = np.clip(_normal_cdf(_ar1(_stream(seed, 1), n, climate.correlation_minutes)), 1e-9, 1 - 1e-9)
+    u = np.clip(_normal_cdf(_ar1(_stream(seed, 1, *own), n, climate.correlation_minutes)), 1e-9, 1 - 1e-9)
     scale = climate.mean_speed / math.gamma(1.0 + 1.0 / climate.weibull_k)
     speed = scale * (-np.log1p(-u)) ** (1.0 / climate.weibull_k)
-    direction = (climate.prevailing_direction + climate.direction_spread * _ar1(_stream(seed, 6), n, 720.0)) % 360.0
+    direction = (
+        climate.prevailing_direction + climate.direction_spread * _ar1(_stream(seed, 6, *own), n, 720.0)
+    ) % 360.0
     hours = (timestamps.hour + timestamps.minute / 60.0).to_numpy()
-    drift = _ar1(_stream(seed, 4), n, 720.0)
+    drift = _ar1(_stream(seed, 4, *own), n, 720.0)
     temperature = climate.mean_temperature + 4.5 * np.sin(2 * math.pi * (hours - 9.0) / 24.0) + 2.0 * drift
     return Weather(timestamps, speed, direction, temperature)
 
@@ -201,11 +292,12 @@ def turbine_samples(
     """Turbine ``index``'s 1-minute rows ``timestamp, wind_speed, power, ambient_temperature``, with the
     minute's status code (``state``) and true potential power (``potential``, kW)."""
     turbine, n = farm[index], len(sky.timestamps)
-    number = index + 1  # the turbine's own streams: the same whatever the size of the farm
-    gusts = _ar1(_stream(seed, 2, number), n, 3.0) * climate.turbulence_intensity
-    local = _ar1(_stream(seed, 7, number), n, 60.0) * climate.local_deviation
+    # The turbine's own streams, by its place in its farm: the same whatever the size of the farm or fleet.
+    own = (index + 1, *turbine.site.streams())
+    gusts = _ar1(_stream(seed, 2, *own), n, 3.0) * climate.turbulence_intensity
+    local = _ar1(_stream(seed, 7, *own), n, 60.0) * climate.local_deviation
     true_wind = np.clip(sky.wind_speed * _wake_factor(farm, index, sky, climate) * (1.0 + local + gusts), 0.0, None)
-    temperature = sky.temperature + 0.05 * _stream(seed, 5, number).standard_normal(n)
+    temperature = sky.temperature + 0.05 * _stream(seed, 5, *own).standard_normal(n)
 
     # Icing on cold days: once cold for a while the rotor stops and the anemometer reads low, until it thaws.
     if (temperature <= ICING_BELOW).any():
@@ -220,7 +312,7 @@ def turbine_samples(
     # when idle, capped a little above its top; stopped above cut-out until the wind drops below the restart
     # speed, and while iced.
     model = turbine.model
-    noise = _stream(seed, 3, number).standard_normal(n)
+    noise = _stream(seed, 3, *own).standard_normal(n)
     normalised = density_factor(temperature, turbine.elevation)
     # The controller's wind (a heated sensor, not the iced cup), read at the standard density.
     measured = np.where(iced, true_wind, wind_speed) * normalised
@@ -252,9 +344,9 @@ def generate(
     seed: int = DEFAULT_SEED,
     climate: WindClimate = WindClimate(),
 ) -> Iterator[tuple[FarmTurbine, pd.DataFrame]]:
-    """Each turbine of ``farm`` (default: ``build_farm()``) with its samples over ``days`` UTC days,
-    one turbine at a time (a year of a large farm never sits in memory at once)."""
+    """Each turbine of ``farm`` (default: ``build_farm()``; a farm of one site) with its samples over ``days`` UTC
+    days in its site's weather, one turbine at a time (a year of a large farm never sits in memory at once)."""
     farm = farm or build_farm()
-    sky = weather(start, days, seed, climate)
+    sky = weather(start, days, seed, climate, farm[0].site)
     for index, turbine in enumerate(farm):
         yield turbine, turbine_samples(farm, index, sky, seed, climate)

@@ -1,18 +1,35 @@
-"""The farm's tables, the same in the source and the target: turbine models with their power curves,
-and the turbines (name, model, position). One definition, added to each database's metadata."""
+"""The fleet's tables, the same in the source and the target: the farms (a site: name, position,
+elevation), turbine models with their power curves, and the turbines (name, farm, model, position).
+One definition, added to each database's metadata."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from ..core.contract import MODEL_TABLE, TURBINE_TABLE
+from ..core.contract import FARM_NAME_PATTERN, FARM_TABLE, MODEL_TABLE, TURBINE_TABLE
 from ..core.turbines import TurbineModel
 
 
-def fleet_tables(metadata: MetaData, *, model_required: bool) -> tuple[Table, Table]:
-    """``turbine_model`` and ``turbine`` in ``metadata``. The source knows every turbine's model; the
-    target may hold a turbine whose model it has not been told yet (rows from before the farm)."""
+def farm_table(metadata: MetaData) -> Table:
+    """``farm``: a site of the fleet. Its name names folders and Dagster partitions (``FARM_NAME_PATTERN``)."""
+    return Table(
+        FARM_TABLE,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(64), nullable=False, unique=True),
+        Column("latitude", Float(precision=53), comment="degrees north (WGS 84)"),
+        Column("longitude", Float(precision=53), comment="degrees east (WGS 84)"),
+        Column("elevation", Float(precision=53), comment="m above sea level"),
+        CheckConstraint(f"name ~ '{FARM_NAME_PATTERN}'", name="farm_name_pattern"),
+    )
+
+
+def fleet_tables(metadata: MetaData, *, model_required: bool) -> tuple[Table, Table, Table]:
+    """``farm``, ``turbine_model`` and ``turbine`` in ``metadata``. The source knows every turbine's farm and
+    model; the target may hold a turbine whose model or farm it has not been told yet (rows from before the
+    farm, or before the fleet)."""
+    farm = farm_table(metadata)
     model = Table(
         MODEL_TABLE,
         metadata,
@@ -36,8 +53,10 @@ def fleet_tables(metadata: MetaData, *, model_required: bool) -> tuple[Table, Ta
         Column("latitude", Float(precision=53), comment="degrees north (WGS 84)"),
         Column("longitude", Float(precision=53), comment="degrees east (WGS 84)"),
         Column("elevation", Float(precision=53), comment="m above sea level"),
+        Column("farm_id", Integer, ForeignKey(f"{FARM_TABLE}.id"), nullable=not model_required),
+        Index("turbine_farm_id_idx", "farm_id"),
     )
-    return model, turbine
+    return farm, model, turbine
 
 
 def model_row(model: TurbineModel) -> dict:

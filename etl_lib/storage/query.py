@@ -16,7 +16,7 @@ from ..core.errors import QueryError
 from ..core.turbines import TurbineModel
 from .engines import target_engine
 from .fleet import model_from_row
-from .target import signal, target_data, turbine, turbine_day_kpi, turbine_model
+from .target import farm, signal, target_data, turbine, turbine_day_kpi, turbine_model
 
 
 def _as_utc(value: dt.date | dt.datetime | str) -> pd.Timestamp:
@@ -61,16 +61,33 @@ def available_signals(settings: Settings | None = None, *, engine: Engine | None
 
 
 def available_turbines(
-    settings: Settings | None = None, *, engine: Engine | None = None, retired: bool = False
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    retired: bool = False,
+    farm_name: str | None = None,
 ) -> list[str]:
-    """The names of the turbines of the current farm (the source's, as the last run found it), sorted;
-    with ``retired`` also those that left the source (``turbine.retired_at``) and whose rows the target
-    keeps for the days before."""
+    """The names of the turbines of the current fleet (the source's, as the last runs found it; of the farm
+    ``farm_name``, when given), sorted; with ``retired`` also those that left the source
+    (``turbine.retired_at``) and whose rows the target keeps for the days before."""
     query = select(turbine.c.name).order_by(turbine.c.name)
     if not retired:
         query = query.where(turbine.c.retired_at.is_(None))
+    if farm_name is not None:
+        query = query.where(turbine.c.farm_id.in_(select(farm.c.id).where(farm.c.name == farm_name)))
     with _engine(settings, engine).connect() as conn:
         return list(conn.execute(query).scalars())
+
+
+def available_farms(settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
+    """The names of the farms the target knows, sorted."""
+    with _engine(settings, engine).connect() as conn:
+        return list(conn.execute(select(farm.c.name).order_by(farm.c.name)).scalars())
+
+
+def check_farms(names: list[str] | str, settings: Settings | None = None, *, engine: Engine | None = None) -> list[str]:
+    """``names`` as a list if the target knows them all; otherwise an error listing the farms it knows."""
+    return _known(_as_list(names), available_farms(settings, engine=engine), "farm")
 
 
 def retired_turbines(settings: Settings | None = None, *, engine: Engine | None = None) -> dict[str, dt.datetime]:
@@ -214,19 +231,29 @@ def read_signals(
 
 
 def read_kpis(
-    start: dt.date, end: dt.date, settings: Settings | None = None, *, engine: Engine | None = None, turbines=None
+    start: dt.date,
+    end: dt.date,
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    turbines=None,
+    farms=None,
 ) -> pd.DataFrame:
     """The daily KPI rows (``turbine_day_kpi``) of the days ``start`` to ``end`` (both included), of the
-    ``turbines`` named (default: all): columns ``day``, ``turbine`` (its name) and the table's figures."""
+    ``turbines`` named and the ``farms`` named (default: all): columns ``day``, ``farm`` and ``turbine`` (their
+    names) and the table's figures."""
     figures = [c for c in turbine_day_kpi.c if c.name not in ("turbine_id", "day", "run_id")]
     query = (
-        select(turbine_day_kpi.c.day, turbine.c.name.label("turbine"), *figures)
+        select(turbine_day_kpi.c.day, farm.c.name.label("farm"), turbine.c.name.label("turbine"), *figures)
         .join(turbine, turbine.c.id == turbine_day_kpi.c.turbine_id)
+        .outerjoin(farm, farm.c.id == turbine.c.farm_id)
         .where(turbine_day_kpi.c.day >= start, turbine_day_kpi.c.day <= end)
-        .order_by(turbine_day_kpi.c.day, turbine.c.name)
+        .order_by(turbine_day_kpi.c.day, farm.c.name, turbine.c.name)
     )
     if turbines is not None:
         query = query.where(turbine.c.name.in_(_as_list(turbines)))
+    if farms is not None:
+        query = query.where(farm.c.name.in_(_as_list(farms)))
     with _engine(settings, engine).connect() as conn:
         result = conn.execute(query)
         return pd.DataFrame(result.all(), columns=list(result.keys()))

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, exists, insert, select, update
 
 from ..core.contract import RunStatus
 from ..core.dates import day_bounds, utc_now
-from .target import etl_run, signal, target_data, turbine
+from .target import etl_run, farm, signal, target_data, turbine
 
 
 def new_key() -> str:
@@ -33,6 +33,7 @@ class RunRecord:
     run_date: dt.date
     key: str = field(default_factory=new_key)
     started_at: dt.datetime = field(default_factory=utc_now)
+    farm: str | None = None  # the farm's name, once known
     turbines: list[str] | None = None
     rows_read: int | None = None
     buckets: int | None = None
@@ -82,33 +83,38 @@ def record_report(engine: Engine, key: str, report: str | None, error: str | Non
         ).rowcount
 
 
-def read_runs(engine: Engine, run_date: dt.date | None = None):
-    """The recorded runs (of one date, or all), oldest first, as a DataFrame."""
+def read_runs(engine: Engine, run_date: dt.date | None = None, farm: str | None = None):
+    """The recorded runs (of one date, or all; of one farm, or all), oldest first, as a DataFrame."""
     import pandas as pd
 
     query = select(etl_run).order_by(etl_run.c.started_at, etl_run.c.id)
     if run_date is not None:
         query = query.where(etl_run.c.run_date == run_date)
+    if farm is not None:
+        query = query.where(etl_run.c.farm == farm)
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return pd.DataFrame(rows, columns=[c.name for c in etl_run.columns])
 
 
-def latest_succeeded(engine: Engine, run_date: dt.date) -> dict | None:
-    """The newest succeeded run of ``run_date``, or None."""
+def latest_succeeded(engine: Engine, run_date: dt.date, farm: str | None = None) -> dict | None:
+    """The newest succeeded run of ``run_date`` (of ``farm``, when given), or None."""
     query = (
         select(etl_run)
         .where(etl_run.c.run_date == run_date, etl_run.c.status == RunStatus.SUCCEEDED.value)
         .order_by(etl_run.c.finished_at.desc(), etl_run.c.id.desc())
         .limit(1)
     )
+    if farm is not None:
+        query = query.where(etl_run.c.farm == farm)
     with engine.connect() as conn:
         row = conn.execute(query).mappings().first()
     return None if row is None else dict(row)
 
 
-def turbines_with_values(conn: Connection, run_date: dt.date) -> set[str]:
-    """The turbines the target holds values of on the UTC day (an index probe per signal, no scan)."""
+def turbines_with_values(conn: Connection, run_date: dt.date, farm_name: str | None = None) -> set[str]:
+    """The turbines (of the farm ``farm_name``, when given) the target holds values of on the UTC day (an index
+    probe per signal, no scan)."""
     start, end = day_bounds(run_date)
     has_values = exists().where(
         signal.c.turbine_id == turbine.c.id,
@@ -116,21 +122,27 @@ def turbines_with_values(conn: Connection, run_date: dt.date) -> set[str]:
         target_data.c.timestamp >= start,
         target_data.c.timestamp < end,
     )
-    return set(conn.execute(select(turbine.c.name).where(has_values)).scalars())
+    query = select(turbine.c.name).where(has_values)
+    if farm_name is not None:
+        query = query.where(turbine.c.farm_id.in_(select(farm.c.id).where(farm.c.name == farm_name)))
+    return set(conn.execute(query).scalars())
 
 
-def standing_run(engine: Engine, run_date: dt.date) -> dict | None:
-    """The run whose results stand for ``run_date``: the newest succeeded run that covered every turbine
-    the target holds values of that day (a later run of some turbines re-ran only part of the day, so
-    it does not replace the farm's run); the newest succeeded run when none did; None without one."""
+def standing_run(engine: Engine, run_date: dt.date, farm_name: str | None = None) -> dict | None:
+    """The run whose results stand for ``run_date`` of the farm ``farm_name`` (None: of any farm, as in a source
+    of one): the newest succeeded run that covered every turbine of the farm the target holds values of that day
+    (a later run of some turbines re-ran only part of the day, so it does not replace the farm's run); the newest
+    succeeded run when none did; None without one."""
     query = (
         select(etl_run)
         .where(etl_run.c.run_date == run_date, etl_run.c.status == RunStatus.SUCCEEDED.value)
         .order_by(etl_run.c.finished_at.desc(), etl_run.c.id.desc())
     )
+    if farm_name is not None:
+        query = query.where(etl_run.c.farm == farm_name)
     with engine.connect() as conn:
         runs = [dict(row) for row in conn.execute(query).mappings()]
         if not runs:
             return None
-        held = turbines_with_values(conn, run_date)
+        held = turbines_with_values(conn, run_date, farm_name)
     return next((run for run in runs if held <= set(run["turbines"] or ())), runs[0])

@@ -41,7 +41,7 @@ from ..core.contract import (
 from .fleet import fleet_tables
 
 metadata = MetaData()
-turbine_model, turbine = fleet_tables(metadata, model_required=True)
+farm, turbine_model, turbine = fleet_tables(metadata, model_required=True)
 
 source_data = Table(
     SOURCE_TABLE,

@@ -1,5 +1,5 @@
-"""The target database: the farm (turbine models, turbines), a signal per turbine and name, their
-10-minute values and the run record. The schema is made by the migrations in
+"""The target database: the fleet (farms, turbine models, turbines, mirrored from the source), a signal per
+turbine and name, their 10-minute values and the run record. The schema is made by the migrations in
 ``storage/migrations/target`` (``ensure_target_schema``)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -34,7 +35,7 @@ from ..core.turbines import TurbineModel
 from .fleet import fleet_tables, model_row
 
 metadata = MetaData()
-turbine_model, turbine = fleet_tables(metadata, model_required=False)
+farm, turbine_model, turbine = fleet_tables(metadata, model_required=False)
 # Only the target keeps turbines that left the source: a farm run marks them (storage.target.retire).
 turbine.append_column(
     Column(
@@ -91,8 +92,10 @@ etl_run = Table(
         BigInteger,
         comment="the source's version the run read its farm and samples from (X-Source-Version)",
     ),
+    Column("farm", String(64), comment="the farm the run covered (its name)"),
     CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
     Index("etl_run_key_idx", "key"),
+    Index("etl_run_farm_run_date_idx", "farm", "run_date"),
 )
 
 # What the farm did, per turbine and day (``metrics.kpis``): replaced with the day's rows, in its transaction.
@@ -136,9 +139,22 @@ def ensure_target_schema(engine: Engine) -> None:
         _prepared.add(key)
 
 
-def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
-    """Record the turbines (``name``, ``model``: a TurbineModel, ``latitude``, ``longitude``) and their
-    models as the source describes them now; return their ids by name."""
+def upsert_site(conn: Connection, site: dict) -> int:
+    """Record the farm ``site`` (``name``, ``latitude``, ``longitude``, ``elevation``) as the source describes
+    it now; return its id."""
+    row = {key: site.get(key) for key in ("name", "latitude", "longitude", "elevation")}
+    statement = insert(farm).values(row)
+    return conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={c: statement.excluded[c] for c in ("latitude", "longitude", "elevation")}
+        ).returning(farm.c.id)
+    ).scalar_one()
+
+
+def upsert_farm(conn: Connection, turbines: list[dict], farm_id: int | None = None) -> dict[str, int]:
+    """Record the turbines (``name``, ``model``: a TurbineModel, ``latitude``, ``longitude``, ``elevation``), their
+    models and, given ``farm_id`` (``upsert_site``), their farm as the source describes them now; return their ids
+    by name."""
     models: dict[str, TurbineModel] = {t["model"].name: t["model"] for t in turbines if t.get("model")}
     if models:
         rows = [model_row(model) for model in models.values()]
@@ -155,17 +171,15 @@ def upsert_farm(conn: Connection, turbines: list[dict]) -> dict[str, int]:
             "latitude": t.get("latitude"),
             "longitude": t.get("longitude"),
             "elevation": t.get("elevation"),
+            "farm_id": farm_id,
         }
         for t in turbines
     ]
     statement = insert(turbine).values(rows)
+    updated = ("model", "latitude", "longitude", "elevation", *(("farm_id",) if farm_id is not None else ()))
     conn.execute(
         statement.on_conflict_do_update(
-            index_elements=["name"],
-            set_={
-                **{c: statement.excluded[c] for c in ("model", "latitude", "longitude", "elevation")},
-                "retired_at": None,
-            },
+            index_elements=["name"], set_={**{c: statement.excluded[c] for c in updated}, "retired_at": None}
         )
     )
     names = [t["name"] for t in turbines]
@@ -185,16 +199,18 @@ def ensure_signals(conn: Connection, turbine_ids: dict[str, int], names: list[st
     return {(by_id[tid], name): sid for tid, name, sid in found}
 
 
-def retire(conn: Connection, farm: list[str]) -> list[str]:
-    """Mark the turbines the source no longer has (not in ``farm``, every turbine of the source now) as
-    retired, and those it has again as current; return the names retired by this call."""
+def retire(conn: Connection, farm: list[str], farm_id: int | None = None) -> list[str]:
+    """Mark the turbines the source no longer has (not in ``farm``, every turbine of the source now, or of the
+    farm ``farm_id`` now: then only that farm's turbines are judged) as retired, and those it has again as
+    current; return the names retired by this call."""
     conn.execute(
         update(turbine).where(turbine.c.name.in_(farm), turbine.c.retired_at.is_not(None)).values(retired_at=None)
     )
+    ours = turbine.c.farm_id == farm_id if farm_id is not None else true()
     return list(
         conn.execute(
             update(turbine)
-            .where(turbine.c.name.not_in(farm), turbine.c.retired_at.is_(None))
+            .where(turbine.c.name.not_in(farm), turbine.c.retired_at.is_(None), ours)
             .values(retired_at=func.now())
             .returning(turbine.c.name)
         ).scalars()

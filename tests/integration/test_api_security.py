@@ -308,17 +308,23 @@ def test_repeated_variables_are_still_allowed(api):
     assert response.json()["variables"] == ["power", "wind_speed"]
 
 
-@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health", "/turbines"])
+@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health", "/turbines", "/farms"])
 def test_unknown_parameters_are_refused_on_every_route(api, path):
     response = api.get(path, params={"debug": "1"})
     assert response.status_code == 422
     assert "Unknown query parameter(s) 'debug'" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/variables", "/coverage", "/health", "/turbines"])
+@pytest.mark.parametrize("path", ["/variables", "/health", "/farms"])
 def test_a_route_without_parameters_says_it_takes_none(api, path):
     detail = api.get(path, params={"x": "1"}).json()["detail"]
     assert detail == "Unknown query parameter(s) 'x'. This route takes none."
+
+
+@pytest.mark.parametrize("path", ["/coverage", "/turbines"])
+def test_a_route_of_one_farm_says_it_takes_farm(api, path):
+    detail = api.get(path, params={"x": "1"}).json()["detail"]
+    assert detail == "Unknown query parameter(s) 'x'. Allowed: farm."
 
 
 def test_the_data_route_names_the_parameters_it_takes(api):

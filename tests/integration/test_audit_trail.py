@@ -52,7 +52,7 @@ def test_a_partial_and_a_mistyped_run_keep_their_own_reports_beside_the_farms(se
     typo = etl("run", DAY.isoformat(), "--turbines", "WT99", env=env)
     assert typo.returncode == 1
     assert report.read_bytes() == farms_report  # a typo never replaces the farm's report
-    assert "The farm has no turbine(s) 'WT99'" in typo.stderr and f"Nothing of {DAY} was written" in typo.stderr
+    assert "The farm WF01 has no turbine(s) 'WT99'" in typo.stderr and f"Nothing of {DAY} was written" in typo.stderr
     one = etl("run", DAY.isoformat(), "--turbines", "WT01", env=env)
     assert one.returncode == 0, one.stderr
     assert report.read_bytes() == farms_report  # still the farm's, untouched

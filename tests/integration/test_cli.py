@@ -73,7 +73,7 @@ def test_etl_run_writes_the_report_and_says_what_it_did(settings):
     report = settings.runs_dir / "2024-10-04.ipynb"
     assert str(report) in ok.stdout
     assert "2024-10-04 succeeded:" in ok.stdout and "rows written; lowest quality " in ok.stdout
-    assert "4 turbine(s), 5760 samples read" in ok.stdout
+    assert "4 turbine(s) of farm WF01, 5760 samples read" in ok.stdout
     assert "lowest quality wind_speed 100.0%, power 100.0%, ambient_temperature 100.0%\n" in ok.stdout  # a clean day
     record = read_runs(engine_for(settings.target_url), dt.date(2024, 10, 4)).iloc[-1]  # the one record of the run
     assert record["status"] == "succeeded" and record["report"] == str(report)

@@ -34,14 +34,16 @@ def dagster_home(tmp_path):
 def materializations(home, day: dt.date) -> list:
     with DagsterInstance.from_config(str(home)) as instance:
         found = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=KEY, asset_partitions=[day.isoformat()]), 10
+            AssetRecordsFilter(asset_key=KEY, asset_partitions=[f"{day.isoformat()}|WF01"]), 10
         )
         return [record.asset_materialization for record in found.records]
 
 
 def observations(home, day: dt.date) -> list:
     with DagsterInstance.from_config(str(home)) as instance:
-        found = instance.fetch_observations(AssetRecordsFilter(asset_key=KEY, asset_partitions=[day.isoformat()]), 10)
+        found = instance.fetch_observations(
+            AssetRecordsFilter(asset_key=KEY, asset_partitions=[f"{day.isoformat()}|WF01"]), 10
+        )
         return [record.asset_observation for record in found.records]
 
 
@@ -69,7 +71,7 @@ def test_a_day_run_by_etl_run_is_materialized_in_dagster_with_the_assets_metadat
     assert shown["quality/WT03/power"] == pytest.approx(record["quality"]["WT03"]["power"])
     assert "report" in expected and report.with_suffix(".html").exists()  # linked as its HTML export, as by Dagster
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        assert instance.get_materialized_partitions(KEY) == {GAP_DAY.isoformat()}
+        assert instance.get_materialized_partitions(KEY) == {f"{GAP_DAY.isoformat()}|WF01"}
 
     # A run of one turbine re-runs part of the day: an observation, and the farm's materialization stands.
     one = etl("run", GAP_DAY.isoformat(), "--turbines", "WT01", env=env)
@@ -83,7 +85,7 @@ def test_a_day_run_by_etl_run_is_materialized_in_dagster_with_the_assets_metadat
         result = (
             load_defs()
             .resolve_job_def("daily_checks_job")
-            .execute_in_process(tags={"dagster/partition": GAP_DAY.isoformat()}, instance=instance)
+            .execute_in_process(tags={"dagster/partition": f"{GAP_DAY.isoformat()}|WF01"}, instance=instance)
         )
     checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
     buckets = checks["all_buckets_written"]
@@ -101,7 +103,7 @@ def test_days_run_by_etl_backfill_are_materialized_in_dagster(settings, target_e
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        assert instance.get_materialized_partitions(KEY) == {day.isoformat() for day in days}
+        assert instance.get_materialized_partitions(KEY) == {f"{day.isoformat()}|WF01" for day in days}
     for day in days:
         record = read_runs(target_engine, day).iloc[-1].to_dict()
         [materialization] = materializations(dagster_home, day)

@@ -116,14 +116,14 @@ def test_etl_kpis_prints_the_documented_columns_by_month_for_the_farm_and_per_tu
     done = etl("kpis", "2024-10-01", "2024-10-10", "--by", "month", "--format", "csv")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(io.StringIO(done.stdout))
-    assert list(table.columns) == COLUMNS
+    assert list(table.columns) == ["period", "farm", *COLUMNS[1:]] and set(table["farm"]) == {"WF01"}
     assert (
         table["turbine"].tolist() == TURBINES and (table["period"] == "2024-10").all() and (table["days"] == 10).all()
     )
     for column in LOSSES:
         assert column in table
     farm = pd.read_csv(
-        io.StringIO(etl("kpis", "2024-10-01", "2024-10-10", "--by", "month", "--farm", "--format", "csv").stdout)
+        io.StringIO(etl("kpis", "2024-10-01", "2024-10-10", "--by", "month", "--total", "--format", "csv").stdout)
     )
     assert farm["turbine"].tolist() == ["farm"]
     assert farm.loc[0, "energy_kwh"] == pytest.approx(table["energy_kwh"].sum())

@@ -1,6 +1,7 @@
 """Schema migrations (Alembic) on real PostgreSQL: a target and a source made by the single-turbine
-schema upgrade in place keeping their rows; a fresh database gets exactly the current schema;
-concurrent first runs against an empty target all succeed."""
+schema upgrade in place keeping their rows; a source and a target of one farm from before the fleet
+become the farm WF01's; a fresh database gets exactly the current schema; concurrent first runs against
+an empty target all succeed."""
 
 from __future__ import annotations
 
@@ -82,10 +83,10 @@ def test_a_target_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
                     "JOIN turbine t ON t.id = s.turbine_id WHERE t.name = 'WT01' ORDER BY 1, 2"
                 )
             ).all()
-            run = conn.execute(text("SELECT turbines, quality, flag_counts FROM etl_run")).one()
+            run = conn.execute(text("SELECT turbines, quality, flag_counts, farm FROM etl_run")).one()
         upgraded.dispose()
         assert after == before and len(after) == 2 * 289
-        assert tuple(run) == (["WT01"], {"WT01": {"power": 0.97}}, {"WT01": {"gap": {"power": 35}}})
+        assert tuple(run) == (["WT01"], {"WT01": {"power": 0.97}}, {"WT01": {"gap": {"power": 35}}}, "WF01")
 
         # The ETL then runs against it: the farm's turbines join WT01, whose model it learns from the source.
         result = run_etl("2024-10-02", settings.model_copy(update={"target_database_url": url}))
@@ -123,11 +124,107 @@ def test_a_source_of_the_single_turbine_schema_upgrades_in_place_keeping_its_row
             rows = conn.execute(
                 text("SELECT t.name, t.model, count(*) FROM data d JOIN turbine t ON t.id = d.turbine_id GROUP BY 1, 2")
             ).all()
+            farm = conn.execute(text("SELECT f.name FROM turbine t JOIN farm f ON f.id = t.farm_id")).all()
         assert current_revision(upgraded) == HEAD["source"]
         with upgraded.connect() as conn:
             assert conn.execute(text("SELECT version FROM source_state")).all() == [(1,)]
         upgraded.dispose()
         assert rows == [("WT01", "V90/2000", 1440)]
+        assert farm == [("WF01",)]
+
+
+def test_a_source_of_one_farm_from_before_the_fleet_becomes_the_farm_wf01s_keeping_its_rows(settings, source_engine):
+    """Revision 0006 on a source of revision 0004 holding the default farm: every turbine, sample and event
+    stays, the turbines become WF01's, whose position and elevation are their means; the API's role reads it."""
+    with scratch_database(settings.target_url) as url:
+        engine = create_engine(url, poolclass=NullPool)
+        upgrade(engine, "source", "0004")
+        tables = ("turbine_model", "turbine", "status_code", "data", "turbine_event")
+        columns = {
+            "turbine_model": "name, manufacturer, rated_power, cut_in, cut_out, hub_height, rotor_diameter, "
+            "curve_wind_speed, curve_power, source",
+            "turbine": "id, name, model, latitude, longitude, elevation",
+            "status_code": "code, description, category",
+            "data": "turbine_id, timestamp, wind_speed, power, ambient_temperature",
+            "turbine_event": "turbine_id, start_time, end_time, code",
+        }
+        copied = {}
+        with source_engine.connect() as seeded, engine.begin() as conn:
+            for table in tables:
+                rows = (
+                    seeded.execute(text(f"SELECT {columns[table]} FROM {table} WHERE {_day_filter(table)}"))
+                    .mappings()
+                    .all()
+                )
+                names = columns[table].replace(" ", "")
+                placeholders = ", ".join(f":{name}" for name in names.split(","))
+                conn.execute(text(f"INSERT INTO {table} ({columns[table]}) VALUES ({placeholders})"), list(rows))
+                copied[table] = len(rows)
+        before = _counts(engine, tables)
+        upgrade(engine, "source")
+        assert current_revision(engine) == HEAD["source"]
+        assert no_schema_difference(url, source.metadata) == []
+        assert _counts(engine, tables) == before == copied and copied["data"] > 0
+        with engine.connect() as conn:
+            farms = conn.execute(text("SELECT id, name, latitude, longitude, elevation FROM farm")).all()
+            means = conn.execute(text("SELECT avg(latitude), avg(longitude), avg(elevation) FROM turbine")).one()
+            unassigned = conn.execute(text("SELECT count(*) FROM turbine WHERE farm_id IS DISTINCT FROM 1")).scalar()
+        engine.dispose()
+        assert [tuple(f)[:2] for f in farms] == [(1, "WF01")] and tuple(farms[0])[2:] == tuple(means)
+        assert unassigned == 0
+
+
+def test_a_target_of_one_farm_from_before_the_fleet_keeps_its_rows_and_runs_as_the_farm_wf01s(settings, target_engine):
+    """Revision 0007 on a target of revision 0005 with a run's rows: its values, KPIs and run records stay, its
+    turbines and runs become WF01's; the next run fills in the farm's position from the source."""
+    with scratch_database(settings.target_url) as url:
+        engine = create_engine(url, poolclass=NullPool)
+        upgrade(engine, "target", "0005")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO turbine (name) VALUES ('WT01'), ('WT02')"))
+            conn.execute(text("INSERT INTO signal (name, turbine_id) SELECT 'power_mean', id FROM turbine"))
+            conn.execute(
+                text(
+                    "INSERT INTO data SELECT t, s.id, 1000 FROM signal s, "
+                    "generate_series(TIMESTAMPTZ '2024-10-01', '2024-10-01 23:50', interval '10 minutes') AS t"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO etl_run (run_date, started_at, finished_at, status, turbines) VALUES "
+                    """('2024-10-01', now(), now(), 'succeeded', '["WT01", "WT02"]')"""
+                )
+            )
+        before = _counts(engine, ("turbine", "signal", "data", "etl_run"))
+        upgrade(engine, "target")
+        assert current_revision(engine) == HEAD["target"]
+        assert no_schema_difference(url, target.metadata) == []
+        assert _counts(engine, ("turbine", "signal", "data", "etl_run")) == before
+        with engine.connect() as conn:
+            turbines = conn.execute(
+                text("SELECT t.name, f.name FROM turbine t JOIN farm f ON f.id = t.farm_id ORDER BY 1")
+            ).all()
+            runs = conn.execute(text("SELECT farm FROM etl_run")).scalars().all()
+        assert turbines == [("WT01", "WF01"), ("WT02", "WF01")] and runs == ["WF01"]
+
+        run_etl("2024-10-02", settings.model_copy(update={"target_database_url": url}), engine=engine)
+        with engine.connect() as conn:
+            farm = conn.execute(text("SELECT name, latitude, elevation FROM farm")).all()
+        engine.dispose()
+        assert len(farm) == 1 and farm[0][0] == "WF01" and farm[0][1] is not None and farm[0][2] == 8.0
+
+
+def _day_filter(table: str) -> str:
+    if table == "data":
+        return "timestamp < '2024-10-02'"
+    if table == "turbine_event":
+        return "start_time < '2024-10-02'"
+    return "true"
+
+
+def _counts(engine, tables) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in tables}
 
 
 @pytest.mark.parametrize("database", ["source", "target"])
@@ -171,11 +268,22 @@ def test_a_source_at_0002_gets_its_version_row_and_keeps_its_rows_and_a_seed_rai
 
     with scratch_database(settings.target_url) as url:
         engine = create_engine(url, poolclass=NullPool)
-        seed_source(engine, days=1, turbines=2, faults=())
+        upgrade(engine, "source", "0002")  # the farm, before the source's version
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE source_state, turbine_event, status_code"))  # as at 0002: no version, no log
-            conn.execute(text("ALTER TABLE turbine DROP COLUMN elevation"))
-            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+            conn.execute(
+                text(
+                    "INSERT INTO turbine_model (name, rated_power, cut_in, cut_out, curve_wind_speed, curve_power) "
+                    "VALUES ('V90/2000', 2000, 3.5, 25, '{3.5, 15}', '{0, 2000}')"
+                )
+            )
+            conn.execute(text("INSERT INTO turbine (id, name, model) VALUES (1, 'WT01', 'V90/2000')"))
+            conn.execute(
+                text(
+                    "INSERT INTO data (turbine_id, timestamp, wind_speed, power, ambient_temperature) "
+                    "SELECT 1, t, 7.5, 900 + extract(minute FROM t), 12 FROM generate_series("
+                    "TIMESTAMPTZ '2024-10-01', '2024-10-01 23:59', interval '1 minute') AS t"
+                )
+            )
             before = conn.execute(text("SELECT count(*), sum(power) FROM data")).one()
         source.prepare_source(engine)
         assert current_revision(engine) == HEAD["source"] and source_version(engine) == 1

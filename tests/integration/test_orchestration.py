@@ -23,6 +23,7 @@ import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, build_schedule_context, materialize
 
 from etl_lib.core.contract import (
+    DEFAULT_FARM,
     DEFAULT_PERIOD_DAYS,
     DEFAULT_PERIOD_START,
     ETL_VARIABLES,
@@ -34,7 +35,13 @@ from etl_lib.metrics.kpis import period_kpis
 from etl_lib.notebook.runner import report_path
 from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
 from etl_lib.orchestration.checks import build_checks
-from etl_lib.orchestration.coverage import SourceCoverage, SourcePartitions, partitions_for, source_partitions
+from etl_lib.orchestration.coverage import (
+    SourceCoverage,
+    SourcePartitions,
+    partition_key,
+    partitions_for,
+    source_partitions,
+)
 from etl_lib.orchestration.definitions import build_defs
 from etl_lib.orchestration.definitions import defs as load_defs
 from etl_lib.orchestration.kpis import build_daily_kpis, build_kpi_checks
@@ -91,7 +98,7 @@ def dagster_parts(settings, partitions: SourcePartitions | None = None) -> list:
 def materialize_day(settings, run_date: dt.date, instance: DagsterInstance | None = None):
     return materialize(
         dagster_parts(settings),
-        partition_key=run_date.isoformat(),
+        partition_key=partition_key(DEFAULT_FARM, run_date),
         resources=resources_for(settings),
         instance=instance or DagsterInstance.ephemeral(),
     )
@@ -102,7 +109,7 @@ def failed_day(settings, resources_from=None):
     ``resources_from`` gives the resources other settings (an API or a target that is down)."""
     result = materialize(
         dagster_parts(settings)[:1],
-        partition_key=SEEDED_DAY.isoformat(),
+        partition_key=partition_key(DEFAULT_FARM, SEEDED_DAY),
         resources=resources_for(resources_from or settings),
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -122,7 +129,7 @@ def run_checks(run_date: dt.date, min_share: float | None = None) -> dict:
         .resolve_job_def("daily_checks_job")
         .execute_in_process(
             run_config=run_config,
-            tags={"dagster/partition": run_date.isoformat()},
+            tags={"dagster/partition": f"{run_date.isoformat()}|{DEFAULT_FARM}"},
             instance=DagsterInstance.ephemeral(),
         )
     )
@@ -173,7 +180,7 @@ def test_seeded_partition_writes_the_target_and_the_report(seeded_run, settings,
     assert len(target_day(target_engine, SEEDED_DAY)) == every_bucket
 
     [materialization] = seeded_run.asset_materializations_for_node("daily_statistics")
-    assert materialization.partition == SEEDED_DAY.isoformat()
+    assert materialization.partition == f"{SEEDED_DAY.isoformat()}|{DEFAULT_FARM}"
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     assert metadata["notebook"] == str(report) and metadata["etl_run"] == recorded["id"]
     assert metadata["rows_read"] == recorded["rows_read"] == len(TURBINES) * 1440
@@ -204,7 +211,7 @@ def test_seeded_partition_passes_both_checks(seeded_run):
     assert set(evaluations) == {"all_buckets_written", "quality_above_threshold"}
     buckets = evaluations["all_buckets_written"]
     assert buckets.passed, buckets.description
-    assert buckets.partition == SEEDED_DAY.isoformat()
+    assert buckets.partition == f"{SEEDED_DAY.isoformat()}|{DEFAULT_FARM}"
     assert buckets.metadata["buckets"].value == {f"{t}/{name}": 144 for t in TURBINES for name in etl_signal_names()}
     assert evaluations["quality_above_threshold"].passed, evaluations["quality_above_threshold"].description
 
@@ -218,13 +225,13 @@ def test_daily_kpis_report_the_days_figures_and_check_the_sum_rule_and_the_contr
     statistics = build_daily_statistics(partitions.definition, partitions.note)
     daily = build_daily_kpis(statistics, partitions.definition)
     parts = [statistics, daily, *build_kpi_checks(daily, partitions.definition)]
-    farm = period_kpis(read_kpis(day, day, engine=target_engine), "day", farm=True).iloc[0]
+    farm = period_kpis(read_kpis(day, day, engine=target_engine), "day", total=True).iloc[0]
 
     def kpis_for(view: str):
         return materialize(
             parts,
             selection=[daily],
-            partition_key=day.isoformat(),
+            partition_key=partition_key(DEFAULT_FARM, day),
             resources=resources_for(settings),
             instance=DagsterInstance.ephemeral(),
             run_config={"ops": {"daily_kpis_availability_above_contract": {"config": {"view": view}}}},
@@ -284,7 +291,7 @@ def test_quality_check_warns_below_its_configured_threshold(gap_run, settings, t
     strict = run_checks(GAP_DAY, min_share=threshold)["quality_above_threshold"]
     assert not strict.passed
     assert strict.severity == AssetCheckSeverity.WARN
-    assert strict.partition == GAP_DAY.isoformat()
+    assert strict.partition == f"{GAP_DAY.isoformat()}|{DEFAULT_FARM}"
     for variable in below:
         assert variable in strict.description
     assert strict.metadata["min_share"].value == threshold
@@ -321,7 +328,9 @@ def test_defs_take_their_resources_from_the_settings(settings):
 def test_partitions_are_the_utc_days_of_the_source_coverage(settings, api):
     coverage = api.get("/coverage").json()
     first, last = (pd.Timestamp(coverage[key]).date() for key in ("first", "last"))
-    partitions = load_defs().get_assets_def("daily_statistics").partitions_def
+    farm_days = load_defs().get_assets_def("daily_statistics").partitions_def
+    assert farm_days.get_partitions_def_for_dimension("farm").get_partition_keys() == [DEFAULT_FARM]
+    partitions = farm_days.get_partitions_def_for_dimension("day")
     assert partitions.timezone == "UTC"
     keys = partitions.get_partition_keys()
     assert keys[0] == first.isoformat() and keys[-1] == last.isoformat()  # none before the first sample
@@ -335,8 +344,9 @@ def test_loading_without_the_api_keeps_the_default_period_and_says_why(settings)
     defs = build_defs(down)
     assert time.perf_counter() - started < 15
     asset = defs.get_assets_def("daily_statistics")
-    keys = asset.partitions_def.get_partition_keys()
+    keys = asset.partitions_def.get_partitions_def_for_dimension("day").get_partition_keys()
     assert keys[0] == DEFAULT_PERIOD_START.isoformat() and len(keys) == DEFAULT_PERIOD_DAYS
+    assert asset.partitions_def.get_partitions_def_for_dimension("farm").get_partition_keys() == [DEFAULT_FARM]
     description = asset.descriptions_by_key[asset.key]
     assert "could not be read when these definitions loaded" in description
     assert "etl stack up" in description and "reload the definitions" in description
@@ -406,7 +416,7 @@ def test_the_checks_job_without_a_day_says_how_to_name_one(settings):
     assert len(failures) == 2
     for failure in failures:
         message = failure.step_failure_data.user_failure_data.description
-        assert "names none" in message and '{"dagster/partition": "2024-10-02"}' in message
+        assert "names none" in message and '{"dagster/partition": "2024-10-02|WF01"}' in message
         assert "DagsterInvariantViolationError" not in failure.step_failure_data.error.message
 
 
@@ -433,7 +443,7 @@ def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended(settings)
     keys = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
     assert keys == {"daily_statistics", "daily_kpis"}
     assert schedule.cron_schedule == "15 0 * * *" and schedule.execution_timezone == "UTC"
-    assert [request.partition_key for request in result.run_requests] == ["2024-10-04"]
+    assert [request.partition_key for request in result.run_requests] == [f"2024-10-04|{DEFAULT_FARM}"]
 
 
 def test_schedule_skips_a_day_without_source_data_with_the_reason(settings):

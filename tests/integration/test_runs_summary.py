@@ -147,7 +147,7 @@ def test_the_summary_shows_what_the_farm_did_on_the_days_of_its_reports(runs, se
     folder, _ = runs
     rows = kpis.trail_kpis(pd.Index([GOOD_DAY.isoformat(), FAILING_DAY.isoformat()]), settings)
     assert set(rows["day"]) == {GOOD_DAY} and sorted(rows["turbine"]) == ["WT01", "WT02", "WT03", "WT04"]
-    farm = period_kpis(rows, "day", farm=True).iloc[0]
+    farm = period_kpis(rows, "day", total=True).iloc[0]
     daily = kpis.period_table(rows, "day")
     assert daily.loc[GOOD_DAY.isoformat(), "produced (MWh)"] == round(farm["energy_kwh"] / 1000, 3)
     html = (folder / "summary.html").read_text()

@@ -191,7 +191,7 @@ def test_a_period_recomputes_its_ratios_from_the_sums_never_averages_the_days():
     production = month.loc["WT02", "production_availability"]
     averaged = daily.xs("WT02", level="turbine")["production_availability"].mean()
     assert production != pytest.approx(averaged, abs=1e-3)  # a ratio of sums, not the days' mean
-    farm_total = period_kpis(rows, "month", farm=True).iloc[0]
+    farm_total = period_kpis(rows, "month", total=True).iloc[0]
     assert farm_total["turbine"] == "farm" and farm_total["energy_kwh"] == pytest.approx(month["energy_kwh"].sum())
 
 
@@ -199,7 +199,7 @@ def test_the_reports_show_days_and_months_of_the_farm_in_mwh_and_percent_linked_
     farm = farm_with(Fault("forced_outage", at(DAY, "09:00"), 720, turbine="WT02"))
     rows = pd.concat([day_of(farm, day).table.reset_index().assign(day=day) for day in (DAY, NEXT_DAY)])
     daily = kpi_report.period_table(rows, "day")
-    farm_days = period_kpis(rows, "day", farm=True).set_index("period")
+    farm_days = period_kpis(rows, "day", total=True).set_index("period")
     assert list(daily.index) == [DAY.isoformat(), NEXT_DAY.isoformat()] and daily.index.name == "date"
     assert daily["produced (MWh)"].tolist() == (farm_days["energy_kwh"] / 1000).round(3).tolist()
     lost = daily["lost (MWh)"] - (daily["potential (MWh)"] - daily["produced (MWh)"])
@@ -207,7 +207,7 @@ def test_the_reports_show_days_and_months_of_the_farm_in_mwh_and_percent_linked_
     assert daily.loc[DAY.isoformat(), "availability, user's view"] == pytest.approx(1 - 720 / (4 * 1440))
     html = present.html(daily)
     assert f'<a href="{DAY}.html">{DAY}</a>' in html and "%" in html
-    months = kpi_report.period_table(rows, "month", farm=False)
+    months = kpi_report.period_table(rows, "month", total=False)
     assert months.index.names == ["month", "turbine"] and (months["days"] == 2).all()
     assert months.loc[("2024-10", "WT02"), "availability, user's view"] == pytest.approx(1 - 720 / 2880)
     figure = kpi_report.trend_figure(rows)
