@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         description="A backfill of `daily_statistics` groups this many partitions (days) into one run (its "
         "`BackfillPolicy`): a run's launch costs seconds, a library day a fraction of one.",
     )
+    dagster_freshness_minutes: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("ETL_DAGSTER_FRESHNESS_MINUTES"),
+        description="The check `source_freshness` warns when a farm's newest written 10-minute bucket lags the "
+        "source's newest complete one by more than this many minutes (in the data's time).",
+    )
     dagster_run_retries: int = Field(
         2,
         ge=0,

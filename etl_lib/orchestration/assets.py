@@ -30,6 +30,7 @@ from dagster import (
     AssetMaterialization,
     AssetObservation,
     AssetsDefinition,
+    AutomationCondition,
     BackfillPolicy,
     BetaWarning,
     Config,
@@ -281,19 +282,34 @@ def quality_metadata(record: dict) -> dict:
     }
 
 
-def build_daily_statistics(partitions: PartitionsDefinition, note: str = "", days_per_run: int = 1) -> AssetsDefinition:
+def build_daily_statistics(
+    partitions: PartitionsDefinition,
+    note: str = "",
+    days_per_run: int = 1,
+    source: AssetsDefinition | None = None,
+    automation: AutomationCondition | None = None,
+) -> AssetsDefinition:
     """The asset over ``partitions``; ``note`` (how they were decided) ends its description; a backfill groups
-    ``days_per_run`` partitions into a run."""
+    ``days_per_run`` partitions into a run; it depends on ``source`` (the observable source ``source_days``, same
+    partitions) and materializes by ``automation``, when given."""
     # backfill_policy is a beta parameter of @asset in Dagster 1.13 (pinned); its warning at each build is noise.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
-        return _daily_statistics(partitions, note, days_per_run)
+        return _daily_statistics(partitions, note, days_per_run, source, automation)
 
 
-def _daily_statistics(partitions: PartitionsDefinition, note: str, days_per_run: int) -> AssetsDefinition:
+def _daily_statistics(
+    partitions: PartitionsDefinition,
+    note: str,
+    days_per_run: int,
+    source: AssetsDefinition | None,
+    automation: AutomationCondition | None,
+) -> AssetsDefinition:
     @asset(
         name=ASSET_NAME,
         partitions_def=partitions,
+        deps=[source] if source is not None else None,
+        automation_condition=automation,
         group_name="wind_etl",
         kinds={"python", "jupyter", "postgres"},
         description=f"{DESCRIPTION} {note}".strip(),

@@ -3,7 +3,8 @@
 farm's day has samples at all, for every caller).
 
 The partitions are decided when Dagster loads the definitions: every farm of the source, times the UTC
-days from the first with a sample to the last complete day with one. Loading never fails on the API's
+days from the first with a sample to today, the day not over included (an open end: the days grow with the
+calendar, so a live source's new day needs no reload; a day without samples is skipped when run). Loading never fails on the API's
 account: when it cannot be asked (down, refusing, empty source), the partitions are the default farm
 over the default seeded period and ``SourcePartitions.note`` says why, for the asset's description and
 the log. A partition's key names both (``MultiPartitionKey``: ``2024-10-02|WF01``, day first, as
@@ -26,7 +27,6 @@ from dagster import (
 
 from ..config.settings import Settings
 from ..core.contract import DEFAULT_FARM, DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
-from ..core.dates import utc_now
 from ..core.errors import EtlError
 from ..pipeline.coverage import SourceCoverage, fetch_coverage
 from ..pipeline.extract import RetryPolicy, fetch_farms, make_client
@@ -84,9 +84,10 @@ def _daily(first: dt.date, end: dt.date) -> DailyPartitionsDefinition:
     return DailyPartitionsDefinition(start_date=first.isoformat(), end_date=end.isoformat(), timezone="UTC")
 
 
-def partitions_for(coverage: SourceCoverage, today: dt.date) -> DailyPartitionsDefinition:
-    """The source's days, from the first with a sample to the last complete one with a sample."""
-    return _daily(coverage.first.date(), min(coverage.last.date() + dt.timedelta(days=1), today))
+def partitions_for(coverage: SourceCoverage) -> DailyPartitionsDefinition:
+    """The source's days, from the first with a sample to today, the day not over included (``end_offset=1``): a
+    live source's new day is a partition as soon as it begins, without reloading the definitions."""
+    return DailyPartitionsDefinition(start_date=coverage.first.date().isoformat(), end_offset=1, timezone="UTC")
 
 
 def default_partitions() -> DailyPartitionsDefinition:
@@ -94,10 +95,9 @@ def default_partitions() -> DailyPartitionsDefinition:
     return _daily(DEFAULT_PERIOD_START, DEFAULT_PERIOD_START + dt.timedelta(days=DEFAULT_PERIOD_DAYS))
 
 
-def source_partitions(settings: Settings, today: dt.date | None = None) -> SourcePartitions:
+def source_partitions(settings: Settings) -> SourcePartitions:
     """The partitions farm x day as the source is now; the default farm over the default period (and why) when
     it cannot say."""
-    today = today or utc_now().date()
     default = default_partitions()
     period = f"{default.get_first_partition_key()} to {default.get_last_partition_key()}"
     try:
@@ -122,7 +122,8 @@ def source_partitions(settings: Settings, today: dt.date | None = None) -> Sourc
         return SourcePartitions(default, note)
     fleet = f"its {len(farms)} farms ({', '.join(farms)}) and " if len(farms) > 1 else f"its farm {farms[0]} and "
     note = (
-        f"Partitions follow the source: when these definitions loaded, {fleet}{coverage.describe()}. When it grows "
-        f"or shrinks, {RELOAD_HINT}."
+        f"Partitions follow the source: when these definitions loaded, {fleet}{coverage.describe()}; the days run "
+        f"to today, so a new day is a partition as it begins. When farms come or go, or days before the first, "
+        f"{RELOAD_HINT}."
     )
-    return SourcePartitions(partitions_for(coverage, today), note, farms)
+    return SourcePartitions(partitions_for(coverage), note, farms)

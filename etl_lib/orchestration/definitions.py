@@ -1,5 +1,5 @@
-"""Dagster definitions: the assets (a farm's day's statistics, its KPIs, the farm's month's KPIs), their
-checks, the jobs and the schedule, assembled (nothing more).
+"""Dagster definitions: the assets (the source's days, a farm's day's statistics, its KPIs, the farm's month's
+KPIs), their checks, the jobs, the schedules and the sensor that follows the source, assembled (nothing more).
 
 ``dagster dev -m etl_lib.orchestration`` loads ``defs``; it is built when Dagster loads it, not at
 import: its resources take their values from the project's settings at that moment, and its partitions
@@ -23,18 +23,32 @@ from .execution import executor_for
 from .kpis import build_daily_kpis, build_kpi_checks, build_monthly_kpis
 from .resources import SourceApi, TargetDatabase
 from .schedules import build_daily_schedule
+from .source import (
+    build_follow_sensor,
+    build_freshness,
+    build_observation,
+    build_source_days,
+    follows_the_source,
+)
 
 
 def build_defs(settings: Settings | None = None, partitions: SourcePartitions | None = None) -> Definitions:
     """Everything Dagster shows, for ``settings`` and the source's partitions (asked of the API if not given)."""
     settings = settings or get_settings()
     partitions = partitions or source_partitions(settings)
-    daily_statistics = build_daily_statistics(partitions.definition, partitions.note, settings.dagster_days_per_run)
-    daily_kpis = build_daily_kpis(daily_statistics, partitions.definition)
-    monthly_kpis = build_monthly_kpis(daily_kpis, partitions.definition)
+    source_days = build_source_days(partitions.definition)
+    follow = follows_the_source()
+    daily_statistics = build_daily_statistics(
+        partitions.definition, partitions.note, settings.dagster_days_per_run, source_days, follow
+    )
+    daily_kpis = build_daily_kpis(daily_statistics, partitions.definition, follow)
+    monthly_kpis = build_monthly_kpis(daily_kpis, partitions.definition, follow)
+    observe_job, observe_schedule = build_observation(source_days)
+    freshness_check, freshness_job = build_freshness(daily_statistics, partitions.definition)
     checks = [
         *build_checks(daily_statistics, partitions.definition),
         *build_kpi_checks(daily_kpis, partitions.definition),
+        freshness_check,
     ]
     daily_etl_job = define_asset_job(
         "daily_etl_job",
@@ -50,10 +64,14 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
         'the day and the farm with the run tag {"dagster/partition": "YYYY-MM-DD|FARM"}.',
     )
     return Definitions(
-        assets=[daily_statistics, daily_kpis, monthly_kpis],
+        assets=[source_days, daily_statistics, daily_kpis, monthly_kpis],
         asset_checks=checks,
-        jobs=[daily_etl_job, daily_checks_job],
-        schedules=[build_daily_schedule(daily_etl_job, partitions.definition, list(partitions.farms))],
+        jobs=[daily_etl_job, daily_checks_job, observe_job, freshness_job],
+        schedules=[
+            build_daily_schedule(daily_etl_job, partitions.definition, list(partitions.farms)),
+            observe_schedule,
+        ],
+        sensors=[build_follow_sensor()],
         # By default the steps run in the run's own process: a process per step would import Dagster, pandas
         # and papermill again for the two checks, seconds each on a small machine. ETL_DAGSTER_EXECUTOR=celery
         # sends them to the workers (execution.py).

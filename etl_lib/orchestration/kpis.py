@@ -21,6 +21,7 @@ from dagster import (
     AssetExecutionContext,
     AssetMaterialization,
     AssetsDefinition,
+    AutomationCondition,
     BetaWarning,
     Config,
     DimensionPartitionMapping,
@@ -77,16 +78,23 @@ def _metadata(rows, by: str) -> dict:
     return metadata
 
 
-def build_daily_kpis(daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition) -> AssetsDefinition:
+def build_daily_kpis(
+    daily_statistics: AssetsDefinition,
+    partitions: MultiPartitionsDefinition,
+    automation: AutomationCondition | None = None,
+) -> AssetsDefinition:
     # The same backfill policy as daily_statistics, so a job or backfill of both groups their days alike
     # (a beta parameter of @asset in Dagster 1.13, pinned: its warning at each build is noise).
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
-        return _daily_kpis(daily_statistics, partitions)
+        return _daily_kpis(daily_statistics, partitions, automation)
 
 
-def _daily_kpis(daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition) -> AssetsDefinition:
+def _daily_kpis(
+    daily_statistics: AssetsDefinition, partitions: MultiPartitionsDefinition, automation: AutomationCondition | None
+) -> AssetsDefinition:
     @asset(
+        automation_condition=automation,
         pool=TARGET_DATABASE_POOL,
         name=DAILY_KPIS,
         partitions_def=partitions,
@@ -209,9 +217,12 @@ def monthly_partitions(farm_days: MultiPartitionsDefinition) -> MultiPartitionsD
     """Each farm of the partitions farm x day, times the months their days touch."""
     daily = farm_days.get_partitions_def_for_dimension(DAY)
     first = dt.date.fromisoformat(daily.get_first_partition_key()).replace(day=1)
-    last = dt.date.fromisoformat(daily.get_last_partition_key())
-    end = (last.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    months = MonthlyPartitionsDefinition(start_date=first.isoformat(), end_date=end.isoformat(), timezone="UTC")
+    if daily.end is None:  # days up to today, growing with it: the months up to this one, likewise
+        months = MonthlyPartitionsDefinition(start_date=first.isoformat(), end_offset=1, timezone="UTC")
+    else:
+        last = dt.date.fromisoformat(daily.get_last_partition_key())
+        end = (last.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        months = MonthlyPartitionsDefinition(start_date=first.isoformat(), end_date=end.isoformat(), timezone="UTC")
     farms = farm_days.get_partitions_def_for_dimension(FARM)
     return MultiPartitionsDefinition({FARM: StaticPartitionsDefinition(farms.get_partition_keys()), MONTH: months})
 
@@ -229,8 +240,11 @@ def days_of_the_month() -> MultiPartitionMapping:
         )
 
 
-def build_monthly_kpis(daily_kpis: AssetsDefinition, farm_days: MultiPartitionsDefinition) -> AssetsDefinition:
+def build_monthly_kpis(
+    daily_kpis: AssetsDefinition, farm_days: MultiPartitionsDefinition, automation: AutomationCondition | None = None
+) -> AssetsDefinition:
     @asset(
+        automation_condition=automation,
         pool=TARGET_DATABASE_POOL,
         name=MONTHLY_KPIS,
         partitions_def=monthly_partitions(farm_days),

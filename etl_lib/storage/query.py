@@ -257,3 +257,26 @@ def read_kpis(
     with _engine(settings, engine).connect() as conn:
         result = conn.execute(query)
         return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def newest_buckets(engine: Engine, farms: list[str] | None = None) -> dict[str, dt.datetime | None]:
+    """The start of each farm's newest 10-minute bucket in the target (``None``: nothing written), of the ``farms``
+    named (default: all). Each signal's newest row is one step of its index, not a scan of its rows."""
+    newest = (
+        select(func.max(target_data.c.timestamp))
+        .where(target_data.c.signal_id == signal.c.id)
+        .scalar_subquery()
+        .correlate(signal)
+    )
+    query = (
+        select(farm.c.name, func.max(newest))
+        .select_from(farm)
+        .outerjoin(turbine, turbine.c.farm_id == farm.c.id)
+        .outerjoin(signal, signal.c.turbine_id == turbine.c.id)
+        .group_by(farm.c.name)
+    )
+    if farms is not None:
+        query = query.where(farm.c.name.in_(_as_list(farms)))
+    with engine.connect() as conn:
+        found = dict(conn.execute(query).all())
+    return {name: found.get(name) for name in (farms if farms is not None else found)}

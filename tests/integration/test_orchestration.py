@@ -36,10 +36,9 @@ from etl_lib.notebook.runner import report_path
 from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
 from etl_lib.orchestration.checks import build_checks
 from etl_lib.orchestration.coverage import (
-    SourceCoverage,
     SourcePartitions,
+    default_partitions,
     partition_key,
-    partitions_for,
     source_partitions,
 )
 from etl_lib.orchestration.definitions import build_defs
@@ -455,19 +454,11 @@ def test_schedule_skips_a_day_without_source_data_with_the_reason(settings):
 
 
 def test_schedule_skips_a_day_the_loaded_partitions_lack_and_says_to_reload(settings):
-    start = DEFAULT_PERIOD_START
-    older = SourcePartitions(
-        partitions_for(
-            SourceCoverage(
-                dt.datetime.combine(start, dt.time(0), dt.UTC),
-                dt.datetime.combine(start + dt.timedelta(days=2), dt.time(23, 59), dt.UTC),
-                1,
-            ),
-            today=dt.date.today(),
-        ),
-        "loaded while the source had three days",
+    """Partitions loaded while the API could not be asked are the default period; a day after it is not one."""
+    older = SourcePartitions(default_partitions(), "loaded while the API could not be asked")
+    tick = dt.datetime.combine(
+        DEFAULT_PERIOD_START + dt.timedelta(days=DEFAULT_PERIOD_DAYS + 1), dt.time(0, 15), dt.UTC
     )
-    tick = dt.datetime.combine(start + dt.timedelta(days=6), dt.time(0, 15), dt.UTC)
     _, _, result = evaluate_schedule(settings, tick, older)
     assert not result.run_requests
     assert "is not one of the partitions loaded" in result.skip_message and "reload" in result.skip_message

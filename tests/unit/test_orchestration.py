@@ -12,6 +12,7 @@ import pandas as pd
 from etl_lib.core.contract import ETL_VARIABLES
 from etl_lib.orchestration.coverage import SourceCoverage, partitions_for
 from etl_lib.orchestration.definitions import defs as load_defs
+from etl_lib.orchestration.source import changed_versions, freshness_lags
 from etl_lib.orchestration.verdicts import UNEXPLAINED, bucket_completeness, quality_verdict
 
 SEEDED_DAY = dt.date(2024, 10, 2)
@@ -38,12 +39,39 @@ def test_quality_verdict_without_recorded_quality_is_a_failure_not_a_pass():
     assert "holds no quality values" in verdict.description
 
 
-def test_the_last_partition_is_the_last_complete_day():
+def test_the_days_run_from_the_first_sample_to_today_the_day_not_over_included():
+    """Open-ended (a live source's new day is a partition as it begins, without a reload)."""
     coverage = SourceCoverage(
-        dt.datetime(2024, 10, 1, tzinfo=dt.UTC), dt.datetime(2024, 10, 20, 9, 30, tzinfo=dt.UTC), 1
+        dt.datetime(2024, 10, 1, 6, tzinfo=dt.UTC), dt.datetime(2024, 10, 20, 9, 30, tzinfo=dt.UTC), 1
     )
-    assert partitions_for(coverage, today=dt.date(2024, 10, 20)).get_last_partition_key() == "2024-10-19"
-    assert partitions_for(coverage, today=dt.date(2024, 12, 1)).get_last_partition_key() == "2024-10-20"
+    days = partitions_for(coverage)
+    assert days.get_first_partition_key() == "2024-10-01"
+    assert days.end is None and days.end_offset == 1
+    assert days.get_last_partition_key(current_time=dt.datetime(2024, 10, 21, 0, 5, tzinfo=dt.UTC)) == "2024-10-21"
+    assert days.get_last_partition_key(current_time=dt.datetime(2026, 3, 1, 23, 59, tzinfo=dt.UTC)) == "2026-03-01"
+
+
+def test_only_the_partitions_whose_version_changed_are_observed():
+    """Dagster's automation takes every observation for an update (dagster #28063): an unchanged day is not
+    observed again; a new or changed one is."""
+    seen = {"2024-10-01|WF01": "a", "2024-10-02|WF01": "b"}
+    now = {"2024-10-01|WF01": "a", "2024-10-02|WF01": "c", "2024-10-03|WF01": "d"}
+    assert changed_versions(now, seen) == {"2024-10-02|WF01": "c", "2024-10-03|WF01": "d"}
+    assert changed_versions(seen, seen) == {}
+
+
+def test_the_freshness_lag_is_from_the_end_of_the_newest_complete_bucket_in_the_datas_time():
+    utc = dt.UTC
+    source = {
+        "WF01": dt.datetime(2024, 10, 11, 12, 9, tzinfo=utc),
+        "WF02": dt.datetime(2024, 10, 11, 12, 8, tzinfo=utc),
+    }
+    written = {"WF01": dt.datetime(2024, 10, 11, 11, 0, tzinfo=utc), "WF02": None}
+    lags = freshness_lags(source, written)
+    # WF01: 12:09 is the last minute of the 12:00 bucket, complete until 12:10; written until 11:10.
+    assert lags["WF01"] == dt.timedelta(hours=1)
+    assert lags["WF02"] == dt.timedelta.max  # nothing written of it
+    assert freshness_lags(source, {"WF01": dt.datetime(2024, 10, 11, 12, 0, tzinfo=utc)})["WF01"] == dt.timedelta(0)
 
 
 def test_descriptions_show_in_the_ui_as_written():

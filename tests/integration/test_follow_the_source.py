@@ -1,0 +1,148 @@
+"""Dagster follows the source (docs/live.md): the observable source asset ``source_days`` records a new data
+version only for the farm's days whose fingerprints changed, and the automation (evaluated as the daemon's
+sensor evaluates it) asks exactly those partitions of daily_statistics, an old day included; materialized, the
+day equals the SQL statistics of the source. Nothing changed: nothing asked. The freshness check says when
+the target lags the source.
+
+The day this module writes into the source (LATE_DAY, after the seeded period) is removed again afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions, materialize
+from sqlalchemy import text
+
+from etl_lib.core.contract import DEFAULT_FARM, SOURCE_VARIABLES
+from etl_lib.orchestration.assets import ASSET_NAME
+from etl_lib.orchestration.coverage import partition_key
+from etl_lib.orchestration.definitions import build_defs
+from etl_lib.orchestration.resources import SourceApi, TargetDatabase
+from etl_lib.orchestration.source import FRESHNESS_JOB, OBSERVE_JOB, SOURCE_DAYS
+from etl_lib.simulation import generator
+from etl_lib.storage.copy import copy_frame
+from harness.process_faults import clear_day
+from harness.sql import statistics_in_sql, target_day
+
+LATE_DAY = dt.date(2024, 11, 26)  # outside the seeded period; this module adds and removes it
+OLD_DAY = dt.date(2024, 10, 3)  # a seeded day, changed by one value and restored
+LIBRARY = {"ops": {ASSET_NAME: {"config": {"report": False}}}}
+
+
+def samples_of(day: dt.date, hours: tuple[int, int]) -> pd.DataFrame:
+    """The default farm's samples of ``day`` from hour ``hours[0]`` to ``hours[1]`` (excluded), as the source holds
+    them (a ``turbine_id`` column)."""
+    frames = []
+    for number, (_, frame) in enumerate(generator.generate(start=day, days=1), start=1):
+        hour = frame["timestamp"].dt.hour
+        frame = frame[(hour >= hours[0]) & (hour < hours[1])]
+        frames.append(frame[["timestamp", *SOURCE_VARIABLES]].assign(turbine_id=number))
+    return pd.concat(frames, ignore_index=True)
+
+
+class Dagster:
+    """The definitions as ``dagster dev`` loads them, an instance, and the automation's cursor between ticks."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.defs = build_defs(settings)
+        self.instance = DagsterInstance.ephemeral()
+        self.cursor = None
+
+    def observe(self) -> None:
+        result = self.defs.resolve_job_def(OBSERVE_JOB).execute_in_process(instance=self.instance)
+        assert result.success
+
+    def asked(self) -> set[str]:
+        """The partitions of daily_statistics the automation asks for on its next tick."""
+        result = evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.cursor)
+        self.cursor = result.cursor
+        return {
+            str(key)
+            for evaluation in result.results
+            if evaluation.key == AssetKey(ASSET_NAME)
+            for key in evaluation.true_subset.expensively_compute_partition_keys()
+        }
+
+    def materialize(self, partition: str) -> None:
+        assets = [self.defs.resolve_assets_def(SOURCE_DAYS), self.defs.resolve_assets_def(ASSET_NAME)]
+        result = materialize(
+            assets,
+            selection=[ASSET_NAME],
+            partition_key=partition,
+            resources={
+                "source_api": SourceApi.from_settings(self.settings),
+                "target_database": TargetDatabase.from_settings(self.settings),
+            },
+            instance=self.instance,
+            run_config=LIBRARY,
+        )
+        assert result.success
+
+    def freshness(self):
+        result = self.defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(instance=self.instance)
+        [evaluation] = result.get_asset_check_evaluations()
+        return evaluation
+
+
+@pytest.fixture
+def late_day(source_engine, target_engine):
+    yield LATE_DAY
+    clear_day(source_engine, LATE_DAY)
+    clear_day(target_engine, LATE_DAY)
+
+
+def test_dagster_materializes_exactly_the_days_whose_source_changed(settings, source_engine, target_engine, late_day):
+    dagster = Dagster(settings)
+    late = str(partition_key(DEFAULT_FARM, late_day))
+    dagster.observe()
+    assert dagster.asked() == set()  # the first tick: what the source holds is where the automation starts
+
+    # A new day arrives (its first hours): it is a partition already, and only it is asked for.
+    with source_engine.begin() as conn:
+        copy_frame(conn, "data", samples_of(late_day, (0, 6)))
+    dagster.observe()
+    assert dagster.asked() == {late}
+    dagster.materialize(late)
+    pd.testing.assert_series_equal(
+        target_day(target_engine, late_day), statistics_in_sql(source_engine, late_day), check_names=False
+    )
+
+    # Nothing changed: observed again, nothing is asked.
+    dagster.observe()
+    assert dagster.asked() == set()
+
+    # The target lags the source by the six hours the feed adds now: the freshness check says so (a warning).
+    with source_engine.begin() as conn:
+        copy_frame(conn, "data", samples_of(late_day, (6, 12)))
+    evaluation = dagster.freshness()
+    assert not evaluation.passed and "360 min" in evaluation.description, evaluation.description
+    dagster.observe()
+    assert dagster.asked() == {late}
+    dagster.materialize(late)
+    pd.testing.assert_series_equal(
+        target_day(target_engine, late_day), statistics_in_sql(source_engine, late_day), check_names=False
+    )
+    assert dagster.freshness().passed
+
+    # One value of an old day changes: that day is asked for, and no other.
+    old = str(partition_key(DEFAULT_FARM, OLD_DAY))
+    instant = dt.datetime.combine(OLD_DAY, dt.time(13, 7), tzinfo=dt.UTC)
+    where = {"turbine": 2, "at": instant}
+    change = 'UPDATE data SET power = :power WHERE turbine_id = :turbine AND "timestamp" = :at'
+    with source_engine.begin() as conn:
+        power = conn.execute(
+            text('SELECT power FROM data WHERE turbine_id = :turbine AND "timestamp" = :at'), where
+        ).scalar_one()
+        conn.execute(text(change), {**where, "power": power + 1.5})
+    try:
+        dagster.observe()
+        assert dagster.asked() == {old}
+    finally:
+        with source_engine.begin() as conn:
+            conn.execute(text(change), {**where, "power": power})
+    dagster.observe()  # restored: its fingerprint is the old one again, a change to Dagster
+    assert dagster.asked() == {old}
