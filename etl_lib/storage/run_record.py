@@ -45,6 +45,8 @@ class RunRecord:
     seconds: dict | None = None
     report: str | None = None
     source_version: int | None = None
+    fingerprints: dict | None = None  # {turbine: {rows, checksum, last_timestamp}} of the day, as read
+    complete_until: dt.datetime | None = None  # a day not over yet: written up to here (None: whole)
 
     def insert(self, conn: Connection, status: RunStatus, error: str | None = None) -> int:
         """Insert the row inside the connection's open transaction and return its id."""
