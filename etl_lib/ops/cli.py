@@ -471,10 +471,13 @@ def sync(
     ] = None,
 ) -> None:
     """Run exactly the farm-days whose source changed since the target's runs read them: new days, late,
-    changed or deleted rows, and today's part not over yet (up to its last complete 10-minute bucket); each
-    as a whole farm-day run, saying why ("2024-10-04 WF01: 12 rows late for WT02"), or "nothing to do".
-    Compares the source's fingerprints (GET /fingerprints) with those each farm-day's newest succeeded run
-    recorded; reads no sample to decide. Exit 1 if a day failed (without --watch).
+    changed or deleted rows, and today's part not over yet (up to its last complete 10-minute bucket).
+
+    Each runs as a whole farm-day, saying why ("2024-10-04 WF01: 12 rows late for WT02"); nothing changed
+    says "nothing to do". Exit 1 if a day failed (without --watch).
+
+    It compares the source's fingerprints (GET /fingerprints) with those each farm-day's newest succeeded
+    run recorded, and reads no sample to decide.
 
     With --watch it keeps doing so, each round headed by its time (UTC), until Ctrl-C or SIGTERM, which end
     it after the round under way. It is safe beside other runs (each farm-day's lock) and restarts (the

@@ -14,7 +14,8 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, exists, insert, select, update
+from sqlalchemy import Connection, Engine, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from ..core.contract import RunStatus
 from ..core.dates import day_bounds, utc_now
@@ -166,7 +167,7 @@ def recorded_fingerprints(
             etl_run.c.status == RunStatus.SUCCEEDED.value,
         )
         .order_by(etl_run.c.run_date, etl_run.c.finished_at.desc(), etl_run.c.id.desc())
-        .distinct(etl_run.c.run_date)
+        .ext(distinct_on(etl_run.c.run_date))
     )
     with engine.connect() as conn:
         return {day: (fingerprints, until) for day, fingerprints, until in conn.execute(query)}
@@ -174,7 +175,5 @@ def recorded_fingerprints(
 
 def run_count(engine: Engine) -> int:
     """How many runs ``etl_run`` holds."""
-    from sqlalchemy import func
-
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(etl_run)).scalar_one()
