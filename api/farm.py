@@ -17,17 +17,24 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 
-from etl_lib.core.contract import FARM_TABLE, MODEL_TABLE, SOURCE_STATE_TABLE, SOURCE_TABLE, TURBINE_TABLE
+from etl_lib.core.contract import (
+    FARM_TABLE,
+    FINGERPRINT_TABLE,
+    MODEL_TABLE,
+    SOURCE_STATE_TABLE,
+    SOURCE_TABLE,
+    TURBINE_TABLE,
+)
 
 from .limits import unavailable
 from .params import refuse_unknown_farm
 
 # Locked in the order a replacement of the source takes them (``etl seed``: TRUNCATE turbine_event,
-# status_code, data, turbine, turbine_model, farm, then its version), so that an answer and a seed never
+# status_code, data, turbine, turbine_model, farm, by its trigger day_fingerprint, then its version), so that an answer and a seed never
 # wait for each other in a circle (``api.events.EVENT_TABLES`` too).
 FLEET_TABLES = (TURBINE_TABLE, FARM_TABLE, SOURCE_STATE_TABLE)
 FARM_TABLES = (TURBINE_TABLE, MODEL_TABLE, FARM_TABLE, SOURCE_STATE_TABLE)
-SAMPLE_TABLES = (SOURCE_TABLE, TURBINE_TABLE, FARM_TABLE, SOURCE_STATE_TABLE)
+SAMPLE_TABLES = (SOURCE_TABLE, TURBINE_TABLE, FARM_TABLE, FINGERPRINT_TABLE, SOURCE_STATE_TABLE)
 COVERAGE_TABLES = (SOURCE_TABLE, TURBINE_TABLE, FARM_TABLE, SOURCE_STATE_TABLE)
 BEGIN_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 VERSION_QUERY = f'SELECT version FROM "{SOURCE_STATE_TABLE}"'

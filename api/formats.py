@@ -21,7 +21,13 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from etl_lib.core.contract import ARROW_MEDIA_TYPE, COUNT_METADATA_KEY, JSON_MEDIA_TYPE, NON_FINITE_JSON
+from etl_lib.core.contract import (
+    ARROW_MEDIA_TYPE,
+    COUNT_METADATA_KEY,
+    FINGERPRINTS_METADATA_KEY,
+    JSON_MEDIA_TYPE,
+    NON_FINITE_JSON,
+)
 
 from .params import bad_request
 
@@ -110,7 +116,12 @@ def _rows(batch: pa.RecordBatch, turbines: np.ndarray) -> list[dict]:
 
 
 def json_stream(
-    batches: Iterable[pa.RecordBatch], start: dt.datetime, end: dt.datetime, variables: list[str], turbines: list[str]
+    batches: Iterable[pa.RecordBatch],
+    start: dt.datetime,
+    end: dt.datetime,
+    variables: list[str],
+    turbines: list[str],
+    fingerprints: dict | None = None,
 ) -> Iterator[bytes]:
     """The documented JSON document, written ``JSON_ROWS`` rows at a time (a row is a Python dict
     on the way, about 0.5 kB).
@@ -119,7 +130,7 @@ def json_stream(
     and as a JSON object the answer is the same as before streaming.
     """
     names = np.array(turbines, dtype=object)
-    head = {"start": start, "end": end, "turbines": turbines, "variables": variables}
+    head = {"start": start, "end": end, "turbines": turbines, "variables": variables, **(fingerprints or {})}
     yield orjson.dumps(head)[:-1] + b',"data":['
     count = 0
     for batch in batches:
@@ -151,13 +162,20 @@ class _Chunks:
 
 
 def arrow_stream(
-    batches: Iterable[pa.RecordBatch], schema: pa.Schema, start: dt.datetime, end: dt.datetime
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    start: dt.datetime,
+    end: dt.datetime,
+    fingerprints: dict | None = None,
 ) -> Iterator[bytes]:
     """An Arrow IPC stream; the interval travels in the schema's metadata, the row count in the
     custom metadata of a last, empty batch (the trailer), then the end-of-stream marker.
 
     Should ``batches`` fail, neither the trailer nor the marker is sent."""
-    schema = schema.with_metadata({"start": start.isoformat(), "end": end.isoformat()})
+    metadata = {"start": start.isoformat(), "end": end.isoformat()}
+    if fingerprints is not None:  # the days' fingerprints and the newest sample, as JSON (``api.fingerprints``)
+        metadata[FINGERPRINTS_METADATA_KEY] = orjson.dumps(fingerprints)
+    schema = schema.with_metadata(metadata)
     sink = _Chunks()
     count, last = 0, None
     writer = pa.ipc.new_stream(sink, schema)

@@ -46,11 +46,31 @@ class DataRow(BaseModel):
     turbine: str | None = Field(None, examples=["WT01"])
 
 
+class Fingerprint(BaseModel):
+    turbine: str = Field(examples=["WT01"])
+    day: dt.date = Field(description="The UTC day.")
+    rows: int = Field(description="The turbine's samples (rows) that day.")
+    checksum: str = Field(
+        description="16 hexadecimal digits: the sum modulo 2**64 of a 64-bit hash of each row (its timestamp and "
+        "values). Any changed value, row more or row less changes it.",
+        examples=["1bc6e2f0a9d3c417"],
+    )
+    last_timestamp: dt.datetime | None = Field(description="The turbine's newest sample that day, UTC.")
+
+
 class DataResponse(BaseModel):
     start: dt.datetime = Field(description="Inclusive start of the interval, UTC.")
     end: dt.datetime = Field(description="Exclusive end of the interval, UTC.")
     turbines: list[str] = Field(description="The turbines asked for, in the farm's order.")
     variables: list[str]
+    fingerprints: list[Fingerprint] = Field(
+        description="The fingerprints of the turbines asked for on the UTC days the interval touches (as "
+        "/fingerprints), read in the same snapshot as the rows: what the rows are a state of."
+    )
+    newest: dt.datetime | None = Field(
+        description="The newest sample of the turbines asked for on the interval's first day or later (null: "
+        "none): how far the source has come, which tells a day that is not over yet."
+    )
     data: list[DataRow] = Field(
         description="Rows ordered by timestamp, then turbine. A value is a number, null when missing, or the "
         'string "NaN", "Infinity" or "-Infinity" for a sample that is not a finite number.'
@@ -138,3 +158,17 @@ class EventsResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What is wrong with the request and how to fix it.")
+
+
+class FingerprintsResponse(BaseModel):
+    start: dt.date = Field(description="First UTC day, inclusive.")
+    end: dt.date = Field(description="Last UTC day, exclusive.")
+    turbines: list[str] = Field(description="The turbines asked for, in the farm's order.")
+    fingerprints: list[Fingerprint] = Field(
+        description="Each (day, turbine) with samples, by day then turbine; a day without samples has none."
+    )
+    newest: dt.datetime | None = Field(
+        description="The newest sample of these turbines on start or later (null: none): how far the source has "
+        "come, which tells a day that is not over yet."
+    )
+    count: int = Field(description="How many fingerprints the answer holds.")

@@ -109,6 +109,32 @@ class EventParameters(BaseModel):
     )
 
 
+class FingerprintParameters(BaseModel):
+    """The parameters of ``/fingerprints``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(description="First UTC day (YYYY-MM-DD), inclusive.", examples=["2024-10-01"])
+    end: str = Field(description="Last UTC day (YYYY-MM-DD), exclusive, after start.", examples=["2024-10-11"])
+    turbines: list[str] | None = Field(
+        None,
+        description="Turbines (names, see /turbines), repeated or comma-separated, as for /data; default (neither "
+        "this nor 'turbine'): every turbine.",
+        examples=[["WT01", "WT02"]],
+    )
+    turbine: list[str] | None = Field(
+        None,
+        description="The exact form, as for /data: one turbine's name per value, as it stands.",
+        examples=[["WT01"]],
+    )
+    farm: str | None = Field(
+        None,
+        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
+        "a 422 naming the valid ones.",
+        examples=["WF01"],
+    )
+
+
 def _repeatable(model: type[BaseModel], name: str) -> bool:
     """A list parameter (also an optional one) may repeat."""
     annotation = model.model_fields[name].annotation
@@ -171,6 +197,32 @@ def parse_interval(start: str, end: str, max_days: int) -> tuple[dt.datetime, dt
             f"{max_days} days. Page through it with several requests of at most {max_days} days."
         )
     return begin, finish
+
+
+def parse_day(name: str, value: str) -> dt.date:
+    """A UTC day in the form YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise bad_request(
+            f"Parameter '{name}' = {value[:64]!r} is not a day in the form YYYY-MM-DD (e.g. 2024-10-01)."
+        ) from None
+
+
+def parse_days(start: str, end: str, max_days: int) -> tuple[dt.date, dt.date]:
+    """The half-open range of UTC days ``[start, end)``, at most ``max_days`` long."""
+    first, finish = parse_day("start", start), parse_day("end", end)
+    if first >= finish:
+        raise bad_request(
+            f"'start' ({first.isoformat()}) must be before 'end' ({finish.isoformat()}): the days are half-open "
+            "[start, end), e.g. start=2024-10-01&end=2024-10-02 for one day."
+        )
+    if (finish - first).days > max_days:
+        raise bad_request(
+            f"The days {first.isoformat()} to {finish.isoformat()} are more than the maximum of {max_days}. "
+            f"Page through them with several requests of at most {max_days} days."
+        )
+    return first, finish
 
 
 def _names(values: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from etl_lib.core.contract import (
     ARROW_MEDIA_TYPE,
     DESCRIPTIONS,
     JSON_MEDIA_TYPE,
+    MAX_FINGERPRINT_DAYS,
     SOURCE_TABLE,
     SOURCE_VARIABLES,
     SOURCE_VERSION_HEADER,
@@ -21,6 +22,11 @@ from .binary_copy import arrow_schema
 from .deps import Authorized, EngineDep, SettingsDep
 from .events import EVENT_TABLES, event_rows, events_json, status_codes
 from .farm import COVERAGE_TABLES, FARM_TABLES, FLEET_TABLES, farms, snapshot, turbine_ids, turbines_with_models
+from .fingerprints import (
+    FINGERPRINT_TABLES,
+    fingerprint_rows,
+    newest_sample,
+)
 from .formats import MEDIA_TYPES, arrow_stream, choose_format, json_stream
 from .models import (
     Coverage,
@@ -28,6 +34,7 @@ from .models import (
     ErrorResponse,
     EventsResponse,
     FarmsResponse,
+    FingerprintsResponse,
     Health,
     StatusCodesResponse,
     TurbinesResponse,
@@ -38,7 +45,9 @@ from .params import (
     DataParameters,
     EventParameters,
     FarmParameters,
+    FingerprintParameters,
     NoParameters,
+    parse_days,
     parse_interval,
     parse_turbines,
     parse_variables,
@@ -81,7 +90,9 @@ open_router = APIRouter()  # no token needed: liveness
             f"'Accept: {ARROW_MEDIA_TYPE}' (columns timestamp, turbine when the answer can hold more than one "
             "(dictionary-encoded names), then the variables as float64). Both end by stating the rows sent: "
             "JSON's last member 'count'; in Arrow, the custom metadata 'count' of a last, empty record batch, "
-            "then the end-of-stream marker. An answer that fails after its first byte ends without HTTP's last "
+            "then the end-of-stream marker. Both carry, read in the same snapshot as the samples, the fingerprints "
+            "of the days the interval touches (as /fingerprints: JSON's members 'fingerprints' and 'newest' before "
+            "'data'; Arrow's schema metadata 'fingerprints', a JSON document of both). An answer that fails after its first byte ends without HTTP's last "
             "chunk (an incomplete read for the client), never with a clean end. NaN and ±Infinity: float64 "
             'in Arrow, the strings "NaN", "Infinity", "-Infinity" in JSON; null is a missing value.',
             "content": {JSON_MEDIA_TYPE: {}, ARROW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
@@ -105,6 +116,7 @@ def get_data(
     reading = Snapshot(engine, parameters.farm)  # the version, the farm and the samples: one state of the source
     try:
         selection = Selection(parse_turbines(parameters.turbines, parameters.turbine, reading.turbine_ids))
+        changes = reading.fingerprints(selection.ids, begin, finish)  # before any sample: the same snapshot
         give_back = request.app.state.answers.take(long=is_long(selection, begin, finish))
     except BaseException:
         reading.release()
@@ -115,9 +127,9 @@ def get_data(
         give_back()
         raise
     if chosen == "arrow":
-        body = arrow_stream(batches, arrow_schema(names, selection.with_turbine), begin, finish)
+        body = arrow_stream(batches, arrow_schema(names, selection.with_turbine), begin, finish, changes)
     else:
-        body = json_stream(batches, begin, finish, names, list(selection.ids))
+        body = json_stream(batches, begin, finish, names, list(selection.ids), changes)
 
     def finished() -> None:  # read, broken off or never begun: a long answer's spool goes, its slot comes back
         try:
@@ -152,6 +164,31 @@ def get_events(
         events_json(rows, begin, finish, list(selected)),
         media_type=JSON_MEDIA_TYPE,
         headers={SOURCE_VERSION_HEADER: str(version)},
+    )
+
+
+@router.get(
+    "/fingerprints",
+    response_model=FingerprintsResponse,
+    responses={200: {"description": "The fingerprints, as one state of the source.", "headers": VERSION}},
+    summary="Each (turbine, UTC day)'s fingerprint: rows, checksum, newest sample; what changed, without the samples",
+)
+def get_fingerprints(
+    engine: EngineDep,
+    response: Response,
+    parameters: Annotated[FingerprintParameters, query(FingerprintParameters)],
+) -> FingerprintsResponse:
+    """Kept current by the source's triggers as rows arrive, change or go (docs/live.md): comparing them with the
+    ones a run recorded finds the days to run again, one indexed read, never the samples."""
+    first, end = parse_days(parameters.start, parameters.end, MAX_FINGERPRINT_DAYS)
+    with snapshot(engine, FINGERPRINT_TABLES) as (conn, version):
+        selected = parse_turbines(parameters.turbines, parameters.turbine, turbine_ids(conn, parameters.farm))
+        cursor = conn.connection.cursor()
+        rows = fingerprint_rows(cursor, selected, first, end)
+        newest = newest_sample(cursor, selected, first)
+    response.headers[SOURCE_VERSION_HEADER] = str(version)
+    return FingerprintsResponse(
+        start=first, end=end, turbines=list(selected), fingerprints=rows, newest=newest, count=len(rows)
     )
 
 

@@ -41,6 +41,7 @@ from .farm import (
     lock_statement,
     older_schema,
 )
+from .fingerprints import days_touched, fingerprint_rows, newest_sample
 from .params import refuse_unknown_farm
 
 ROWS_PER_CHUNK = 40_000
@@ -189,6 +190,19 @@ class Snapshot:
             raise (older_schema(exc) or exc) from None
         except BaseException:
             self.release()
+            raise
+
+    def fingerprints(self, ids: dict[str, int], start: dt.datetime, end: dt.datetime) -> dict:
+        """The fingerprints of the turbines ``ids`` on the days ``[start, end)`` touches, and their newest sample
+        (``api.fingerprints``), in this snapshot: the state of the samples the answer sends."""
+        first, last = days_touched(start, end)
+        try:
+            return {
+                "fingerprints": fingerprint_rows(self.cursor, ids, first, last),
+                "newest": newest_sample(self.cursor, ids, first),
+            }
+        except psycopg2.Error:  # the app's handler answers the driver's errors with 503
+            self.release(broken=True)
             raise
 
     def release(self, broken: bool = False) -> None:

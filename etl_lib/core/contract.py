@@ -21,6 +21,9 @@ EVENT_TABLE = "turbine_event"  # ... and each turbine's events
 # One row: the source's version, a number every replacement of the source (``etl seed``) raises in the
 # same transaction as the rows it writes, so a reader can tell two states of the source apart.
 SOURCE_STATE_TABLE = "source_state"
+# Each (turbine, UTC day)'s fingerprint: its rows, a checksum of their values and its newest timestamp, kept
+# current by triggers on ``data`` (source revision 0007, docs/live.md): the changed days without reading samples.
+FINGERPRINT_TABLE = "day_fingerprint"
 # The turbine that rows written before the farm (one anonymous turbine) belong to after migration.
 DEFAULT_TURBINE = "WT01"
 # The farm the default seed makes, and that turbines from before the fleet belong to after migration.
@@ -52,6 +55,12 @@ ARROW_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 # Every /data answer states how many rows it sent, last: JSON's member ``count`` after ``data``; in
 # Arrow, the custom metadata of the stream's last (empty) record batch, before the end-of-stream marker.
 COUNT_METADATA_KEY = "count"
+# Every /data answer carries the fingerprints of the days it touches and the newest sample of its turbines
+# (docs/live.md), read in the same snapshot as its samples: JSON's members ``fingerprints`` and ``newest``
+# before ``data``; in Arrow, the schema's metadata under this key, a JSON document of both.
+FINGERPRINTS_METADATA_KEY = "fingerprints"
+# The most days one /fingerprints answer covers (a fingerprint is ~100 bytes: a year of 100 turbines ~4 MB).
+MAX_FINGERPRINT_DAYS = 3660
 # Every answer that reads the source says which state of it: its version (``SOURCE_STATE_TABLE``), read
 # in the same snapshot as the rest of the answer.
 SOURCE_VERSION_HEADER = "X-Source-Version"

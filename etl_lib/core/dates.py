@@ -25,7 +25,8 @@ def utc_now() -> dt.datetime:
 
 def parse_run_date(value: object, *, today: dt.date | None = None) -> dt.date:
     """Turn ``2024-10-01`` (str, date or datetime) into a date; refuse malformed (ASCII digits only),
-    impossible, future dates and dates before ``EARLIEST_RUN_DATE``."""
+    impossible, future dates (after ``today``: today itself is a day not over yet, run up to its last complete
+    bucket, docs/live.md) and dates before ``EARLIEST_RUN_DATE``."""
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):
@@ -53,10 +54,11 @@ def parse_run_date(value: object, *, today: dt.date | None = None) -> dt.date:
             value=value,
         )
     today = today or utc_now().date()
-    if run_date >= today:
+    if run_date > today:
         raise InvalidDateError(
-            f"Run date {run_date.isoformat()} is not over yet in UTC (today is {today.isoformat()}).",
-            "Run a day that has ended; the ETL processes whole UTC days.",
+            f"Run date {run_date.isoformat()} is not over yet in UTC: it has not even begun (today is "
+            f"{today.isoformat()}).",
+            "Run a day up to today; a day not over yet is run up to its last complete 10-minute bucket.",
             value=value,
         )
     return run_date

@@ -427,3 +427,20 @@ def clean_message(text: str) -> str:
         part = _BLANK_LINES.sub("\n", _URL_PASSWORD.sub(r"\1***@", part))
         parts.append(part.strip())
     return FIX_SEPARATOR.join(parts)
+
+
+class NoCompleteBucketError(NoSourceDataError):
+    """``run_date`` is not over yet in the source and none of its 10-minute buckets is complete: its newest sample
+    of the farm is ``newest``. No run (like a day without samples): nothing is written or recorded."""
+
+    def __init__(self, run_date: dt.date, start: dt.datetime, end: dt.datetime, newest, farm: str | None = None):
+        super().__init__(run_date, start, end, farm=farm)
+        self.newest = newest
+        shown = "none yet" if newest is None else newest.isoformat()
+        self.problem = (
+            f"{run_date.isoformat()}"
+            + ("" if farm is None else f" of farm {farm}")
+            + f" has no complete 10-minute bucket yet (the source's newest sample of it: {shown})."
+        )
+        self.fix = "Run it again once its first 10 minutes are in the source (etl sync does). Nothing was written."
+        Exception.__init__(self, str(self))

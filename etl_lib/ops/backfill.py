@@ -373,12 +373,30 @@ def run_backfill(
         pipeline_notices.show()
     farms, fleet = fleet_of(settings, farm) if dates else ([farm], False)
     items = [(run_date, name) for run_date in dates for name in farms]
-    workers = min(workers, max(len(items), 1))
     if notebooks and dates:  # a folder that refuses reports fails the backfill before any day runs
         from ..notebook.runner import check_writable, report_path
 
         for name in farms:
             check_writable(report_path(dates[0], settings, name if fleet else None))
+    return run_farm_days(
+        items, settings, fleet=fleet, workers=workers, notebooks=notebooks, progress=progress, notices=notices
+    )
+
+
+def run_farm_days(
+    items: list[tuple[dt.date, str | None]],
+    settings: Settings,
+    *,
+    fleet: bool,
+    workers: int = 1,
+    notebooks: bool = False,
+    progress: bool = False,
+    notices: bool = False,
+) -> BackfillResult:
+    """Run exactly these farm-days (``(day, farm name)``; the name None for the source's only farm; ``fleet``:
+    the source holds several farms), as ``run_backfill`` runs its own: one run each, a failed one does not stop
+    the others; Dagster is told of the days written when ``DAGSTER_HOME`` is set. ``etl sync`` calls this."""
+    workers = min(workers, max(len(items), 1))
     outcomes: list[DayOutcome] = []
     started = time.perf_counter()
     with _progress(len(items), progress) as bar:

@@ -454,6 +454,48 @@ def backfill(
         raise typer.Exit(code=1)
 
 
+@app.command("sync")
+def sync(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD (default: the source's first).")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD, included (default: the source's last).")
+    ] = None,
+    farm: Annotated[str | None, typer.Option(help="Only this farm (default: every farm of the source).")] = None,
+    watch_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--watch", min=0.1, help="Sync again every SECONDS until Ctrl-C (SIGINT) or SIGTERM.", metavar="SECONDS"
+        ),
+    ] = None,
+) -> None:
+    """Run exactly the farm-days whose source changed since the target's runs read them: new days, late,
+    changed or deleted rows, and today's part not over yet (up to its last complete 10-minute bucket).
+
+    Each runs as a whole farm-day, saying why ("2024-10-04 WF01: 12 rows late for WT02"); nothing changed
+    says "nothing to do". Exit 1 if a day failed (without --watch).
+
+    It compares the source's fingerprints (GET /fingerprints) with those each farm-day's newest succeeded
+    run recorded, and reads no sample to decide.
+
+    With --watch it keeps doing so, each round headed by its time (UTC), until Ctrl-C or SIGTERM, which end
+    it after the round under way. It is safe beside other runs (each farm-day's lock) and restarts (the
+    target's run records are its only state)."""
+    from ..core.dates import parse_run_date
+    from .sync import sync_once, watch
+
+    start = None if first is None else parse_run_date(first)
+    end = None if last is None else parse_run_date(last) + dt.timedelta(days=1)
+    settings = _settings()
+    if watch_seconds is not None:
+        watch(watch_seconds, settings, start, end, farm, say=typer.echo)
+        return
+    result = sync_once(settings, start, end, farm, say=typer.echo)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
 @app.command("report")
 def report_command(
     runs_dir: Annotated[

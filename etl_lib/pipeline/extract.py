@@ -41,7 +41,9 @@ from ..core.categories import category
 from ..core.contract import (
     ARROW_MEDIA_TYPE,
     COUNT_METADATA_KEY,
+    FINGERPRINTS_METADATA_KEY,
     JSON_MEDIA_TYPE,
+    MAX_FINGERPRINT_DAYS,
     NON_FINITE_JSON,
     SOURCE_VERSION_HEADER,
 )
@@ -55,6 +57,7 @@ from ..core.errors import (
     SourceRequestError,
     SourceUnavailableError,
 )
+from ..core.fingerprints import SourceFingerprints
 from ..core.scope import RunScope
 from ..core.turbines import TurbineModel
 
@@ -309,6 +312,9 @@ class Samples:
     values: pd.DataFrame
     non_finite: pd.DataFrame = field(repr=False)
     version: int | None = None
+    # The fingerprints of the day and the newest sample, read in the same snapshot as the samples (None: an
+    # API from before the fingerprints, or a file).
+    fingerprints: SourceFingerprints | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -426,6 +432,9 @@ def fetch_day(
             keep = samples.values.index.get_level_values("turbine").isin(scope.turbines)
             samples = _only(samples, keep, scope)
         samples.version = version
+        if samples.fingerprints is not None:
+            kept = tuple(f for f in samples.fingerprints.fingerprints if f.turbine in scope.turbines)
+            samples.fingerprints = SourceFingerprints(kept, samples.fingerprints.newest, version)
         whole_answers.append(samples)
 
     get(client, "/data", params, retry=retry, headers={"Accept": DATA_ACCEPT}, check=check)
@@ -465,7 +474,7 @@ def _only(samples: Samples, keep: np.ndarray, scope: RunScope) -> Samples:
         )
         return frame.set_axis(index).sort_index()
 
-    return Samples(reduced(samples.values), reduced(samples.non_finite))
+    return Samples(reduced(samples.values), reduced(samples.non_finite), fingerprints=samples.fingerprints)
 
 
 EVENT_COLUMNS = ["turbine", "start_time", "end_time", "code", "category"]
@@ -586,7 +595,10 @@ def validate_samples(payload: object, variables: list[str], scope: RunScope) -> 
     values, non_finite = {}, {}
     for name in variables:
         values[name], non_finite[name] = _json_numbers(frame[name], name, bad)
-    return _checked(timestamps, turbines, pd.DataFrame(values), pd.DataFrame(non_finite), bad, scope)
+    samples = _checked(timestamps, turbines, pd.DataFrame(values), pd.DataFrame(non_finite), bad, scope)
+    if "fingerprints" in payload:
+        samples.fingerprints = _fingerprints(payload.get("fingerprints"), payload.get("newest"), bad)
+    return samples
 
 
 def validate_arrow(content: bytes, variables: list[str], scope: RunScope) -> Samples:
@@ -616,7 +628,79 @@ def validate_arrow(content: bytes, variables: list[str], scope: RunScope) -> Sam
         numbers = column.to_numpy(zero_copy_only=False)  # nulls as NaN
         valid = ~column.is_null().to_numpy(zero_copy_only=False)
         values[name], non_finite[name] = numbers, valid & ~np.isfinite(numbers)
-    return _checked(timestamps, turbines, pd.DataFrame(values), pd.DataFrame(non_finite), bad, scope)
+    samples = _checked(timestamps, turbines, pd.DataFrame(values), pd.DataFrame(non_finite), bad, scope)
+    stated = (table.schema.metadata or {}).get(FINGERPRINTS_METADATA_KEY.encode())
+    if stated is not None:
+        try:
+            document = orjson.loads(stated)
+        except orjson.JSONDecodeError as exc:
+            raise bad(f"its metadata '{FINGERPRINTS_METADATA_KEY}' is not JSON ({exc})") from None
+        if not isinstance(document, dict):
+            raise bad(f"its metadata '{FINGERPRINTS_METADATA_KEY}' is not a JSON object")
+        samples.fingerprints = _fingerprints(document.get("fingerprints"), document.get("newest"), bad)
+    return samples
+
+
+def _fingerprints(rows: object, newest: object, bad) -> SourceFingerprints:
+    """The fingerprints an answer of /data carries (``SourceFingerprints``), or ``bad`` naming what is wrong."""
+    try:
+        if not isinstance(rows, list):
+            raise TypeError("'fingerprints' is not a list")
+        return SourceFingerprints.from_json(rows, None if newest is None else str(newest))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise bad(f"its fingerprints are not the API's ({exc!r})") from None
+
+
+def fetch_fingerprints(
+    settings: Settings,
+    start_day: dt.date,
+    end_day: dt.date,
+    farm: str | None = None,
+    turbines: Sequence[str] | None = None,
+    *,
+    client: httpx.Client | None = None,
+) -> SourceFingerprints:
+    """The fingerprints of the days ``[start_day, end_day)`` (GET /fingerprints) of the farm named ``farm`` (None:
+    every farm's turbines) or of ``turbines`` (names), and the newest sample of those turbines from ``start_day``
+    on, with the source's version: what changed, without reading a sample. A range longer than one answer
+    holds is asked for in parts (each one state of the source; the version is the last part's)."""
+    if start_day >= end_day:
+        raise ConfigurationError(
+            f"The days {start_day.isoformat()} to {end_day.isoformat()} are no range: the end is exclusive and must "
+            "come after the start.",
+            "Give an end day after the start day.",
+            setting="end",
+        )
+    retry = RetryPolicy.from_settings(settings)
+    owns_client = client is None
+    client = client or make_client(settings)
+    parts, newest, version = [], None, None
+    try:
+        first = start_day
+        while first < end_day:
+            end = min(end_day, first + dt.timedelta(days=MAX_FINGERPRINT_DAYS))
+            params: dict = {"start": first.isoformat(), "end": end.isoformat()}
+            if farm is not None:
+                params["farm"] = farm
+            if turbines is not None:
+                params["turbine"] = list(turbines)
+            response = get(client, "/fingerprints", params, retry=retry)
+            version = source_version(response)
+            try:
+                payload = orjson.loads(response.content)
+                stated = SourceFingerprints.from_json(payload["fingerprints"], payload.get("newest"), version)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise SourceRequestError(
+                    str(response.url), response.status_code, f"the answer is not a list of fingerprints ({exc!r})"
+                ) from None
+            parts.extend(stated.fingerprints)
+            if first == start_day:  # the newest sample from start_day on: the first part sees every later day
+                newest = stated.newest
+            first = end
+    finally:
+        if owns_client:
+            client.close()
+    return SourceFingerprints(tuple(parts), newest, version)
 
 
 # An Arrow IPC message starts with this continuation marker; the stream ends with it and a zero length.

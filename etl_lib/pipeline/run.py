@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import pandas as pd
@@ -36,7 +36,8 @@ from ..core.contract import (
     split_signal_name,
     written_signal_names,
 )
-from ..core.errors import EtlError, FarmChoiceError, NoSourceDataError, SourceChangedError
+from ..core.errors import EtlError, FarmChoiceError, NoCompleteBucketError, NoSourceDataError, SourceChangedError
+from ..core.fingerprints import complete_until
 from ..core.scope import RunScope
 from ..metrics import availability
 from ..storage.engines import target_engine
@@ -88,6 +89,10 @@ class RunResult:
     kpis: DayKpis | None = field(default=None, repr=False)  # what the farm did (None: run without KPIs)
     events: pd.DataFrame | None = field(default=None, repr=False)  # the status log's events of the day
     site: Site | None = None  # the farm, as the source describes it
+    # The day's fingerprints as the run read them, {turbine: {rows, checksum, last_timestamp}} (None: the API
+    # sent none), and, for a day not over yet in the source, the end of its last complete bucket (None: whole).
+    fingerprints: dict | None = None
+    complete_until: dt.datetime | None = None
 
     @property
     def run_date(self) -> dt.date:
@@ -105,6 +110,7 @@ class RunResult:
             "rows_written": self.rows_written,
             "overflowed_statistics": self.overflowed,
             "source_version": self.source_version,
+            "complete_until": None if self.complete_until is None else self.complete_until.isoformat(),
             "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
             **quality_summary(self.quality),
         }
@@ -206,6 +212,7 @@ def _run_steps(
         finally:
             if owns_client:
                 client.close()
+        scope, samples = complete_part(scope, samples, record, fleet)
     record.rows_read = len(samples)
     with _timed(seconds, "quality"):
         models = {turbine.name: turbine.model for turbine in farm}
@@ -272,7 +279,30 @@ def _run_steps(
         events=events,
         source_version=source.version,
         site=site,
+        fingerprints=record.fingerprints,
+        complete_until=record.complete_until,
     )
+
+
+def complete_part(scope: RunScope, samples: Samples, record: RunRecord, fleet: bool) -> tuple[RunScope, Samples]:
+    """The day's fingerprints into ``record`` (as the answer stated them, in the samples' snapshot) and, for a
+    day not over yet in the source (``core.fingerprints.complete_until``: its newest sample is before the day's
+    last minute), the scope and the samples cut to its complete 10-minute buckets, so that no bucket whose
+    minutes are not all past is written; ``NoCompleteBucketError`` (no run) when it has none yet."""
+    if samples.fingerprints is None:  # an API from before the fingerprints: the whole day, as before
+        return scope, samples
+    record.fingerprints = samples.fingerprints.of_day(scope.run_date)
+    until = complete_until(scope.run_date, samples.fingerprints.newest)
+    if until is None:
+        return scope, samples
+    if until <= scope.start:
+        raise NoCompleteBucketError(
+            scope.run_date, scope.start, scope.end, samples.fingerprints.newest, scope.farm if fleet else None
+        )
+    record.complete_until = until
+    keep = samples.values.index.get_level_values("timestamp") < until
+    cut = Samples(samples.values[keep], samples.non_finite[keep], samples.version, samples.fingerprints)
+    return replace(scope, end=until), cut
 
 
 def read_source(

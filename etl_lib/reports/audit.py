@@ -209,10 +209,44 @@ def run_summary(result: RunResult) -> pd.DataFrame:
         "samples read": result.rows_read,
         "10-minute buckets with statistics (all turbines)": result.buckets,
         "rows written": result.rows_written,
+        "complete": complete_text(result),
     }
     if result.overflowed:
         values["statistics not written: not finite (overflow)"] = result.overflowed
     return present.table(pd.DataFrame({"value": pd.Series(values, dtype=object)}))
+
+
+def complete_text(result: RunResult) -> str:
+    """How much of the day the run covered: the whole day, or (a day not over yet in the source) up to which
+    minute, its last complete 10-minute bucket."""
+    if result.complete_until is None:
+        return "the whole day"
+    return (
+        f"up to {result.complete_until:%H:%M} UTC: the day is not over in the source (its newest sample is at "
+        f"{_newest(result)}); later buckets are not written yet"
+    )
+
+
+def _newest(result: RunResult) -> str:
+    stamps = [f.get("last_timestamp") for f in (result.fingerprints or {}).values() if f.get("last_timestamp")]
+    return pd.Timestamp(max(stamps)).strftime("%H:%M") if stamps else "none"
+
+
+def fingerprints_table(result: RunResult) -> pd.DataFrame:
+    """Per turbine: the day as the source held it when the run read it (its fingerprint, read in the samples'
+    snapshot): rows, checksum, newest sample. ``etl sync`` runs the day again when they change (docs/live.md)."""
+    rows = {
+        turbine: {
+            "rows": fingerprint["rows"],
+            "checksum": fingerprint["checksum"],
+            "newest sample (UTC)": pd.Timestamp(fingerprint["last_timestamp"]).strftime("%H:%M")
+            if fingerprint.get("last_timestamp")
+            else "",
+        }
+        for turbine, fingerprint in sorted((result.fingerprints or {}).items())
+    }
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["rows", "checksum", "newest sample (UTC)"])
+    return present.table(frame.rename_axis("turbine"))
 
 
 def timings(result: RunResult) -> pd.DataFrame:

@@ -14,7 +14,8 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, exists, insert, select, update
+from sqlalchemy import Connection, Engine, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from ..core.contract import RunStatus
 from ..core.dates import day_bounds, utc_now
@@ -45,6 +46,8 @@ class RunRecord:
     seconds: dict | None = None
     report: str | None = None
     source_version: int | None = None
+    fingerprints: dict | None = None  # {turbine: {rows, checksum, last_timestamp}} of the day, as read
+    complete_until: dt.datetime | None = None  # a day not over yet: written up to here (None: whole)
 
     def insert(self, conn: Connection, status: RunStatus, error: str | None = None) -> int:
         """Insert the row inside the connection's open transaction and return its id."""
@@ -146,3 +149,31 @@ def standing_run(engine: Engine, run_date: dt.date, farm_name: str | None = None
             return None
         held = turbines_with_values(conn, run_date, farm_name)
     return next((run for run in runs if held <= set(run["turbines"] or ())), runs[0])
+
+
+def recorded_fingerprints(
+    engine: Engine, farm_name: str, first: dt.date, end: dt.date
+) -> dict[dt.date, tuple[dict | None, dt.datetime | None]]:
+    """Per day of ``[first, end)``, what the newest succeeded run of the farm ``farm_name`` recorded of the source:
+    its fingerprints (``{turbine: {rows, checksum, last_timestamp}}``; None for a run from before them) and
+    ``complete_until`` (None: the whole day). A day without a succeeded run is absent. One query on
+    ``etl_run_farm_run_date_idx``."""
+    query = (
+        select(etl_run.c.run_date, etl_run.c.fingerprints, etl_run.c.complete_until)
+        .where(
+            etl_run.c.farm == farm_name,
+            etl_run.c.run_date >= first,
+            etl_run.c.run_date < end,
+            etl_run.c.status == RunStatus.SUCCEEDED.value,
+        )
+        .order_by(etl_run.c.run_date, etl_run.c.finished_at.desc(), etl_run.c.id.desc())
+        .ext(distinct_on(etl_run.c.run_date))
+    )
+    with engine.connect() as conn:
+        return {day: (fingerprints, until) for day, fingerprints, until in conn.execute(query)}
+
+
+def run_count(engine: Engine) -> int:
+    """How many runs ``etl_run`` holds."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(etl_run)).scalar_one()

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Connection,
+    Date,
     DateTime,
     Engine,
     Float,
@@ -32,6 +33,7 @@ from ..config.settings import API_READER_ROLE
 from ..core.categories import Category
 from ..core.contract import (
     EVENT_TABLE,
+    FINGERPRINT_TABLE,
     SOURCE_STATE_TABLE,
     SOURCE_TABLE,
     SOURCE_VARIABLES,
@@ -82,6 +84,20 @@ source_state = Table(
     Column("version", BigInteger, nullable=False, comment="raised by every replacement of the source"),
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("one", name="source_state_one_row"),
+)
+# Each (UTC day, turbine)'s fingerprint, kept by triggers on ``data`` (revision 0007, docs/live.md); read-only here.
+day_fingerprint = Table(
+    FINGERPRINT_TABLE,
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("turbine_id", Integer, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("checksum", BigInteger, nullable=False, comment="sum modulo 2**64 of each row's hash_record_extended"),
+    Column("last_timestamp", DateTime(timezone=True)),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("day", "turbine_id", name="day_fingerprint_pkey"),
+    Index("day_fingerprint_turbine_day_idx", "turbine_id", "day"),
+    comment="each (UTC day, turbine) with samples: rows, checksum, newest sample (docs/live.md)",
 )
 
 

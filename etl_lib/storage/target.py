@@ -93,6 +93,16 @@ etl_run = Table(
         comment="the source's version the run read its farm and samples from (X-Source-Version)",
     ),
     Column("farm", String(64), comment="the farm the run covered (its name)"),
+    Column(
+        "fingerprints",
+        JSONB,
+        comment="{turbine: {rows, checksum, last_timestamp}}: the day as the source held it when the run read it",
+    ),
+    Column(
+        "complete_until",
+        DateTime(timezone=True),
+        comment="a day not over yet: the end of its last complete bucket, up to which the run wrote (null: whole)",
+    ),
     CheckConstraint(f"status IN {tuple(status.value for status in RunStatus)!r}", name="etl_run_status"),
     Index("etl_run_key_idx", "key"),
     Index("etl_run_farm_run_date_idx", "farm", "run_date"),

@@ -213,7 +213,10 @@ def test_json_keeps_its_documented_shape(api):
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     payload = response.json()
-    assert set(payload) == {"start", "end", "turbines", "variables", "count", "data"}
+    assert set(payload) == {"start", "end", "turbines", "variables", "fingerprints", "newest", "count", "data"}
+    # The fingerprints of the day the interval touches, in the samples' snapshot (as GET /fingerprints).
+    assert [(f["day"], f["turbine"]) for f in payload["fingerprints"]] == [("2024-10-01", name) for name in TURBINES]
+    assert payload["newest"] is not None
     assert payload["start"] == "2024-10-01T00:00:30+00:00"
     assert payload["end"] == "2024-10-01T00:03:00+00:00"
     assert payload["turbines"] == TURBINES
