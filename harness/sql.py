@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import text
 
-from etl_lib.core.contract import ETL_VARIABLES
+from etl_lib.core.contract import ETL_VARIABLES, statistic_signal_names
 from etl_lib.core.dates import day_bounds
 
 SQL_STATISTICS = """
@@ -69,3 +70,15 @@ def target_day(target_engine, run_date: dt.date, farm: str | None = None) -> pd.
             params={"start": start, "end": end, "farm": farm},
         )
     return frame.set_index(["turbine", "signal", "timestamp"])["value"].sort_index()
+
+
+def assert_statistics_equal_sql(source_engine, target_engine, day: dt.date, until: dt.datetime | None = None) -> None:
+    """The target's statistics of ``day`` (those of the buckets before ``until``, when given: a day not over yet)
+    are PostgreSQL's own on the source, every one and no other."""
+    expected = statistics_in_sql(source_engine, day)
+    if until is not None:
+        expected = expected[expected.index.get_level_values("timestamp") < until]
+    everything = target_day(target_engine, day)
+    actual = everything[everything.index.get_level_values("signal").isin(statistic_signal_names())]
+    assert actual.index.equals(expected.index)
+    np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-9)

@@ -214,6 +214,14 @@ class Settings(BaseSettings):
         description="The check `source_freshness` warns when a farm's newest written 10-minute bucket lags the "
         "source's newest complete one by more than this many minutes (in the data's time).",
     )
+    dagster_stale_retry_minutes: float = Field(
+        5.0,
+        ge=0,
+        validation_alias=_env("ETL_DAGSTER_STALE_RETRY_MINUTES"),
+        description="A farm's day whose newest run read an older state of the source than it holds now (the run "
+        "began before the change, or failed) is observed again after this many minutes, so the automation runs "
+        "it again.",
+    )
     dagster_run_retries: int = Field(
         2,
         ge=0,

@@ -18,12 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..config.settings import Settings, get_settings
 from ..core.dates import utc_now
 from ..core.errors import ConfigurationError
 from ..core.fingerprints import SourceFingerprints, complete_until, differences
 from .backfill import BackfillResult, run_farm_days
+
+if TYPE_CHECKING:
+    from ..storage.run_record import RecordedDay
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class SyncPlan:
 def day_reasons(
     day: dt.date,
     source: SourceFingerprints,
-    recorded: tuple[dict | None, dt.datetime | None] | None,
+    recorded: RecordedDay | None,
 ) -> tuple[list[str], str | None]:
     """Why ``day`` must run again (empty: it need not), and a note when it cannot run yet. ``source``: the farm's
     fingerprints; ``recorded``: the newest succeeded run's fingerprints and ``complete_until`` (None: no run)."""
@@ -63,7 +67,7 @@ def day_reasons(
         return [], f"{day.isoformat()}: no complete 10-minute bucket yet"
     if recorded is None:
         return (["new day" + ("" if until is None else f" (complete until {until:%H:%M})")] if now else []), None
-    fingerprints, recorded_until = recorded
+    fingerprints, recorded_until = recorded.fingerprints, recorded.complete_until
     if fingerprints is None:
         return ["its run recorded no fingerprints (a run from before them)"], None
     reasons = differences(now, fingerprints)

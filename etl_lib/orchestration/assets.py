@@ -51,6 +51,7 @@ from ..pipeline.coverage import day_without_data
 from ..pipeline.extract import RetryPolicy, resolve_farm
 from ..pipeline.run import run_etl
 from ..storage.run_record import read_run
+from ..storage.target import ensure_target_schema
 from .coverage import farm_day
 from .instance import SOURCE_API_POOL
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
@@ -156,6 +157,7 @@ def library_days(context: AssetExecutionContext, source_api: SourceApi, target_d
     again; a day without source data is skipped; a failed day does not stop the others, and fails the step."""
     settings = run_settings(source_api, target_database)
     engine = target_database.get_engine()
+    ensure_target_schema(engine)  # a new target has no etl_run yet to look in for an earlier attempt's days
     root = context.run.root_run_id or context.run.run_id
     single = not context.has_partition_key_range
     failed: dict[str, str] = {}

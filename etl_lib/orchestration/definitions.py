@@ -8,6 +8,8 @@ farm x day follow the source's farms and coverage as the API reports them then
 """
 
 # No `from __future__ import annotations`: Dagster reads the type hints.
+import datetime as dt
+
 from dagster import (
     AssetSelection,
     Definitions,
@@ -36,7 +38,7 @@ def build_defs(settings: Settings | None = None, partitions: SourcePartitions | 
     """Everything Dagster shows, for ``settings`` and the source's partitions (asked of the API if not given)."""
     settings = settings or get_settings()
     partitions = partitions or source_partitions(settings)
-    source_days = build_source_days(partitions.definition)
+    source_days = build_source_days(partitions.definition, dt.timedelta(minutes=settings.dagster_stale_retry_minutes))
     follow = follows_the_source()
     daily_statistics = build_daily_statistics(
         partitions.definition, partitions.note, settings.dagster_days_per_run, source_days, follow

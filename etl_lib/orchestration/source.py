@@ -26,6 +26,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
     AssetSelection,
     AutomationCondition,
@@ -46,9 +47,12 @@ from dagster._core.events import DagsterEventType
 
 from ..config.settings import get_settings
 from ..core.contract import BUCKET
+from ..core.dates import utc_now
 from ..core.fingerprints import data_version
 from ..pipeline.extract import fetch_fingerprints
 from ..storage.query import newest_buckets
+from ..storage.run_record import recorded_fingerprints
+from ..storage.target import ensure_target_schema
 from .coverage import DAY, FARM, partition_key
 from .resources import SourceApi, TargetDatabase
 
@@ -65,13 +69,70 @@ def follows_the_source() -> AutomationCondition:
     return AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
 
 
+NUDGE = "~"  # a version observed again: the source's version, NUDGE and the instant (a new version to Dagster)
+
+
+def source_version(observed: str | None) -> str | None:
+    """The source's version an observation recorded (without the mark of a repeated observation)."""
+    return None if observed is None else observed.partition(NUDGE)[0]
+
+
 def changed_versions(now: dict[str, str], seen: dict[str, str]) -> dict[str, str]:
     """The partitions whose version ``now`` differs from the one last ``seen`` (new ones included)."""
-    return {key: version for key, version in now.items() if seen.get(key) != version}
+    return {key: version for key, version in now.items() if source_version(seen.get(key)) != version}
 
 
-def build_source_days(partitions: MultiPartitionsDefinition) -> AssetsDefinition:
-    """The observable source asset over ``partitions`` (farm x day)."""
+def read_by_runs(
+    target_database: TargetDatabase, farms, first: dt.date, end: dt.date
+) -> dict[str, tuple[str | None, dt.datetime]]:
+    """Per partition: the version of what the newest succeeded run of that farm's day read (None: a run from before
+    the fingerprints) and when it finished; one query per farm."""
+    engine = target_database.get_engine()
+    ensure_target_schema(engine)
+    read = {}
+    for farm in farms:
+        for day, recorded in recorded_fingerprints(engine, farm, first, end).items():
+            version = None if recorded.fingerprints is None else data_version(recorded.fingerprints)
+            read[str(partition_key(farm, day))] = (version, recorded.finished_at)
+    return read
+
+
+def overtaken(
+    instance, now: dict[str, str], seen: dict[str, str], read: dict[str, tuple], retry_after: dt.timedelta
+) -> dict[str, str]:
+    """The partitions to observe again (with a new mark, ``NUDGE``) although the source's version did not change:
+    the target's newest run of the day
+    read another version (it began before the change), and either it finished after the day's last observation,
+    or that observation is ``retry_after`` old. Dagster's automation misses such a day: when the run's
+    materialization and the change's observation fall between two of its ticks, it takes the one for the
+    handling of the other (and a failed run leaves the day behind until it is tried again)."""
+    candidates = [
+        key
+        for key, version in now.items()
+        if source_version(seen.get(key)) == version and key in read and read[key][0] != version
+    ]
+    if not candidates:
+        return {}
+    observed: dict[str, float] = {}
+    records = instance.fetch_observations(
+        AssetRecordsFilter(asset_key=AssetKey(SOURCE_DAYS), asset_partitions=candidates), limit=100 * len(candidates)
+    ).records
+    for record in records:  # newest first
+        observed.setdefault(record.partition_key, record.timestamp)
+    instant = utc_now().timestamp()
+    old = instant - retry_after.total_seconds()
+    return {  # a version Dagster has not seen: an observation of the same one would not count as a change
+        key: f"{now[key]}{NUDGE}{instant:.0f}"
+        for key in candidates
+        if read[key][1].timestamp() > observed.get(key, float("-inf")) or observed.get(key, float("-inf")) <= old
+    }
+
+
+def build_source_days(
+    partitions: MultiPartitionsDefinition, retry_after: dt.timedelta = dt.timedelta(minutes=5)
+) -> AssetsDefinition:
+    """The observable source asset over ``partitions`` (farm x day); a day the target lags although its run came
+    after the change is observed again after ``retry_after`` (``overtaken``)."""
     farms = partitions.get_partitions_def_for_dimension(FARM).get_partition_keys()
     days = partitions.get_partitions_def_for_dimension(DAY)
     with warnings.catch_warnings():  # observable source assets and versions by partition are beta in 1.13
@@ -85,7 +146,7 @@ def build_source_days(partitions: MultiPartitionsDefinition) -> AssetsDefinition
             "version per farm's day (each turbine's row count and checksum), recorded when it changes. "
             "daily_statistics follows it: a day whose version changed is materialized again (docs/live.md).",
         )
-        def source_days(context, source_api: SourceApi) -> DataVersionsByPartition:
+        def source_days(context, source_api: SourceApi, target_database: TargetDatabase) -> DataVersionsByPartition:
             first = dt.date.fromisoformat(days.get_first_partition_key())
             end = dt.date.fromisoformat(days.get_last_partition_key()) + dt.timedelta(days=1)
             now, settings = {}, source_api.apply_to(get_settings())
@@ -103,6 +164,8 @@ def build_source_days(partitions: MultiPartitionsDefinition) -> AssetsDefinition
                 if DATA_VERSION_TAG in tags
             }
             changed = changed_versions(now, seen)
+            read = read_by_runs(target_database, farms, first, end)
+            changed.update(overtaken(context.instance, now, seen, read, retry_after))
             context.log.info(
                 f"{len(now)} farm-day(s) in the source, {len(changed)} new or changed since the last observation"
                 + (f": {', '.join(sorted(changed)[:20])}" + (" ..." if len(changed) > 20 else "") if changed else "")

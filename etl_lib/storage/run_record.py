@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -151,15 +152,19 @@ def standing_run(engine: Engine, run_date: dt.date, farm_name: str | None = None
     return next((run for run in runs if held <= set(run["turbines"] or ())), runs[0])
 
 
-def recorded_fingerprints(
-    engine: Engine, farm_name: str, first: dt.date, end: dt.date
-) -> dict[dt.date, tuple[dict | None, dt.datetime | None]]:
-    """Per day of ``[first, end)``, what the newest succeeded run of the farm ``farm_name`` recorded of the source:
-    its fingerprints (``{turbine: {rows, checksum, last_timestamp}}``; None for a run from before them) and
-    ``complete_until`` (None: the whole day). A day without a succeeded run is absent. One query on
-    ``etl_run_farm_run_date_idx``."""
+class RecordedDay(NamedTuple):
+    """What the newest succeeded run of a farm's day recorded of the source, and when it finished."""
+
+    fingerprints: dict | None  # {turbine: {rows, checksum, last_timestamp}}; None: a run from before them
+    complete_until: dt.datetime | None  # None: the whole day
+    finished_at: dt.datetime
+
+
+def recorded_fingerprints(engine: Engine, farm_name: str, first: dt.date, end: dt.date) -> dict[dt.date, RecordedDay]:
+    """Per day of ``[first, end)``, what the newest succeeded run of the farm ``farm_name`` recorded of the source.
+    A day without a succeeded run is absent. One query on ``etl_run_farm_run_date_idx``."""
     query = (
-        select(etl_run.c.run_date, etl_run.c.fingerprints, etl_run.c.complete_until)
+        select(etl_run.c.run_date, etl_run.c.fingerprints, etl_run.c.complete_until, etl_run.c.finished_at)
         .where(
             etl_run.c.farm == farm_name,
             etl_run.c.run_date >= first,
@@ -170,7 +175,7 @@ def recorded_fingerprints(
         .ext(distinct_on(etl_run.c.run_date))
     )
     with engine.connect() as conn:
-        return {day: (fingerprints, until) for day, fingerprints, until in conn.execute(query)}
+        return {day: RecordedDay(*row) for day, *row in conn.execute(query)}
 
 
 def run_count(engine: Engine) -> int:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from etl_lib.core.contract import statistic_signal_names
 from etl_lib.core.fingerprints import SourceFingerprints
 from etl_lib.ops.sync import plan_sync, sync_once
 from etl_lib.pipeline.extract import fetch_fingerprints
 from etl_lib.storage.engines import target_engine
 from etl_lib.storage.run_record import read_runs, run_count
 from harness.own_farm import own_farm, seed, source_of
-from harness.sql import statistics_in_sql, target_day
+from harness.sql import assert_statistics_equal_sql, target_day
 
 FIRST = dt.date(2024, 10, 1)
 DAYS = 6
@@ -72,13 +70,7 @@ def target_fingerprint(own) -> tuple:
 
 
 def assert_complete_buckets_equal_sql(own, day: dt.date, until: dt.datetime | None = None) -> None:
-    expected = statistics_in_sql(source_of(own), day)
-    if until is not None:
-        expected = expected[expected.index.get_level_values("timestamp") < until]
-    everything = target_day(target_engine(own), day)
-    actual = everything[everything.index.get_level_values("signal").isin(statistic_signal_names())]
-    assert actual.index.equals(expected.index)
-    np.testing.assert_allclose(actual.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-9)
+    assert_statistics_equal_sql(source_of(own), target_engine(own), day, until)
 
 
 def test_the_triggers_keep_every_fingerprint_equal_to_one_recomputed_from_the_samples(farm):
