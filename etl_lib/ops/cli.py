@@ -397,7 +397,7 @@ def feed(
     typer.echo(
         f"{'stopped' if result.stopped else 'done'}: {totals.minutes} minute(s) fed, {totals.rows} rows appended "
         f"({totals.late_rows} late in {totals.late_batches} batch(es)), {totals.corrected_rows} rows corrected; "
-        f"the source now ends at {result.next:%Y-%m-%d %H:%M} UTC (etl feed resumes there)"
+        f"next minute {result.next:%Y-%m-%d %H:%M} UTC (where etl feed resumes)"
     )
 
 

@@ -336,6 +336,8 @@ def feed_minute(
                 **{v: [_none(x) for x in window.true[v][row, at][keep]] for v in SOURCE_VARIABLES},
             },
         ).rowcount
+        if not changed:  # rows sent right in the first place (by the seed, or before this feed's start)
+            continue
         totals.corrections += 1
         totals.corrected_rows += changed
         corrected.append(f"{turbine.name} {correction.variable} {changed} rows from {_hhmm(correction.start)}")
@@ -393,9 +395,12 @@ def _hhmm(minute: int) -> str:
 # --- the loop ------------------------------------------------------------------------------------------------
 
 
-def plan_start(source: Source, fed: list[int], start: dt.datetime | None) -> tuple[int, dict[int, int], list[str]]:
-    """The first minute to feed, each fed turbine's first minute not in the source (an outage under way when the
-    last feed stopped leaves a turbine behind; its held rows come with the outage's batch), and notes."""
+def plan_start(
+    source: Source, fed: list[int], start: dt.datetime | None, schedule: LinkSchedule
+) -> tuple[int, dict[int, int], list[str]]:
+    """The first minute to feed (``start``, else where the fed turbines' samples end), each fed turbine's first
+    minute not in the source, and notes of the gaps a later ``start`` leaves. Refused: a ``start`` inside the
+    source, and resuming where a turbine is behind the others for another reason than an outage under way."""
     ends = [source.turbines[p].end for p in fed if source.turbines[p].end is not None]
     end = max(ends) if ends else None
     if start is None:
@@ -421,13 +426,33 @@ def plan_start(source: Source, fed: list[int], start: dt.datetime | None) -> tup
         raise ConfigurationError(
             f"--start is not after the source's first day ({source.origin}).", "Give a later --start."
         )
-    notes = []
-    if end is not None and first > end:
-        notes.append(f"starting at {_iso(first)}: the minutes from {_iso(end)} stay without samples")
-    next_minute = {}
+    # A turbine whose samples end before the others' is behind: an outage under way when the last feed stopped
+    # (its held rows come with the outage's batch), or a gap (another farm fed alone, samples deleted).
+    under_way = {o.turbine: o for o in schedule.outages(first - schedule.lookback - 1, first + 1) if o.end >= first}
+    next_minute, behind = {}, []
     for p in fed:
         own = source.turbines[p].end
-        next_minute[p] = first if own is None or first > end else own
+        outage = under_way.get(p)
+        if own is None or start is not None:
+            next_minute[p] = first
+        else:
+            next_minute[p] = own
+        if own is not None and own < first and not (outage is not None and outage.start <= own and start is None):
+            behind.append((p, own))
+    notes = []
+    if behind and start is None:
+        lag = min(own for _, own in behind)
+        names = ", ".join(source.turbines[p].name for p, _ in behind)
+        farms = sorted({source.turbines[p].farm for p, _ in behind})
+        raise ConfigurationError(
+            f"The samples of {names} end at {_iso(lag)}, before the others' ({_iso(first)}): resuming at "
+            f"{_iso(first)} would leave them a gap.",
+            f"Feed {' and '.join(farms)} alone up to there first (etl feed --farm {farms[0]} --until "
+            f"{minute_time(first):%Y-%m-%dT%H:%MZ}), or give --start {minute_time(first):%Y-%m-%dT%H:%MZ} to "
+            "leave the gap.",
+        )
+    for p, own in behind:
+        notes.append(f"{source.turbines[p].name}: the minutes from {_iso(own)} to {_iso(first)} stay without samples")
     return first, next_minute, notes
 
 
@@ -458,7 +483,7 @@ def run_feed(
         )
     fed = [p for p, t in enumerate(source.turbines) if options.farm in (None, t.farm)]
     schedule = LinkSchedule(len(source.turbines), options.seed, **options.schedule)
-    first, next_minute, notes = plan_start(source, fed, options.start)
+    first, next_minute, notes = plan_start(source, fed, options.start, schedule)
     until = minute_index(options.until) if options.until is not None else None
     if until is not None and until <= first:
         raise ConfigurationError(

@@ -271,3 +271,23 @@ def test_bad_starts_are_refused_and_a_second_feed_is_not_let_in(source):
     later = feed(engine, minutes=2, start=dt.datetime(2024, 10, 3, 6, tzinfo=dt.UTC))
     assert any("stay without samples" in line for line in later.lines)
     assert len(fed_rows(engine)) == 2 * 4
+
+
+def test_a_fleet_fed_farm_by_farm_is_the_simulators_and_a_farm_left_behind_is_refused(source):
+    _, engine = source
+    seed_source(engine, START, 1, farms=2, turbines=2)  # WF01: WT01, WT02; WF02: WT03, WT04
+    quiet = {"late_every": 0, "correct_every": 0}
+    feed(engine, minutes=5, farm="WF02", schedule=quiet)
+    with pytest.raises(Exception, match=r"The samples of WT01, WT02 end at 2024-10-02 00:00 UTC") as refused:
+        feed(engine, minutes=5, schedule=quiet)
+    assert "etl feed --farm WF01 --until 2024-10-02T00:05Z" in str(refused.value)
+    feed(engine, farm="WF01", until=dt.datetime(2024, 10, 2, 0, 5, tzinfo=dt.UTC), schedule=quiet)
+    feed(engine, minutes=5, schedule=quiet)
+
+    got = fed_rows(engine, dt.datetime(2024, 10, 2, tzinfo=dt.UTC))
+    assert (got.groupby("timestamp").size() == 4).all() and got.timestamp.nunique() == 10
+    for farm in generator.build_fleet(2, 2):
+        for turbine, frame in generator.generate(farm, START, 2):
+            true = frame.set_index("timestamp").loc["2024-10-02 00:00":"2024-10-02 00:09", list(SOURCE_VARIABLES)]
+            ours = got[got.turbine == turbine.name].set_index("timestamp")[list(SOURCE_VARIABLES)]
+            np.testing.assert_array_equal(ours.to_numpy(), true.to_numpy())  # no faults on day 2 at 00:00
