@@ -176,7 +176,8 @@ class Delivery:
 def deliveries(schedule: LinkSchedule, minute: int, turbines: list[int], next_minute: dict[int, int]) -> list[Delivery]:
     """What each of ``turbines`` (positions) sends with ``minute``: nothing while its link is down; its own
     row; or, the minute its link is back, the held rows of the outage from the first it has not sent yet
-    (``next_minute``: the first minute of each turbine not in the source) with its own."""
+    (``next_minute``: the first minute of each turbine not in the source; a turbine not in it sends every held
+    row) with its own."""
     outages = {o.turbine: o for o in schedule.outages(minute, minute + 1)}
     sent = []
     for turbine in turbines:
@@ -185,6 +186,6 @@ def deliveries(schedule: LinkSchedule, minute: int, turbines: list[int], next_mi
         if outage is not None and outage.holds(minute):
             continue
         if outage is not None and outage.end == minute:
-            first = min(minute, max(outage.start, next_minute.get(turbine, minute)))
+            first = min(minute, max(outage.start, next_minute.get(turbine, outage.start)))
         sent.append(Delivery(turbine, first, minute))
     return sent
