@@ -349,9 +349,9 @@ def feed(
     """Append each minute's samples of every turbine to the source as the minute ends, with late rows and
     corrections; Ctrl-C or SIGTERM stops after a whole minute, and the next `etl feed` resumes where the source ends.
 
-    The samples are the simulator's continued past the seeded period (the source's farms and turbines, the seed's
-    generator and faults): `etl seed --days 2` then `etl feed --minutes 60 --speed max` gives the first hour of
-    day 3 of a longer seed, but for the late rows still held at the end and the corrections (docs/live.md).
+    The samples continue the seeded simulation: after `etl seed --days 2`, `etl feed --minutes 60 --speed max`
+    writes the first hour of day 3 of a longer seed, late rows and corrections aside (docs/live.md).
+
     Never raises the source's version: appending and correcting are ordinary changes."""
     import signal
     import threading
