@@ -171,9 +171,12 @@ def test_a_late_batch_and_a_correction_arrive_after_a_stop_and_the_resumed_feed_
 
 def test_the_status_log_goes_on_as_a_longer_seeds_with_the_last_event_open(source):
     _, engine = source
-    feed(engine, minutes=90, schedule={"late_every": 0, "correct_every": 0})
-    frames = simulated(90)
-    end = FED_FROM + dt.timedelta(minutes=90)
+    quiet = {"late_every": 0, "correct_every": 0}
+    feed(engine, minutes=250, schedule=quiet)  # stopped and resumed: the open events go on
+    started = feed(engine, minutes=350, schedule=quiet).totals.events
+    assert started >= 10  # WT01 and WT02 change state from 04:22 (ready, generating, ...)
+    frames = simulated(600)
+    end = FED_FROM + dt.timedelta(minutes=600)
     with engine.connect() as conn:
         log = pd.read_sql(
             text(
@@ -219,7 +222,8 @@ def test_the_pace_follows_the_speed_on_the_simulated_clock(source):
     assert now[0] == pytest.approx(0.5)  # five simulated minutes at 600× are half a second
 
 
-def test_ctrl_c_stops_a_real_feed_after_a_whole_minute_and_a_second_feed_resumes(source):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_a_real_feed_after_a_whole_minute_and_a_second_feed_resumes(source, stop_signal):
     url, engine = source
     version = source_version(engine)
     env = {**os.environ, "SOURCE_DATABASE_URL": url}
@@ -232,7 +236,7 @@ def test_ctrl_c_stops_a_real_feed_after_a_whole_minute_and_a_second_feed_resumes
         while len(fed_rows(engine)) < 40 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
         assert process.poll() is None, process.communicate()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
