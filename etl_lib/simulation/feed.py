@@ -384,6 +384,42 @@ def _events(
     return closes, opens
 
 
+def check_continuation(engine: Engine, source: Source, fed: list[int], window: Window, options: FeedOptions) -> None:
+    """Refuse to resume a source whose newest samples are not the simulator's under the feed's seed (and faults):
+    every fed turbine's newest row differs from what the simulator sent or corrected for that minute. The feed
+    would go on, but from another simulation than the one the source holds."""
+    newest = {
+        source.turbines[p].id: (row, source.turbines[p].end - 1) for row, p in enumerate(fed) if source.turbines[p].end
+    }
+    newest = {t: (row, m) for t, (row, m) in newest.items() if m >= window.first}
+    if not newest:
+        return
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT d.turbine_id, " + ", ".join(f"d.{v}" for v in SOURCE_VARIABLES) + " FROM data d "
+                "JOIN unnest(CAST(:ids AS int[]), CAST(:stamps AS timestamptz[])) AS n(id, at) "
+                "ON d.turbine_id = n.id AND d.timestamp = n.at"
+            ),
+            {"ids": list(newest), "stamps": [minute_time(m) for _, m in newest.values()]},
+        ).all()
+    for found in rows:
+        row, minute = newest[found.turbine_id]
+        ours = np.array([np.nan if x is None else x for x in found[1:]], dtype=float)
+        for kind in (window.true, window.sent):
+            simulated = np.array([kind[v][row, minute - window.first] for v in SOURCE_VARIABLES])
+            if np.allclose(ours, simulated, rtol=0, atol=1e-9, equal_nan=True):
+                return
+    if rows:
+        raise ConfigurationError(
+            f"The newest samples of the source are not the simulator's with --seed {options.seed}"
+            f"{' and --clean' if options.clean else ''}: feeding would continue another simulation than the one "
+            "the source holds.",
+            "Give etl feed the --seed (and --clean) that etl seed was given, or --start a later minute to accept "
+            "a break in the series.",
+        )
+
+
 def _none(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
@@ -529,12 +565,20 @@ def _loop(
     echo(f"feeding {len(fed)} turbine(s) of {names} from {_iso(first)}, {pace}; Ctrl-C stops after a whole minute")
     with engine.connect() as conn:
         log = LogState(_latest_events(conn, [source.turbines[p].id for p in fed]))
-    window: Window | None = None
+    lookback = schedule.lookback + 1
+
+    def make_window(minute: int) -> Window:
+        low = min([minute - lookback, *(m - 1 for m in next_minute.values())])
+        high = (minute // 1440 + 1 + HORIZON_DAYS) * 1440
+        return simulate(source, fed, schedule, low, high, options.seed, faults)
+
+    window = make_window(first)
+    if options.start is None:
+        check_continuation(engine, source, fed, window, options)
     totals, pending, since = FeedTotals(), FeedTotals(), None
     late, corrected = [], []
     began, last_line = clock(), -math.inf
     minute = first
-    lookback = schedule.lookback + 1
     while not stop.is_set():
         if (until is not None and minute >= until) or (
             options.minutes is not None and totals.minutes >= options.minutes
@@ -544,10 +588,8 @@ def _loop(
             due = began + (minute + 1 - first) * 60.0 / options.speed
             if stop.wait(max(0.0, due - clock())):
                 break
-        if window is None or minute >= window.last or minute - lookback < window.first:
-            low = min([minute - lookback, *(m - 1 for m in next_minute.values())])
-            high = (minute // 1440 + 1 + HORIZON_DAYS) * 1440
-            window = simulate(source, fed, schedule, low, high, options.seed, faults)
+        if minute >= window.last or minute - lookback < window.first:
+            window = make_window(minute)
         with engine.begin() as conn:
             conn.execute(text("LOCK TABLE data, turbine_event IN ROW EXCLUSIVE MODE"))
             version = conn.execute(text("SELECT version FROM source_state")).scalar_one()

@@ -263,6 +263,9 @@ def test_bad_starts_are_refused_and_a_second_feed_is_not_let_in(source):
         feed(engine, minutes=1, start=dt.datetime(2024, 10, 2, 12, tzinfo=dt.UTC))
     with pytest.raises(Exception, match="no farm 'WF09'"):
         feed(engine, minutes=1, farm="WF09")
+    with pytest.raises(Exception, match="not the simulator's with --seed 7") as other_seed:
+        feed(engine, minutes=1, seed=7)
+    assert "--seed (and --clean) that etl seed was given" in str(other_seed.value)
     with engine.connect() as holder:
         from etl_lib.simulation.feed import LOCK_KEY
 
@@ -295,3 +298,18 @@ def test_a_fleet_fed_farm_by_farm_is_the_simulators_and_a_farm_left_behind_is_re
             true = frame.set_index("timestamp").loc["2024-10-02 00:00":"2024-10-02 00:09", list(SOURCE_VARIABLES)]
             ours = got[got.turbine == turbine.name].set_index("timestamp")[list(SOURCE_VARIABLES)]
             np.testing.assert_array_equal(ours.to_numpy(), true.to_numpy())  # no faults on day 2 at 00:00
+
+
+def test_a_source_replaced_under_the_feed_stops_it_with_nothing_of_the_minute_written(source):
+    _, engine = source
+    seeded = []
+
+    def reseed_once(line: str) -> None:  # after the first minute's line, `etl seed` replaces the source
+        if line.startswith("2024-10-03 00:00") and not seeded:
+            seeded.append(seed_source(engine, START, DAYS).version)
+
+    options = FeedOptions(speed=None, minutes=5, schedule=SCHEDULE)
+    with pytest.raises(FeedError, match=r"The source was replaced .* nothing of 2024-10-03 00:01 UTC was written"):
+        run_feed(engine, options, stop=threading.Event(), echo=reseed_once)
+    assert seeded and source_version(engine) == seeded[0]
+    assert fed_rows(engine).empty  # the new source as the seed made it
