@@ -28,6 +28,7 @@ from etl_lib.ops.stack import running_api
 from harness.stack import temporary_stack
 
 from . import dagster_fleet, fleet
+from . import feed as live_feed
 from .measure import (
     UTC,
     PeakMemory,
@@ -310,6 +311,7 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
         ),
         *fleet.rows_of(results),
         *dagster_fleet.rows_of(results),
+        *live_feed.rows_of(results),
     ]
     return table
 
@@ -451,6 +453,12 @@ def main(save: bool = False) -> None:
         for name, value, note in table:
             print(f"{name:<40}  {value:>14}  {note}")
         return
+    if "feed" in sys.argv[1:]:  # python -m benchmarks.bench feed: the live feed alone
+        with temporary_stack(days=1, run_days=False) as settings:
+            table = live_feed.rows_of({"feed": live_feed.bench_feed(settings)})
+        for name, value, note in table:
+            print(f"{name:<40}  {value:>14}  {note}")
+        return
     results: dict = {"when": dt.datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with temporary_stack(days=1, run_days=False) as settings:
         results["seed"] = seed(settings, DEFAULT_TURBINES, DAYS)
@@ -468,6 +476,8 @@ def main(save: bool = False) -> None:
         print("the fleet: 100 turbines for a day, 20 for a year ...", file=sys.stderr)
         results["farm_day"] = fleet.bench_farm_day(settings)
         results["farm_year"] = fleet.bench_farm_year(settings)
+        print("the live feed: 100 turbines as fast as they go ...", file=sys.stderr)
+        results["feed"] = live_feed.bench_feed(settings)
 
     table = rows_of(results)
     width = max(len(name) for name, _, _ in table)

@@ -46,6 +46,15 @@ DEFAULT_SEED = 42  # the generator's seed: the same seed gives the same data
 DEFAULT_TURBINES = 4  # per farm
 DEFAULT_FARMS = 1
 DEFAULT_MODELS: tuple[str, ...] = ("V90/2000", "E-82/2000")  # catalogue names (core.turbines)
+# The live feed's links (`etl feed`, simulation.links), in simulated minutes: every FEED_LATE_EVERY minutes one
+# turbine's link drops for FEED_LATE_MINUTES minutes and its rows then arrive in one batch; every
+# FEED_CORRECT_EVERY minutes FEED_CORRECT_MINUTES rows of one turbine are sent wrong and re-sent corrected
+# FEED_CORRECT_AFTER minutes after the last of them.
+FEED_LATE_EVERY = 120
+FEED_LATE_MINUTES = 15
+FEED_CORRECT_EVERY = 90
+FEED_CORRECT_MINUTES = 10
+FEED_CORRECT_AFTER = 30
 
 # --- the API's answers ---------------------------------------------------------------------------
 

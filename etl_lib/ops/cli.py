@@ -23,6 +23,11 @@ from ..core.contract import (
     DEFAULT_PERIOD_START,
     DEFAULT_SEED,
     DEFAULT_TURBINES,
+    FEED_CORRECT_AFTER,
+    FEED_CORRECT_EVERY,
+    FEED_CORRECT_MINUTES,
+    FEED_LATE_EVERY,
+    FEED_LATE_MINUTES,
 )
 from ..core.dates import MAX_RANGE_DAYS
 from ..core.errors import DatabaseError, clean_message
@@ -289,6 +294,111 @@ def seed(
             f"seeded {result.rows_written} rows: {fleet}{turbines} turbine(s) of {', '.join(chosen)}, {days} day(s) "
             f"from {first_day.isoformat()}" + (" (clean: no injected faults)" if clean else "")
         )
+
+
+def _minute(value: str | None, option: str) -> dt.datetime | None:
+    """An ISO instant of ``option`` as an aware UTC datetime (no zone: UTC); ``now``: the current minute."""
+    if value is None:
+        return None
+    if value == "now":
+        return dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    try:
+        instant = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an instant like 2024-10-11T00:00Z", param_hint=option) from None
+    return instant.replace(tzinfo=dt.UTC) if instant.tzinfo is None else instant.astimezone(dt.UTC)
+
+
+@app.command()
+def feed(
+    speed: Annotated[
+        str,
+        typer.Option(
+            help="Simulated minutes per real minute: 1 is real time, 60 an hour a minute; `max`: as fast as the "
+            "database takes them."
+        ),
+    ] = "1",
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="First minute to feed (UTC, e.g. 2024-10-11T00:00Z, or `now`); default: where the source ends."
+        ),
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Stop before this minute (UTC).")] = None,
+    minutes: Annotated[int | None, typer.Option(min=1, help="Stop after feeding this many minutes.")] = None,
+    farm: Annotated[str | None, typer.Option(help="Feed only this farm's turbines (default: every farm).")] = None,
+    seed: Annotated[int, typer.Option(help="The simulator's seed: give the one `etl seed` used.")] = DEFAULT_SEED,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Without the documented faults (as `etl seed --clean`).")
+    ] = False,
+    late_every: Annotated[
+        int,
+        typer.Option(min=0, help="Minutes between two link outages (one turbine's rows then arrive late); 0: none."),
+    ] = FEED_LATE_EVERY,
+    late_minutes: Annotated[int, typer.Option(min=1, help="How long an outage lasts, minutes.")] = FEED_LATE_MINUTES,
+    correct_every: Annotated[
+        int, typer.Option(min=0, help="Minutes between two corrections (values re-sent corrected); 0: none.")
+    ] = FEED_CORRECT_EVERY,
+    correct_minutes: Annotated[
+        int, typer.Option(min=1, help="How many minutes of one turbine a correction re-sends.")
+    ] = FEED_CORRECT_MINUTES,
+    correct_after: Annotated[
+        int, typer.Option(min=0, help="Minutes after the last wrong one that the corrected values come.")
+    ] = FEED_CORRECT_AFTER,
+) -> None:
+    """Append each minute's samples of every turbine to the source as the minute ends, with late rows and
+    corrections; Ctrl-C or SIGTERM stops after a whole minute, and the next `etl feed` resumes where the source ends.
+
+    The samples continue the seeded simulation: after `etl seed --days 2`, `etl feed --minutes 60 --speed max`
+    writes the first hour of day 3 of a longer seed, late rows and corrections aside (docs/live.md).
+
+    Never raises the source's version: appending and correcting are ordinary changes."""
+    import signal
+    import threading
+
+    from ..simulation.feed import FeedOptions, run_feed
+    from ..storage.engines import engine_for
+
+    if speed == "max":
+        pace = None
+    else:
+        try:
+            pace = float(speed)
+        except ValueError:
+            raise typer.BadParameter(f"{speed!r} is not a number or max", param_hint="--speed") from None
+        if not (pace > 0 and pace < float("inf")):
+            raise typer.BadParameter(f"{speed!r} is not a positive speed", param_hint="--speed")
+    options = FeedOptions(
+        start=_minute(start, "--start"),
+        until=_minute(until, "--until"),
+        minutes=minutes,
+        speed=pace,
+        farm=farm,
+        seed=seed,
+        clean=clean,
+        schedule={
+            "late_every": late_every,
+            "late_minutes": late_minutes,
+            "correct_every": correct_every,
+            "correct_minutes": correct_minutes,
+            "correct_after": correct_after,
+        },
+    )
+    stop = threading.Event()
+
+    def stopping(signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, stopping)
+    signal.signal(signal.SIGTERM, stopping)
+    with _database("source"):
+        result = run_feed(engine_for(_settings().source_url), options, stop=stop, echo=lambda line: typer.echo(line))
+    totals = result.totals
+    typer.echo(
+        f"{'stopped' if result.stopped else 'done'}: {totals.minutes} minute(s) fed, {totals.rows} rows appended "
+        f"({totals.late_rows} late in {totals.late_batches} batch(es)), {totals.corrected_rows} rows corrected; "
+        f"next minute {result.next:%Y-%m-%d %H:%M} UTC (where etl feed resumes)"
+    )
 
 
 @app.command()
