@@ -28,6 +28,7 @@ from etl_lib.ops.stack import running_api
 from harness.stack import temporary_stack
 
 from . import dagster_fleet, fleet
+from . import sync as sync_bench
 from .measure import (
     UTC,
     PeakMemory,
@@ -310,6 +311,7 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
         ),
         *fleet.rows_of(results),
         *dagster_fleet.rows_of(results),
+        *(sync_bench.rows_of(results["sync"]) if "sync" in results else []),
     ]
     return table
 
@@ -451,6 +453,15 @@ def main(save: bool = False) -> None:
         for name, value, note in table:
             print(f"{name:<40}  {value:>14}  {note}")
         return
+    if "sync" in sys.argv[1:]:  # python -m benchmarks.bench sync: change tracking and etl sync alone
+        with temporary_stack(days=1, run_days=False) as settings:
+            seeded = seed(settings, fleet.YEAR_TURBINES, fleet.YEAR_DAYS)
+            print(f"seeded {seeded['rows']:,} rows in {seeded['seconds']:.1f} s; measuring ...", file=sys.stderr)
+            sync_bench.record_runs(settings, DEFAULT_PERIOD_START, fleet.YEAR_DAYS)
+            table = sync_bench.rows_of(sync_bench.bench_sync(settings, fleet.YEAR_TURBINES, fleet.YEAR_DAYS))
+        for name, value, note in table:
+            print(f"{name:<40}  {value:>10}  {note}")
+        return
     results: dict = {"when": dt.datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with temporary_stack(days=1, run_days=False) as settings:
         results["seed"] = seed(settings, DEFAULT_TURBINES, DAYS)
@@ -468,6 +479,8 @@ def main(save: bool = False) -> None:
         print("the fleet: 100 turbines for a day, 20 for a year ...", file=sys.stderr)
         results["farm_day"] = fleet.bench_farm_day(settings)
         results["farm_year"] = fleet.bench_farm_year(settings)
+        print("change tracking: the changed days of that year, etl sync with nothing to do ...", file=sys.stderr)
+        results["sync"] = sync_bench.bench_sync(settings, fleet.YEAR_TURBINES, fleet.YEAR_DAYS)
 
     table = rows_of(results)
     width = max(len(name) for name, _, _ in table)
