@@ -16,15 +16,15 @@ _CHECKSUM_MODULUS = 1 << 64
 # ``exec_driver_sql`` (/fingerprints) alike.
 FINGERPRINTS_QUERY = (
     f'SELECT f.turbine_id, f.day, f.row_count, f.checksum, f.last_timestamp FROM "{FINGERPRINT_TABLE}" f '
-    "WHERE f.day >= %(first)s AND f.day < %(end)s AND f.turbine_id = ANY(%(ids)s) ORDER BY f.day, f.turbine_id"
+    "WHERE f.day >= %(first)s AND f.day <= %(last)s AND f.turbine_id = ANY(%(ids)s) ORDER BY f.day, f.turbine_id"
 )
 NEWEST_QUERY = f'SELECT max(f.last_timestamp) FROM "{FINGERPRINT_TABLE}" f WHERE f.day >= %(first)s AND f.turbine_id = ANY(%(ids)s)'
 
 
 def days_touched(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
-    """The UTC days ``[first, end)`` an interval ``[start, end)`` of instants touches."""
-    last = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
-    return start.astimezone(dt.UTC).date(), last + dt.timedelta(days=1)
+    """The first and the last UTC day (both included: the last may be 9999-12-31) an interval ``[start, end)``
+    of instants touches."""
+    return start.astimezone(dt.UTC).date(), (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
 
 
 def checksum_text(checksum: int) -> str:
@@ -32,11 +32,11 @@ def checksum_text(checksum: int) -> str:
     return format(checksum % _CHECKSUM_MODULUS, "016x")
 
 
-def fingerprint_rows(cursor, ids: dict[str, int], first: dt.date, end: dt.date) -> list[dict]:
-    """The fingerprints of the turbines ``ids`` (by name) on the days ``[first, end)``, by day then turbine id:
+def fingerprint_rows(cursor, ids: dict[str, int], first: dt.date, last: dt.date) -> list[dict]:
+    """The fingerprints of the turbines ``ids`` (by name) on the days ``first`` to ``last`` (included), by day then turbine id:
     ``turbine, day, rows, checksum, last_timestamp``. ``cursor``: a DB-API cursor inside the answer's snapshot."""
     names = {turbine_id: name for name, turbine_id in ids.items()}
-    cursor.execute(FINGERPRINTS_QUERY, {"first": first, "end": end, "ids": list(ids.values())})
+    cursor.execute(FINGERPRINTS_QUERY, {"first": first, "last": last, "ids": list(ids.values())})
     return [
         {
             "turbine": names[turbine_id],

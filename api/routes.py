@@ -1,6 +1,7 @@
 """The API's routes: farms, turbines, data, events, variables, coverage and health. Nothing here writes."""
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures.
+import datetime as dt
 from typing import Annotated
 
 import anyio
@@ -184,7 +185,7 @@ def get_fingerprints(
     with snapshot(engine, FINGERPRINT_TABLES) as (conn, version):
         selected = parse_turbines(parameters.turbines, parameters.turbine, turbine_ids(conn, parameters.farm))
         cursor = conn.connection.cursor()
-        rows = fingerprint_rows(cursor, selected, first, end)
+        rows = fingerprint_rows(cursor, selected, first, end - dt.timedelta(days=1))
         newest = newest_sample(cursor, selected, first)
     response.headers[SOURCE_VERSION_HEADER] = str(version)
     return FingerprintsResponse(

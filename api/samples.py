@@ -195,15 +195,11 @@ class Snapshot:
     def fingerprints(self, ids: dict[str, int], start: dt.datetime, end: dt.datetime) -> dict:
         """The fingerprints of the turbines ``ids`` on the days ``[start, end)`` touches, and their newest sample
         (``api.fingerprints``), in this snapshot: the state of the samples the answer sends."""
-        first, last = days_touched(start, end)
-        try:
-            return {
-                "fingerprints": fingerprint_rows(self.cursor, ids, first, last),
-                "newest": newest_sample(self.cursor, ids, first),
-            }
-        except psycopg2.Error:  # the app's handler answers the driver's errors with 503
-            self.release(broken=True)
-            raise
+        first, last = days_touched(start, end)  # a failure: the caller releases the snapshot (a 503 for the driver's)
+        return {
+            "fingerprints": fingerprint_rows(self.cursor, ids, first, last),
+            "newest": newest_sample(self.cursor, ids, first),
+        }
 
     def release(self, broken: bool = False) -> None:
         _release(self.connection, broken)

@@ -29,6 +29,7 @@ from harness.stack import temporary_stack
 
 from . import dagster_fleet, fleet
 from . import feed as live_feed
+from . import sync as sync_bench
 from .measure import (
     UTC,
     PeakMemory,
@@ -312,6 +313,7 @@ def rows_of(results: dict) -> list[tuple[str, str, str]]:
         *fleet.rows_of(results),
         *dagster_fleet.rows_of(results),
         *live_feed.rows_of(results),
+        *(sync_bench.rows_of(results["sync"]) if "sync" in results else []),
     ]
     return table
 
@@ -459,6 +461,15 @@ def main(save: bool = False) -> None:
         for name, value, note in table:
             print(f"{name:<40}  {value:>14}  {note}")
         return
+    if "sync" in sys.argv[1:]:  # python -m benchmarks.bench sync: change tracking and etl sync alone
+        with temporary_stack(days=1, run_days=False) as settings:
+            seeded = seed(settings, fleet.YEAR_TURBINES, fleet.YEAR_DAYS)
+            print(f"seeded {seeded['rows']:,} rows in {seeded['seconds']:.1f} s; measuring ...", file=sys.stderr)
+            sync_bench.record_runs(settings, DEFAULT_PERIOD_START, fleet.YEAR_DAYS)
+            table = sync_bench.rows_of(sync_bench.bench_sync(settings, fleet.YEAR_TURBINES, fleet.YEAR_DAYS))
+        for name, value, note in table:
+            print(f"{name:<40}  {value:>10}  {note}")
+        return
     results: dict = {"when": dt.datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     with temporary_stack(days=1, run_days=False) as settings:
         results["seed"] = seed(settings, DEFAULT_TURBINES, DAYS)
@@ -478,6 +489,8 @@ def main(save: bool = False) -> None:
         results["farm_year"] = fleet.bench_farm_year(settings)
         print("the live feed: 100 turbines as fast as they go ...", file=sys.stderr)
         results["feed"] = live_feed.bench_feed(settings)
+        print("change tracking: the changed days of that year, etl sync with nothing to do ...", file=sys.stderr)
+        results["sync"] = sync_bench.bench_sync(settings, fleet.YEAR_TURBINES, fleet.YEAR_DAYS)
 
     table = rows_of(results)
     width = max(len(name) for name, _, _ in table)

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from .contract import BUCKET, SAMPLE_PERIOD
 from .dates import day_bounds
@@ -77,16 +78,20 @@ class SourceFingerprints:
             version,
         )
 
-    def by_day(self) -> dict[dt.date, dict[str, Fingerprint]]:
-        """``{day: {turbine: fingerprint}}``, days in order."""
+    @cached_property
+    def _days(self) -> dict[dt.date, dict[str, Fingerprint]]:
         days: dict[dt.date, dict[str, Fingerprint]] = {}
         for fingerprint in sorted(self.fingerprints, key=lambda f: (f.day, f.turbine)):
             days.setdefault(fingerprint.day, {})[fingerprint.turbine] = fingerprint
         return days
 
+    def by_day(self) -> dict[dt.date, dict[str, Fingerprint]]:
+        """``{day: {turbine: fingerprint}}``, days in order (grouped once)."""
+        return self._days
+
     def of_day(self, day: dt.date) -> dict[str, dict]:
         """What a run of ``day`` records: ``{turbine: {rows, checksum, last_timestamp}}``."""
-        return {turbine: f.recorded() for turbine, f in self.by_day().get(day, {}).items()}
+        return {turbine: f.recorded() for turbine, f in self._days.get(day, {}).items()}
 
 
 def complete_until(day: dt.date, newest: dt.datetime | None) -> dt.datetime | None:

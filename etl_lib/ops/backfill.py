@@ -29,7 +29,7 @@ from pathlib import Path
 from ..config.settings import Settings, get_settings
 from ..core.contract import RunStatus
 from ..core.dates import MAX_RANGE_DAYS, parse_run_date
-from ..core.errors import InvalidDateError, NoSourceDataError, NotebookRunError, clean_message
+from ..core.errors import InvalidDateError, NoCompleteBucketError, NoSourceDataError, NotebookRunError, clean_message
 from .failures import as_etl_error
 
 
@@ -222,7 +222,10 @@ def _client():
 
 def _skipped(run_date: dt.date, started: float, error: NoSourceDataError, farm: str | None = None) -> DayOutcome:
     """A day the source has no samples of: ``skipped`` says so, and what the source (or the farm) covers."""
-    reason = "the source has no samples of it" + (f"; {error.covers}" if error.covers else "")
+    if isinstance(error, NoCompleteBucketError):  # a day not over yet, without a complete bucket so far
+        reason = error.problem
+    else:
+        reason = "the source has no samples of it" + (f"; {error.covers}" if error.covers else "")
     return DayOutcome(run_date, time.perf_counter() - started, data_written=False, skipped=reason, farm=farm)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..config.settings import Settings, get_settings
-from ..core.dates import utc_now
+from ..core.dates import EARLIEST_RUN_DATE, utc_now
 from ..core.errors import ConfigurationError
 from ..core.fingerprints import SourceFingerprints, complete_until, differences
 from .backfill import BackfillResult, run_farm_days
@@ -82,9 +82,9 @@ def plan_sync(
     end: dt.date | None = None,
     farm: str | None = None,
 ) -> SyncPlan:
-    """The farm-days of ``[start, end)`` (default: the source's whole coverage, of each farm) to run, by day then
-    farm, each with its reasons; ``farm``: only that farm (an unknown name is an error listing the farms)."""
-    from ..pipeline.coverage import fetch_coverage
+    """The farm-days of ``[start, end)`` (default: every day each farm has samples of, up to today) to run, by
+    day then farm, each with its reasons; ``farm``: only that farm (an unknown name is an error listing the
+    farms)."""
     from ..pipeline.extract import RetryPolicy, choose_farm, fetch_farms, fetch_fingerprints, make_client
     from ..storage.engines import target_engine
     from ..storage.run_record import recorded_fingerprints
@@ -105,17 +105,16 @@ def plan_sync(
         plan.fleet = len(farms) > 1
         names = [choose_farm(farms, farm).name] if farm is not None else [site.name for site in farms]
         for name in names:
-            first, last = start, end
-            if first is None or last is None:
-                coverage = fetch_coverage(client, retry, name)
-                if coverage.empty:
-                    plan.notes.append(f"{name}: the source has no samples of it")
-                    continue
-                first = first or coverage.first.date()
-                last = last or coverage.last.date() + dt.timedelta(days=1)
-                if first >= last:
-                    continue
+            # Default: every day the farm has samples of up to today, from the fingerprints themselves (a day
+            # without samples has none): no count of the samples, as GET /coverage would make.
+            first, last = start or EARLIEST_RUN_DATE, end or utc_now().date() + dt.timedelta(days=1)
             source = fetch_fingerprints(settings, first, last, farm=name, client=client)
+            if start is None or end is None:
+                held_days = [f.day for f in source.fingerprints]
+                if not held_days:
+                    plan.notes.append(f"{name}: the source has no samples of it in this range")
+                    continue
+                first, last = start or min(held_days), end or max(held_days) + dt.timedelta(days=1)
             recorded = recorded_fingerprints(engine, name, first, last)
             held = source.by_day()
             for day in sorted(set(held) | set(recorded)):

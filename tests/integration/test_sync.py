@@ -4,6 +4,11 @@ rows arriving late, changed and in a day not over yet; the target checked agains
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,6 +19,7 @@ from etl_lib.ops.sync import plan_sync, sync_once
 from etl_lib.pipeline.extract import fetch_fingerprints
 from etl_lib.storage.engines import target_engine
 from etl_lib.storage.run_record import read_runs, run_count
+from harness.fault_servers import stack_variables
 from harness.own_farm import own_farm, seed, source_of
 from harness.sql import assert_statistics_equal_sql, target_day
 
@@ -175,3 +181,41 @@ def test_a_day_not_over_yet_runs_up_to_its_last_complete_bucket(farm):
     grown = "; ".join(f"5 rows late for WT0{n}" for n in range(1, 5))
     assert ran_lines(sync(farm)) == [f"run {today.isoformat()} WF01: {grown}; now complete until 10:40"]
     assert_complete_buckets_equal_sql(farm, today, until + dt.timedelta(minutes=10))
+
+
+ETL = str(Path(sys.executable).parent / "etl")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_watch_syncs_every_round_and_stops_cleanly_on_a_signal(farm, signum):
+    """``etl sync --watch``: the first round runs the new days, the next ones find nothing, late rows are run in
+    the round after they arrive; a signal ends it after the round under way, exit 0."""
+    watch = subprocess.Popen(
+        [ETL, "sync", "--watch", "0.5"],
+        env={**os.environ, **stack_variables(farm)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said: list[str] = []
+    phase = 0  # 0: the first rounds; 1: a row deleted, waiting for its run; 2: run, waiting for a quiet round
+    try:
+        for line in watch.stdout:
+            said.append(line.rstrip("\n"))
+            if phase == 0 and said[-1] == "nothing to do":
+                execute(farm, "DELETE FROM data WHERE turbine_id = 4 AND timestamp = '2024-10-02 03:00Z'")
+                phase = 1
+            elif phase == 1 and "rows gone for WT04" in said[-1]:
+                phase = 2
+            elif phase == 2 and said[-1] == "nothing to do":
+                watch.send_signal(signum)
+                phase = 3
+    finally:
+        if watch.poll() is None and phase != 3:
+            watch.send_signal(signum)
+        code = watch.wait(timeout=60)
+    assert code == 0, watch.stderr.read()
+    runs = [line for line in said if line.startswith("run ")]
+    assert len(runs) == DAYS + 1
+    assert runs[-1] == "run 2024-10-02 WF01: 1 rows gone for WT04"
+    assert phase == 3 and "stopped after" in said[-1], said
