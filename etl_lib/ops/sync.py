@@ -67,7 +67,7 @@ def day_reasons(
         return [], f"{day.isoformat()}: no complete 10-minute bucket yet"
     if recorded is None:
         return (["new day" + ("" if until is None else f" (complete until {until:%H:%M})")] if now else []), None
-    fingerprints, recorded_until = recorded.fingerprints, recorded.complete_until
+    fingerprints, recorded_until = recorded[0], recorded[1]  # a RecordedDay: fingerprints, complete_until, ...
     if fingerprints is None:
         return ["its run recorded no fingerprints (a run from before them)"], None
     reasons = differences(now, fingerprints)

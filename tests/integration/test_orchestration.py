@@ -20,7 +20,13 @@ from urllib.request import url2pathname
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetCheckSeverity, DagsterInstance, build_schedule_context, materialize
+from dagster import (
+    AssetCheckSeverity,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    build_schedule_context,
+    materialize,
+)
 
 from etl_lib.core.contract import (
     DEFAULT_FARM,
@@ -37,7 +43,6 @@ from etl_lib.orchestration.assets import SKIPPED_TAG, build_daily_statistics
 from etl_lib.orchestration.checks import build_checks
 from etl_lib.orchestration.coverage import (
     SourcePartitions,
-    default_partitions,
     partition_key,
     source_partitions,
 )
@@ -332,9 +337,11 @@ def test_partitions_are_the_utc_days_of_the_source_coverage(settings, api):
     partitions = farm_days.get_partitions_def_for_dimension("day")
     assert partitions.timezone == "UTC"
     keys = partitions.get_partition_keys()
-    assert keys[0] == first.isoformat() and keys[-1] == last.isoformat()  # none before the first sample
-    assert keys == [d.date().isoformat() for d in pd.date_range(first, last, freq="D")]
-    assert keys[-1] < (dt.date.today() - dt.timedelta(days=1)).isoformat()  # not every day up to today
+    today = dt.datetime.now(dt.UTC).date()
+    assert keys[0] == first.isoformat()  # none before the first sample
+    assert keys[-1] in {today.isoformat(), dt.datetime.now(dt.UTC).date().isoformat()}  # to today (midnight may pass)
+    assert last.isoformat() in keys  # the source's last day among them
+    assert keys[: (last - first).days + 1] == [d.date().isoformat() for d in pd.date_range(first, last, freq="D")]
 
 
 def test_loading_without_the_api_keeps_the_default_period_and_says_why(settings):
@@ -440,7 +447,7 @@ def test_schedule_runs_the_partitioned_job_for_the_day_that_just_ended(settings)
     assert job.name == "daily_etl_job"
     assert job.partitions_def == defs.get_assets_def("daily_statistics").partitions_def
     keys = {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()}
-    assert keys == {"daily_statistics", "daily_kpis"}
+    assert keys == {"source_days", "daily_statistics", "daily_kpis"}  # source_days: observed, never run
     assert schedule.cron_schedule == "15 0 * * *" and schedule.execution_timezone == "UTC"
     assert [request.partition_key for request in result.run_requests] == [f"2024-10-04|{DEFAULT_FARM}"]
 
@@ -454,11 +461,16 @@ def test_schedule_skips_a_day_without_source_data_with_the_reason(settings):
 
 
 def test_schedule_skips_a_day_the_loaded_partitions_lack_and_says_to_reload(settings):
-    """Partitions loaded while the API could not be asked are the default period; a day after it is not one."""
-    older = SourcePartitions(default_partitions(), "loaded while the API could not be asked")
-    tick = dt.datetime.combine(
-        DEFAULT_PERIOD_START + dt.timedelta(days=DEFAULT_PERIOD_DAYS + 1), dt.time(0, 15), dt.UTC
+    """Partitions of fewer days than the source has (loaded from an older source, with an end): a day the source
+    has beyond them is skipped, saying to reload."""
+    start = DEFAULT_PERIOD_START
+    older = SourcePartitions(
+        DailyPartitionsDefinition(
+            start_date=start.isoformat(), end_date=(start + dt.timedelta(days=3)).isoformat(), timezone="UTC"
+        ),
+        "loaded while the source had three days",
     )
+    tick = dt.datetime.combine(start + dt.timedelta(days=6), dt.time(0, 15), dt.UTC)
     _, _, result = evaluate_schedule(settings, tick, older)
     assert not result.run_requests
     assert "is not one of the partitions loaded" in result.skip_message and "reload" in result.skip_message
