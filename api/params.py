@@ -9,7 +9,7 @@ from typing import Annotated, get_args, get_origin
 from fastapi import Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from etl_lib.core.contract import ARROW_MEDIA_TYPE, SOURCE_VARIABLES
+from etl_lib.core.contract import ARROW_MEDIA_TYPE, FARM_NAME_PATTERN, SOURCE_VARIABLES
 
 VALID = ", ".join(SOURCE_VARIABLES)
 
@@ -27,6 +27,7 @@ class FarmParameters(BaseModel):
 
     farm: str | None = Field(
         None,
+        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
         description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
         "a 422 naming the valid ones.",
         examples=["WF01"],
@@ -68,6 +69,7 @@ class DataParameters(BaseModel):
     )
     farm: str | None = Field(
         None,
+        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
         description="Only turbines of this farm (its name, see /farms); default: every farm. The turbines named "
         "must be the farm's; an unknown farm is a 422 naming the valid ones.",
         examples=["WF01"],
@@ -103,6 +105,7 @@ class EventParameters(BaseModel):
     )
     farm: str | None = Field(
         None,
+        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
         description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
         "a 422 naming the valid ones.",
         examples=["WF01"],
@@ -129,6 +132,7 @@ class FingerprintParameters(BaseModel):
     )
     farm: str | None = Field(
         None,
+        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
         description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
         "a 422 naming the valid ones.",
         examples=["WF01"],

@@ -116,6 +116,17 @@ def test_the_api_lists_the_farms_and_keeps_every_route_to_the_farm_asked_for(fle
         assert refused.json()["detail"] == (
             "Unknown farm(s) 'WF09'. Valid farms: WF01, WF02 (GET /farms lists them)."
         ), route
+    # Text no farm can be named (the farm table's CHECK): a NUL byte, which PostgreSQL refuses in any text, gave a 500.
+    for route, params in [
+        ("/turbines", {}),
+        ("/coverage", {}),
+        ("/data", {**day, "variables": "power"}),
+        ("/events", day),
+        ("/fingerprints", {"start": "2024-10-01", "end": "2024-10-02"}),
+    ]:
+        refused = fleet_api.get(route, params={**params, "farm": "W\x00F01"})
+        assert refused.status_code == 422, (route, refused.text)
+        assert "farm" in refused.text and "pattern" in refused.text, refused.text
     other = fleet_api.get("/data", params={**day, "variables": "power", "farm": "WF02", "turbines": "WT01"})
     assert other.status_code == 422 and "Unknown turbine(s) 'WT01'" in other.json()["detail"]
     assert "Valid turbines: WT05, WT06, WT07, WT08" in other.json()["detail"]
