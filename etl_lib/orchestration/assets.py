@@ -122,8 +122,8 @@ def materialize_days(
     """The asset's body: each partition of the run, through the notebook (``report``) or the library."""
     if not config.report:
         yield from library_days(context, source_api, target_database)
-    elif not context.has_partition_key_range:
-        yield from materialize_day(context, context.partition_key, context.run.run_id, source_api, target_database)
+    elif len(context.partition_keys) == 1:  # one partition, as a tag or as a range of one (the automation's backfills)
+        yield from materialize_day(context, context.partition_keys[0], context.run.run_id, source_api, target_database)
     else:  # a backfill grouped days into this run: a notebook each, one after the other
         root = context.run.root_run_id or context.run.run_id
         failed: dict[str, str] = {}
@@ -159,7 +159,7 @@ def library_days(context: AssetExecutionContext, source_api: SourceApi, target_d
     engine = target_database.get_engine()
     ensure_target_schema(engine)  # a new target has no etl_run yet to look in for an earlier attempt's days
     root = context.run.root_run_id or context.run.run_id
-    single = not context.has_partition_key_range
+    single = len(context.partition_keys) == 1  # a range of one day too: its output, so its checks run after it
     failed: dict[str, str] = {}
     with source_api.get_client() as client:
         for partition_key in context.partition_keys:

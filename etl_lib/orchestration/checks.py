@@ -47,12 +47,17 @@ NO_PARTITION = (
 
 def checked_day(context: AssetCheckExecutionContext) -> tuple[str, dt.date]:
     """The run's farm and day; a run without them fails with how to name them, not Dagster's invariant error."""
-    if not context.has_partition_key:
+    # A run of one partition names it with a tag, or as a range of one (the automation's backfills).
+    if context.has_partition_key:
+        key = context.partition_key
+    elif context.has_partition_key_range and len(context.partition_keys) == 1:
+        key = context.partition_keys[0]
+    else:
         raise Failure(description=NO_PARTITION)
     try:
-        return farm_day(context.partition_key)
+        return farm_day(key)
     except (KeyError, ValueError):
-        raise Failure(description=f"The partition {context.partition_key!r} is no farm's day. {NO_PARTITION}") from None
+        raise Failure(description=f"The partition {key!r} is no farm's day. {NO_PARTITION}") from None
 
 
 class QualityThreshold(Config):

@@ -14,6 +14,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from sqlalchemy import text
 
 from etl_lib.core.contract import DEFAULT_FARM, SOURCE_VARIABLES
@@ -156,3 +157,26 @@ def test_dagster_materializes_exactly_the_days_whose_source_changed(farm):
     dagster.materialize(old)
     assert_statistics_equal_sql(source_engine, target, OLD_DAY)
     assert dagster.asked_within(2) == (set(), 2)  # caught up: nothing asked, however often observed
+
+
+def test_a_day_run_as_a_range_of_one_runs_its_kpis_and_checks(farm):
+    """When one tick asks for several days, the daemon launches them as an asset backfill whose runs name their
+    partition as a range of one day (``dagster/asset_partition_range_start`` = ``_end``), not with
+    ``dagster/partition``: the day is still the step's output, so daily_kpis and the day's checks run after it
+    (they were skipped, the backfill ending COMPLETED_FAILED)."""
+    dagster = Dagster(farm)
+    day = str(partition_key(DEFAULT_FARM, OLD_DAY))
+    result = dagster.defs.resolve_job_def("daily_etl_job").execute_in_process(
+        instance=dagster.instance,
+        run_config=LIBRARY,
+        tags={ASSET_PARTITION_RANGE_START_TAG: day, ASSET_PARTITION_RANGE_END_TAG: day},
+    )
+    assert result.success
+    materialized = {
+        (event.asset_key.path[-1], str(event.partition)) for event in result.get_asset_materialization_events()
+    }
+    assert materialized == {(ASSET_NAME, day), ("daily_kpis", day)}
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    assert {"all_buckets_written", "quality_above_threshold", "kpi_sum_rule"} <= set(checks), checks
+    assert checks["kpi_sum_rule"], checks  # evaluated, not skipped; the sum rule holds on any day
+    assert_statistics_equal_sql(source_of(farm), target_engine(farm), OLD_DAY)
