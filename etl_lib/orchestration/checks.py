@@ -95,6 +95,8 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
         scope = RunScope.day(day, farm=farm)
         engine = target_database.get_engine()
         retry = source_api.retry()
+        standing = standing_run(engine, day, farm)
+        until = standing.get("complete_until") if standing else None  # a day not over: its complete part
         try:
             with source_api.get_client() as client:
                 source = fetch_farm(client, retry=retry, farm=farm)
@@ -102,16 +104,18 @@ def _checks(asset: AssetsDefinition, partitions: PartitionsDefinition) -> list[A
                 written = read_signals(
                     etl_signal_names(), scope.start, scope.end, engine=engine, wide=False, turbines=turbines
                 )
-                result = bucket_completeness(scope.run_date, turbines, written)
+                result = bucket_completeness(scope.run_date, turbines, written, until=until)
                 if not result.passed:
                     samples = fetch_day(client, scope.covering(turbines), list(ETL_VARIABLES), retry=retry, farm=source)
-                    result = bucket_completeness(scope.run_date, turbines, written, samples.values)
+                    result = bucket_completeness(scope.run_date, turbines, written, samples.values, until=until)
         except EtlError as exc:  # without the source: the farm's turbines the target knows, and why not more
             turbines = available_turbines(engine=engine, farm_name=farm)
             written = read_signals(
                 etl_signal_names(), scope.start, scope.end, engine=engine, wide=False, turbines=turbines
             )
-            result = bucket_completeness(scope.run_date, turbines, written, note=f"Why could not be worked out: {exc}")
+            result = bucket_completeness(
+                scope.run_date, turbines, written, note=f"Why could not be worked out: {exc}", until=until
+            )
         metadata: dict = {"buckets": MetadataValue.json(result.buckets)}
         if result.missing:
             metadata["missing_by_reason"] = MetadataValue.json(result.missing)

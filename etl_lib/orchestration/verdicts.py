@@ -22,10 +22,10 @@ ONE_SAMPLE = "the bucket has a single sample, so its standard deviation is undef
 UNEXPLAINED = "not explained by the source data; re-materialize the partition"
 
 
-def day_buckets(run_date: dt.date) -> pd.DatetimeIndex:
-    """The day's bucket starts (UTC)."""
+def day_buckets(run_date: dt.date, until: dt.datetime | None = None) -> pd.DatetimeIndex:
+    """The day's bucket starts (UTC); of a day not over yet, those before ``until`` (its complete part)."""
     start, end = day_bounds(run_date)
-    return pd.date_range(start, end, freq=BUCKET, inclusive="left")
+    return pd.date_range(start, end if until is None else min(until, end), freq=BUCKET, inclusive="left")
 
 
 def key(turbine: str, signal: str) -> str:
@@ -41,10 +41,12 @@ class Completeness:
     first_missing: dict[str, str] = field(default_factory=dict)  # reason -> first bucket start
     note: str | None = None  # why the reasons could not be worked out, if they could not
     samples: int | None = None  # the day's samples in the source, when they were fetched
+    expected: int = BUCKETS_PER_DAY  # buckets per signal: the day's, or a day not over yet's complete ones
+    until: dt.datetime | None = None  # a day not over yet: complete until then (its standing run's record)
 
     @property
     def passed(self) -> bool:
-        return all(n == BUCKETS_PER_DAY for n in self.buckets.values())
+        return all(n == self.expected for n in self.buckets.values())
 
     @property
     def explained_by_source(self) -> bool:
@@ -52,10 +54,16 @@ class Completeness:
         the ETL did its job, so this is worth a warning, not an error."""
         return not self.passed and self.note is None and bool(self.missing) and UNEXPLAINED not in self.missing
 
+    @property
+    def _partial(self) -> str:
+        return "" if self.until is None else f" (the day is not over: complete until {self.until:%H:%M} UTC)"
+
     def describe(self) -> str:
         day = self.run_date.isoformat()
         if self.passed:
-            return f"{day}: all {len(self.buckets)} signals (turbine/signal) have {BUCKETS_PER_DAY} buckets."
+            return (
+                f"{day}: all {len(self.buckets)} signals (turbine/signal) have {self.expected} buckets{self._partial}."
+            )
         if not any(self.buckets.values()):
             lines = [f"{day}: nothing is written in the target for this day"]
             if self.samples == 0:
@@ -65,8 +73,8 @@ class Completeness:
             else:
                 lines[0] += ": materialize this partition."
         else:
-            short = ", ".join(f"{name} {n}" for name, n in self.buckets.items() if n != BUCKETS_PER_DAY)
-            lines = [f"{day}: buckets written of {BUCKETS_PER_DAY}: {short}."]
+            short = ", ".join(f"{name} {n}" for name, n in self.buckets.items() if n != self.expected)
+            lines = [f"{day}: buckets written of {self.expected}{self._partial}: {short}."]
             for reason, per_signal in self.missing.items():
                 counts = ", ".join(f"{name} {n}" for name, n in per_signal.items())
                 lines.append(f"Missing because {reason} (first at {self.first_missing[reason]}): {counts}.")
@@ -81,14 +89,16 @@ def bucket_completeness(
     written: pd.DataFrame,
     samples: pd.DataFrame | None = None,
     note: str | None = None,
+    until: dt.datetime | None = None,
 ) -> Completeness:
     """Buckets per turbine and signal in ``written`` (long: ``timestamp, turbine, signal, value``) for the day.
 
     ``samples`` (the day's samples indexed by ``(turbine, timestamp)``, as ``fetch_day`` returns
     their values) explain the missing buckets; without them only the counts are known and ``note``
-    says why.
+    says why. ``until``: a day not over yet is judged on its buckets before then (its standing run's
+    ``complete_until``).
     """
-    expected = day_buckets(run_date)
+    expected = day_buckets(run_date, until)
     names = etl_signal_names()
     groups = (
         {k: pd.DatetimeIndex(g["timestamp"]) for k, g in written.groupby(["turbine", "signal"])} if len(written) else {}
@@ -98,7 +108,13 @@ def bucket_completeness(
         for turbine in turbines
         for name in names
     }
-    result = Completeness(run_date, {key(*pair): len(index) for pair, index in present.items()}, note=note)
+    result = Completeness(
+        run_date,
+        {key(*pair): len(index) for pair, index in present.items()},
+        note=note,
+        expected=len(expected),
+        until=until,
+    )
     if result.passed or samples is None:
         return result
     result.samples = len(samples)

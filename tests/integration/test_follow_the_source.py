@@ -118,6 +118,12 @@ def test_dagster_materializes_exactly_the_days_whose_source_changed(farm):
     assert dagster.asked() == {late}
     dagster.materialize(late)
     assert_statistics_equal_sql(source_engine, target, late_day)
+    # The day is not over: its buckets are judged up to its run's complete_until (06:00), not against 144.
+    checks = dagster.defs.resolve_job_def("daily_checks_job").execute_in_process(
+        instance=dagster.instance, tags={"dagster/partition": late}
+    )
+    [buckets] = [e for e in checks.get_asset_check_evaluations() if e.check_name == "all_buckets_written"]
+    assert buckets.passed and "complete until 06:00 UTC" in buckets.description, buckets.description
 
     # Nothing changed: observed again, nothing is asked.
     dagster.observe()

@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from etl_lib.core.contract import ETL_VARIABLES
+from etl_lib.core.contract import ETL_VARIABLES, etl_signal_names
 from etl_lib.orchestration.coverage import SourceCoverage, partitions_for
 from etl_lib.orchestration.definitions import defs as load_defs
 from etl_lib.orchestration.source import NUDGE, changed_versions, freshness_lags
@@ -109,3 +109,22 @@ def test_buckets_missing_although_the_source_has_samples_are_an_error():
     assert not result.passed
     assert set(result.missing) == {UNEXPLAINED}
     assert not result.explained_by_source
+
+
+def test_a_day_not_over_is_judged_on_its_complete_buckets():
+    """A live source's day, run up to 10:30 (its standing run's complete_until): 63 buckets per signal pass;
+    one missing before 10:30 fails naming the partial day; buckets after it are not asked for."""
+    day = dt.date(2024, 10, 11)
+    until = dt.datetime(2024, 10, 11, 10, 30, tzinfo=dt.UTC)
+    starts = pd.date_range(pd.Timestamp(day, tz="UTC"), until, freq="10min", inclusive="left")
+    names = etl_signal_names()
+    written = pd.DataFrame(
+        [(start, "WT01", name, 1.0) for start in starts for name in names],
+        columns=["timestamp", "turbine", "signal", "value"],
+    )
+    result = bucket_completeness(day, ["WT01"], written, until=until)
+    assert result.passed and result.expected == len(starts) == 63
+    assert "complete until 10:30 UTC" in result.describe()
+    assert not bucket_completeness(day, ["WT01"], written).passed  # judged as a whole day: 144 expected
+    short = bucket_completeness(day, ["WT01"], written[written["timestamp"] != starts[-1]], until=until)
+    assert not short.passed and "buckets written of 63 (the day is not over" in short.describe()
