@@ -111,11 +111,16 @@ def potential_power(
     )[wind.columns]
     measured = power.clip(lower=0.0).fillna(0.0)
 
-    levels = [own, neighbours, farm, measured]
-    potential = measured.copy()
-    source = pd.DataFrame(len(SOURCES) - 1, index=wind.index, columns=wind.columns)
+    levels = [frame.to_numpy(dtype="float64") for frame in (own, neighbours, farm, measured)]
+    potential = levels[-1].copy()
+    source = np.full(potential.shape, len(SOURCES) - 1)
     for number in range(len(levels) - 2, -1, -1):  # the best estimate available wins
-        available = levels[number].notna()
-        potential = potential.mask(available, levels[number])
-        source = source.mask(available, number)
-    return potential.clip(lower=0.0), source
+        available = ~np.isnan(levels[number])
+        potential[available] = levels[number][available]
+        source[available] = number
+    return (
+        # not copied: the frame keeps the row-major layout pandas' masks gave it, so a column's sum (the energy)
+        # adds its minutes in the same order, to the last digit
+        pd.DataFrame(np.maximum(potential, 0.0), index=wind.index, columns=wind.columns, copy=False),
+        pd.DataFrame(source, index=wind.index, columns=wind.columns),
+    )

@@ -58,9 +58,12 @@ def _flag(quality: QualityResult, variable: str, names: Sequence[str]) -> pd.Dat
     names = [name for name in names if name in CHECKS.names]
     if not names or variable not in quality.variables:
         return None
-    flags = quality.flags.loc[:, quality.flags.columns.isin(names, level="check")]
-    flags = flags.xs(variable, axis=1, level="variable")
-    return flags.T.groupby(level="turbine", sort=False).any().T.reindex(columns=quality.turbines, fill_value=False)
+    columns = quality.flags.columns
+    chosen = columns.isin(names, level="check") & (columns.get_level_values("variable") == variable)
+    values, owners = quality.flags.to_numpy(dtype=bool)[:, chosen], columns.get_level_values("turbine")[chosen]
+    return pd.DataFrame(
+        {turbine: values[:, owners == turbine].any(axis=1) for turbine in quality.turbines}, index=quality.flags.index
+    )
 
 
 def compute(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -305,6 +306,22 @@ def complete_part(scope: RunScope, samples: Samples, record: RunRecord, fleet: b
     return replace(scope, end=until), cut
 
 
+def _samples_and_log(
+    client: httpx.Client, scope: RunScope, retry: RetryPolicy, source: Farm, events: bool
+) -> tuple[Samples, pd.DataFrame | None]:
+    """The scope's samples and (with ``events``, when there are samples) its status log, both checked against
+    ``source``'s version. The log is asked for on a second connection while the samples stream in (the client
+    is thread-safe), so a run with KPIs does not wait for one answer after the other; it is always asked for,
+    also when the samples' answer then fails."""
+    if not events:
+        return fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry, farm=source), None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-status-log") as pool:
+        log = pool.submit(fetch_events, client, scope, retry=retry, farm=source)
+        # When the samples fail, the pool still waits for the log's answer (its own retries bound it), unused.
+        samples = fetch_day(client, scope, list(SOURCE_VARIABLES), retry=retry, farm=source)
+        return samples, (log.result() if len(samples) else None)
+
+
 def read_source(
     client: httpx.Client, scope: RunScope, retry: RetryPolicy, record: RunRecord, *, events: bool = True
 ) -> tuple[Site, bool, Farm, list[Turbine], RunScope, Samples, pd.DataFrame | None]:
@@ -330,8 +347,7 @@ def read_source(
             covered = scope.at(site.name).covering([turbine.name for turbine in farm])
             record.turbines, record.source_version = list(covered.turbines), source.version
             # Ambient temperature too: the ETL does not aggregate it, but its checks are in the report.
-            samples = fetch_day(client, covered, list(SOURCE_VARIABLES), retry=retry, farm=source)
-            log = fetch_events(client, covered, retry=retry, farm=source) if events and len(samples) else None
+            samples, log = _samples_and_log(client, covered, retry, source, events)
             return site, len(farms) > 1, source, farm, covered, samples, log
         except SourceChangedError as changed:
             if read == SNAPSHOT_READS:

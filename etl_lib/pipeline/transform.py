@@ -98,11 +98,21 @@ def trusted_statistics(grid: pd.DataFrame, good: pd.DataFrame, variables: list[s
     the buckets where some usable sample is not good (elsewhere they equal the as-measured ones)."""
     chosen = grid.loc[:, grid.columns.get_level_values("variable").isin(variables)]
     good = good.reindex(columns=chosen.columns, fill_value=False)
-    stats, _ = aggregate(chosen.where(good), variables)
-    usable = buckets(chosen.notna()).sum()
-    kept = buckets(chosen.notna() & good).sum()
-    differs = (kept < usable).reindex(stats.index, fill_value=False)
-    mask = differs.reindex(columns=pd.MultiIndex.from_tuples([c[:2] for c in stats.columns]))
+    kept = chosen.where(good)
+    if _on_bucket_grid(chosen.index):  # the day's grid: the usable and the good samples counted in one pass each
+        usable_counts = (~np.isnan(chosen.to_numpy(dtype="float64"))).reshape(-1, SAMPLES_PER_BUCKET, chosen.shape[1])
+        differs = pd.DataFrame(
+            (~np.isnan(kept.to_numpy(dtype="float64"))).reshape(usable_counts.shape).sum(axis=1)
+            < usable_counts.sum(axis=1),
+            index=chosen.index[::SAMPLES_PER_BUCKET],
+            columns=chosen.columns,
+        )
+    else:
+        differs = buckets(kept.notna()).sum() < buckets(chosen.notna()).sum()
+    stats, _ = aggregate(kept, variables)
+    mask = differs.reindex(stats.index, fill_value=False).reindex(
+        columns=pd.MultiIndex.from_tuples([c[:2] for c in stats.columns])
+    )
     stats = stats.where(mask.to_numpy())
     stats.columns = pd.MultiIndex.from_tuples(
         [(turbine, variable, f"good_{statistic}") for turbine, variable, statistic in stats.columns],
