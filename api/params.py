@@ -14,6 +14,33 @@ from etl_lib.core.contract import ARROW_MEDIA_TYPE, FARM_NAME_PATTERN, SOURCE_VA
 VALID = ", ".join(SOURCE_VARIABLES)
 
 
+# The parameters several routes share, declared once (pydantic's reusable Annotated fields).
+OneFarm = Annotated[
+    str | None,
+    Field(
+        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
+        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
+        "a 422 naming the valid ones.",
+        examples=["WF01"],
+    ),
+]
+SomeTurbines = Annotated[
+    list[str] | None,
+    Field(
+        description="Turbines (names, see /turbines), repeated or comma-separated, as for /data; default (neither "
+        "this nor 'turbine'): every turbine.",
+        examples=[["WT01", "WT02"]],
+    ),
+]
+ExactTurbines = Annotated[
+    list[str] | None,
+    Field(
+        description="The exact form, as for /data: one turbine's name per value, as it stands.",
+        examples=[["WT01"]],
+    ),
+]
+
+
 class NoParameters(BaseModel):
     """A route that takes no query parameters."""
 
@@ -25,13 +52,7 @@ class FarmParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    farm: str | None = Field(
-        None,
-        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
-        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
-        "a 422 naming the valid ones.",
-        examples=["WF01"],
-    )
+    farm: OneFarm = None
 
 
 class DataParameters(BaseModel):
@@ -92,24 +113,9 @@ class EventParameters(BaseModel):
         examples=["2024-10-01T00:00:00Z"],
     )
     end: str = Field(description="Exclusive end, ISO-8601, after start.", examples=["2024-10-02T00:00:00Z"])
-    turbines: list[str] | None = Field(
-        None,
-        description="Turbines (names, see /turbines), repeated or comma-separated, as for /data; default (neither "
-        "this nor 'turbine'): every turbine.",
-        examples=[["WT01", "WT02"]],
-    )
-    turbine: list[str] | None = Field(
-        None,
-        description="The exact form, as for /data: one turbine's name per value, as it stands.",
-        examples=[["WT01"]],
-    )
-    farm: str | None = Field(
-        None,
-        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
-        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
-        "a 422 naming the valid ones.",
-        examples=["WF01"],
-    )
+    turbines: SomeTurbines = None
+    turbine: ExactTurbines = None
+    farm: OneFarm = None
 
 
 class FingerprintParameters(BaseModel):
@@ -119,24 +125,9 @@ class FingerprintParameters(BaseModel):
 
     start: str = Field(description="First UTC day (YYYY-MM-DD), inclusive.", examples=["2024-10-01"])
     end: str = Field(description="Last UTC day (YYYY-MM-DD), exclusive, after start.", examples=["2024-10-11"])
-    turbines: list[str] | None = Field(
-        None,
-        description="Turbines (names, see /turbines), repeated or comma-separated, as for /data; default (neither "
-        "this nor 'turbine'): every turbine.",
-        examples=[["WT01", "WT02"]],
-    )
-    turbine: list[str] | None = Field(
-        None,
-        description="The exact form, as for /data: one turbine's name per value, as it stands.",
-        examples=[["WT01"]],
-    )
-    farm: str | None = Field(
-        None,
-        pattern=FARM_NAME_PATTERN,  # what the source's farm table allows (its CHECK): other text is no farm
-        description="Only the turbines of this farm (its name, see /farms); default: every farm. An unknown farm is "
-        "a 422 naming the valid ones.",
-        examples=["WF01"],
-    )
+    turbines: SomeTurbines = None
+    turbine: ExactTurbines = None
+    farm: OneFarm = None
 
 
 def _repeatable(model: type[BaseModel], name: str) -> bool:
