@@ -21,6 +21,7 @@ with the end of the target's newest bucket, and fails (a warning) when the targe
 # No `from __future__ import annotations`: Dagster reads the type hints.
 import datetime as dt
 import warnings
+from collections.abc import Sequence
 
 from dagster import (
     AssetCheckResult,
@@ -38,6 +39,7 @@ from dagster import (
     MetadataValue,
     MultiPartitionsDefinition,
     ScheduleDefinition,
+    TimeWindowPartitionsDefinition,
     asset_check,
     define_asset_job,
     observable_source_asset,
@@ -48,7 +50,7 @@ from dagster._core.events import DagsterEventType
 from ..config.settings import get_settings
 from ..core.contract import BUCKET
 from ..core.dates import utc_now
-from ..core.fingerprints import data_version
+from ..core.fingerprints import SourceFingerprints, data_version
 from ..pipeline.extract import fetch_fingerprints
 from ..storage.query import newest_buckets
 from ..storage.run_record import recorded_fingerprints
@@ -128,6 +130,24 @@ def overtaken(
     }
 
 
+def partition_days(days: TimeWindowPartitionsDefinition) -> tuple[dt.date, dt.date]:
+    """The first partition day of ``days`` and the day after its last."""
+    return (
+        dt.date.fromisoformat(days.get_first_partition_key()),
+        dt.date.fromisoformat(days.get_last_partition_key()) + dt.timedelta(days=1),
+    )
+
+
+def farm_fingerprints(
+    source_api: SourceApi, farms: Sequence[str], days: TimeWindowPartitionsDefinition
+) -> dict[str, SourceFingerprints]:
+    """Each farm's fingerprints over every partition day of ``days``: one request per farm, each in one snapshot."""
+    first, end = partition_days(days)
+    settings = source_api.apply_to(get_settings())
+    with source_api.get_client() as client:
+        return {farm: fetch_fingerprints(settings, first, end, farm, client=client) for farm in farms}
+
+
 def build_source_days(
     partitions: MultiPartitionsDefinition, retry_after: dt.timedelta = dt.timedelta(minutes=5)
 ) -> AssetsDefinition:
@@ -147,15 +167,11 @@ def build_source_days(
             "daily_statistics follows it: a day whose version changed is materialized again (docs/live.md).",
         )
         def source_days(context, source_api: SourceApi, target_database: TargetDatabase) -> DataVersionsByPartition:
-            first = dt.date.fromisoformat(days.get_first_partition_key())
-            end = dt.date.fromisoformat(days.get_last_partition_key()) + dt.timedelta(days=1)
-            now, settings = {}, source_api.apply_to(get_settings())
-            with source_api.get_client() as client:
-                for farm in farms:  # one request per farm: its days' fingerprints, in one snapshot
-                    prints = fetch_fingerprints(settings, first, end, farm, client=client)
-                    for day, turbines in prints.by_day().items():
-                        recorded = {turbine: f.recorded() for turbine, f in turbines.items()}
-                        now[str(partition_key(farm, day))] = data_version(recorded)
+            now = {}
+            for farm, prints in farm_fingerprints(source_api, farms, days).items():
+                for day, turbines in prints.by_day().items():
+                    recorded = {turbine: f.recorded() for turbine, f in turbines.items()}
+                    now[str(partition_key(farm, day))] = data_version(recorded)
             seen = {
                 key: tags[DATA_VERSION_TAG]
                 for key, tags in context.instance.event_log_storage.get_latest_tags_by_partition(
@@ -164,7 +180,7 @@ def build_source_days(
                 if DATA_VERSION_TAG in tags
             }
             changed = changed_versions(now, seen)
-            read = read_by_runs(target_database, farms, first, end)
+            read = read_by_runs(target_database, farms, *partition_days(days))
             changed.update(overtaken(context.instance, now, seen, read, retry_after))
             context.log.info(
                 f"{len(now)} farm-day(s) in the source, {len(changed)} new or changed since the last observation"
@@ -250,14 +266,11 @@ def _freshness_check(daily_statistics: AssetsDefinition, partitions: MultiPartit
     )
     def source_freshness(source_api: SourceApi, target_database: TargetDatabase) -> AssetCheckResult:
         limit = dt.timedelta(minutes=get_settings().dagster_freshness_minutes)
-        first = dt.date.fromisoformat(days.get_first_partition_key())
-        end = dt.date.fromisoformat(days.get_last_partition_key()) + dt.timedelta(days=1)
-        source_newest, settings = {}, source_api.apply_to(get_settings())
-        with source_api.get_client() as client:
-            for farm in farms:
-                newest = fetch_fingerprints(settings, first, end, farm, client=client).newest
-                if newest is not None:
-                    source_newest[farm] = newest
+        source_newest = {
+            farm: prints.newest
+            for farm, prints in farm_fingerprints(source_api, farms, days).items()
+            if prints.newest is not None
+        }
         target_newest = newest_buckets(target_database.get_engine(), list(source_newest))
         lags = freshness_lags(source_newest, target_newest)
         late = {farm: lag for farm, lag in lags.items() if lag > limit}
