@@ -111,8 +111,10 @@ def complete_until(day: dt.date, newest: dt.datetime | None) -> dt.datetime | No
 def differences(source: Mapping[str, Mapping], recorded: Mapping[str, Mapping] | None) -> list[str]:
     """Why a day must run again: its fingerprints in the source (``{turbine: {rows, checksum, ...}}``) against
     those its last successful run recorded (None: no run, or a run from before the fingerprints). Empty: the
-    day has not changed. Each reason names the turbine: ``12 rows late for WT02``, ``values changed for
-    WT03``, ``3 rows gone for WT01``, ``new turbine WT05``, ``WT04 no longer in the source``."""
+    day has not changed. Each reason names the turbine: ``12 rows late for WT02`` (among the minutes its run
+    read), ``5 rows more for WT01, the newest at 10:39`` (the day went on past its run's newest row),
+    ``values changed for WT03``, ``3 rows gone for WT01``, ``7 rows new for WT05``, ``WT04 no longer in the
+    source``."""
     if recorded is None:
         return ["never run"] if source else []
     reasons = []
@@ -122,6 +124,10 @@ def differences(source: Mapping[str, Mapping], recorded: Mapping[str, Mapping] |
             reasons.append(f"{now['rows']} rows new for {turbine}")
         elif now is None:
             reasons.append(f"{turbine} no longer in the source")
+        elif now["rows"] > then["rows"] and _later(now.get("last_timestamp"), then.get("last_timestamp")):
+            # rows after the newest one the run read: a live day going on (or a batch after an outage)
+            newest = dt.datetime.fromisoformat(now["last_timestamp"]).astimezone(dt.UTC)
+            reasons.append(f"{now['rows'] - then['rows']} rows more for {turbine}, the newest at {newest:%H:%M}")
         elif now["rows"] > then["rows"]:
             reasons.append(f"{now['rows'] - then['rows']} rows late for {turbine}")
         elif now["rows"] < then["rows"]:
@@ -129,6 +135,13 @@ def differences(source: Mapping[str, Mapping], recorded: Mapping[str, Mapping] |
         elif now["checksum"] != then["checksum"]:
             reasons.append(f"values changed for {turbine}")
     return reasons
+
+
+def _later(now: str | None, then: str | None) -> bool:
+    """Whether the newest sample ``now`` (ISO-8601, as recorded) is after ``then`` (None: no sample)."""
+    if now is None:
+        return False
+    return then is None or dt.datetime.fromisoformat(now) > dt.datetime.fromisoformat(then)
 
 
 def data_version(fingerprints: Mapping[str, Mapping]) -> str:

@@ -178,7 +178,7 @@ def test_a_day_not_over_yet_runs_up_to_its_last_complete_bucket(farm):
         "ambient_temperature FROM data WHERE timestamp >= :start AND timestamp < :start + interval '5 minutes'",
         start=dt.datetime.combine(today - dt.timedelta(days=1), dt.time(10, 35), dt.UTC),
     )
-    grown = "; ".join(f"5 rows late for WT0{n}" for n in range(1, 5))
+    grown = "; ".join(f"5 rows more for WT0{n}, the newest at 10:39" for n in range(1, 5))
     assert ran_lines(sync(farm)) == [f"run {today.isoformat()} WF01: {grown}; now complete until 10:40"]
     assert_complete_buckets_equal_sql(farm, today, until + dt.timedelta(minutes=10))
 

@@ -51,6 +51,12 @@ def test_differences_name_each_turbine_and_what_changed():
         "7 rows new for WT05",
     ]
     assert differences(recorded, recorded) == []
+    # Rows after the newest one the run read: the day went on (a live feed), not late rows.
+    went_on = {"WT01": fp(640, "00000000000000bb", "2024-10-04T10:39:00+00:00")}
+    assert differences(went_on, {"WT01": fp(635, last="2024-10-04T10:34:00+00:00")}) == [
+        "5 rows more for WT01, the newest at 10:39"
+    ]
+    assert differences(went_on, {"WT01": fp(630, last="2024-10-04T10:39:00+00:00")}) == ["10 rows late for WT01"]
     assert differences({"WT01": fp(1440)}, {"WT01": fp(1441)}) == ["1 rows gone for WT01"]
     assert differences({"WT01": fp(1)}, None) == ["never run"]
     assert differences({}, None) == []
