@@ -54,6 +54,7 @@ from ..storage.run_record import read_run
 from ..storage.target import ensure_target_schema
 from .coverage import farm_day
 from .instance import SOURCE_API_POOL
+from .provenance import day_provenance
 from .resources import SourceApi, TargetDatabase, notebook_inputs, run_settings
 
 ASSET_NAME = "daily_statistics"
@@ -164,6 +165,7 @@ def library_days(context: AssetExecutionContext, source_api: SourceApi, target_d
     with source_api.get_client() as client:
         for partition_key in context.partition_keys:
             day, key = partition_day(partition_key), day_key(root, partition_key)
+            provenance = None if single else day_provenance(context, partition_key)  # what the day follows, as read
             record = read_run(engine, key)
             if record is not None and record["status"] == RunStatus.SUCCEEDED:
                 context.log.info(f"{partition_key}: written by an earlier attempt of this run (etl_run {record['id']})")
@@ -188,7 +190,9 @@ def library_days(context: AssetExecutionContext, source_api: SourceApi, target_d
             if single:
                 yield MaterializeResult(metadata=metadata)
             else:
-                yield AssetMaterialization(asset_key=context.asset_key, partition=partition_key, metadata=metadata)
+                yield AssetMaterialization(
+                    asset_key=context.asset_key, partition=partition_key, metadata=metadata, tags=provenance
+                )
     if failed:
         raise failed_days(failed, len(context.partition_keys))
 
@@ -207,6 +211,7 @@ def materialize_day(
     result)."""
     farm, day = farm_day(partition_key)
     settings = run_settings(source_api, target_database)
+    provenance = None if single else day_provenance(context, partition_key)  # what the day follows, as read
     try:
         with source_api.get_client() as client:
             retry = RetryPolicy.from_settings(settings)
@@ -252,7 +257,9 @@ def materialize_day(
     if single:
         yield MaterializeResult(metadata=metadata)
     else:
-        yield AssetMaterialization(asset_key=context.asset_key, partition=partition_key, metadata=metadata)
+        yield AssetMaterialization(
+            asset_key=context.asset_key, partition=partition_key, metadata=metadata, tags=provenance
+        )
 
 
 def record_metadata(record: dict | None) -> dict:

@@ -45,6 +45,7 @@ from ..metrics.kpis import LOSSES, RATIOS, period_kpis, sum_rule_error
 from ..storage.query import read_kpis
 from .coverage import DAY, FARM, farm_day
 from .instance import TARGET_DATABASE_POOL
+from .provenance import day_provenance
 from .resources import TargetDatabase
 
 DAILY_KPIS = "daily_kpis"
@@ -119,7 +120,12 @@ def _daily_kpis(
             elif single:
                 yield MaterializeResult(metadata=_metadata(rows, "day"))
             else:
-                yield AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=_metadata(rows, "day"))
+                yield AssetMaterialization(
+                    asset_key=context.asset_key,
+                    partition=key,
+                    metadata=_metadata(rows, "day"),
+                    tags=day_provenance(context, key),
+                )
         if missing:
             raise Failure(
                 description=f"The target holds no KPIs for {', '.join(missing)}. What to do: materialize "

@@ -14,13 +14,18 @@ import datetime as dt
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions, materialize
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
+from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._time import get_current_datetime
 from sqlalchemy import text
 
 from etl_lib.core.contract import DEFAULT_FARM, SOURCE_VARIABLES
 from etl_lib.orchestration.assets import ASSET_NAME
 from etl_lib.orchestration.coverage import partition_key
 from etl_lib.orchestration.definitions import build_defs
+from etl_lib.orchestration.kpis import DAILY_KPIS
 from etl_lib.orchestration.source import FRESHNESS_JOB, OBSERVE_JOB, SOURCE_DAYS
 from etl_lib.simulation import generator
 from etl_lib.storage.copy import copy_frame
@@ -90,6 +95,23 @@ class Dagster:
         )
         assert result.success
 
+    def stale(self, partition: str, asset: str = ASSET_NAME) -> tuple[str, set[str]]:
+        """The partition's stale status as the UI shows it (Dagster's own resolver, as its GraphQL
+        ``staleStatusByPartition`` uses it) and the upstream partitions it names as the cause."""
+        graph = self.defs.resolve_asset_graph()
+        view = AssetGraphView(
+            temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+            instance=self.instance,
+            asset_graph=graph,
+        )
+        resolver = CachingStaleStatusResolver(instance=self.instance, asset_graph=graph, loading_context=view)
+        causes = resolver.get_stale_causes(AssetKey(asset), partition)
+        return resolver.get_status(AssetKey(asset), partition).value, {
+            f"{cause.dependency.asset_key.to_user_string()}[{cause.dependency.partition_key}]"
+            for cause in causes
+            if cause.dependency is not None
+        }
+
     def freshness(self):
         result = self.defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(instance=self.instance)
         [evaluation] = result.get_asset_check_evaluations()
@@ -158,9 +180,13 @@ def test_dagster_materializes_exactly_the_days_whose_source_changed(farm):
     # of the change (both between two ticks), so the observation after asks for the day again.
     with source_engine.begin() as conn:
         conn.execute(text(change), {**where, "power": power})
+    assert dagster.stale(old) == ("FRESH", set())  # the run read the source as it was then
     asked, observations = dagster.asked_within(2)
     assert asked == {old} and observations <= 2
+    # Dagster shows the day stale, naming the source's day as the cause, until it is materialized again.
+    assert dagster.stale(old) == ("STALE", {f"{SOURCE_DAYS}[{old}]"})
     dagster.materialize(old)
+    assert dagster.stale(old) == ("FRESH", set())
     assert_statistics_equal_sql(source_engine, target, OLD_DAY)
     assert dagster.asked_within(2) == (set(), 2)  # caught up: nothing asked, however often observed
 
@@ -185,4 +211,42 @@ def test_a_day_run_as_a_range_of_one_runs_its_kpis_and_checks(farm):
     checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
     assert {"all_buckets_written", "quality_above_threshold", "kpi_sum_rule"} <= set(checks), checks
     assert checks["kpi_sum_rule"], checks  # evaluated, not skipped; the sum rule holds on any day
+    assert_statistics_equal_sql(source_of(farm), target_engine(farm), OLD_DAY)
+
+
+def test_a_day_of_a_run_of_several_shows_stale_when_its_source_changes(farm):
+    """A run of several days (the automation's catch-up, a grouped backfill) reports each day with its own
+    materialization: each carries the provenance a run of one records, so the UI marks exactly the changed day
+    stale (it stayed FRESH: Dagster records no provenance on such events), then fresh when it ran again, and
+    daily_kpis of that day stale behind it until it follows."""
+    dagster = Dagster(farm)
+    days = [str(partition_key(DEFAULT_FARM, FIRST + dt.timedelta(days=n))) for n in range(DAYS)]
+    dagster.observe()
+    result = dagster.defs.resolve_job_def("daily_etl_job").execute_in_process(
+        instance=dagster.instance,
+        run_config=LIBRARY,
+        tags={ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]},
+    )
+    assert result.success
+    # daily_kpis over the same days, in one run too (as the automation asks for it after such a run)
+    assets = [dagster.defs.resolve_assets_def(name) for name in (SOURCE_DAYS, ASSET_NAME, DAILY_KPIS)]
+    range_of_days = {ASSET_PARTITION_RANGE_START_TAG: days[0], ASSET_PARTITION_RANGE_END_TAG: days[-1]}
+    assert materialize(assets, selection=[DAILY_KPIS], instance=dagster.instance, tags=range_of_days).success
+    for asset in (ASSET_NAME, DAILY_KPIS):
+        assert all(dagster.stale(day, asset) == ("FRESH", set()) for day in days)
+    old = str(partition_key(DEFAULT_FARM, OLD_DAY))
+    with source_of(farm).begin() as conn:
+        conn.execute(
+            text('UPDATE data SET power = power + 1.5 WHERE turbine_id = 2 AND "timestamp" = :at'),
+            {"at": dt.datetime.combine(OLD_DAY, dt.time(13, 7), tzinfo=dt.UTC)},
+        )
+    dagster.observe()
+    assert {day: dagster.stale(day) for day in days} == {
+        day: ("STALE", {f"{SOURCE_DAYS}[{day}]"}) if day == old else ("FRESH", set()) for day in days
+    }
+    dagster.materialize(old)
+    assert dagster.stale(old) == ("FRESH", set())
+    assert {day: dagster.stale(day, DAILY_KPIS) for day in days} == {
+        day: ("STALE", {f"{ASSET_NAME}[{day}]"}) if day == old else ("FRESH", set()) for day in days
+    }
     assert_statistics_equal_sql(source_of(farm), target_engine(farm), OLD_DAY)
