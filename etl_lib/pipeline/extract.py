@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 import numpy as np
@@ -60,6 +60,7 @@ from ..core.errors import (
 from ..core.fingerprints import SourceFingerprints
 from ..core.scope import RunScope
 from ..core.turbines import TurbineModel
+from .samples import Samples
 
 logger = logging.getLogger(__name__)
 MAX_WAIT_SECONDS = 5.0
@@ -300,24 +301,6 @@ class Turbine:
             "longitude": self.longitude,
             "elevation": self.elevation,
         }
-
-
-@dataclass
-class Samples:
-    """A day's samples: ``values`` indexed by ``(turbine, timestamp)``, one float column per variable (NaN
-    where the value is null or not a finite number); ``non_finite`` of the same shape, True where the
-    source sent NaN or ±Infinity (not a reading: flagged, and left out of the statistics); ``version``
-    the source's version they were read from (None for a file)."""
-
-    values: pd.DataFrame
-    non_finite: pd.DataFrame = field(repr=False)
-    version: int | None = None
-    # The fingerprints of the day and the newest sample, read in the same snapshot as the samples (None: an
-    # API from before the fingerprints, or a file).
-    fingerprints: SourceFingerprints | None = None
-
-    def __len__(self) -> int:
-        return len(self.values)
 
 
 @dataclass(frozen=True)

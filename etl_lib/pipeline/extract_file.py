@@ -22,7 +22,7 @@ import pandas as pd
 from ..core.contract import SOURCE_VARIABLES
 from ..core.errors import InputFileError
 from ..core.turbines import TurbineModel, catalogue, resolve_model
-from .extract import Samples
+from .samples import Samples
 
 KEY_COLUMNS: tuple[str, ...] = ("turbine", "timestamp")
 REQUIRED: tuple[str, ...] = (*KEY_COLUMNS, "wind_speed", "power")

@@ -50,7 +50,6 @@ from .coverage import no_samples_error
 from .extract import (
     Farm,
     RetryPolicy,
-    Samples,
     Site,
     Turbine,
     choose_farm,
@@ -64,6 +63,7 @@ from .extract import (
 from .kpis import DayKpis, log_codes
 from .load import replace_day
 from .quality import QualityResult, QualityThresholds, check_day, expected_timestamps, thresholds_from
+from .samples import Samples
 from .transform import aggregate, bucket_means, bucket_quality, to_signal_rows, trusted_statistics
 
 logger = logging.getLogger(__name__)
