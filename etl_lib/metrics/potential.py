@@ -20,6 +20,7 @@ where a bin holds enough of it, and read at the wind normalised to the air's den
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -85,33 +86,33 @@ def potential_power(
     ``wind_trusted``: where a wind sample is trusted; ``running``: where a turbine runs at full performance
     with a trusted power sample (the farm's reference, level 3); ``curves``: each turbine's curve; ``farms``:
     each turbine's farm (None: one farm), whose turbines alone are its neighbours (levels 2 and 3)."""
-    trusted = wind.where(wind_trusted)
-    own = pd.DataFrame({t: curves[t].power(trusted[t].to_numpy()) for t in wind.columns}, index=wind.index)
-    own = own.where(wind_trusted)
+    names, index = list(wind.columns), wind.index
+    is_trusted = wind_trusted[names].to_numpy(dtype=bool)
+    trusted = np.where(is_trusted, wind[names].to_numpy(dtype="float64"), np.nan)
+    own = np.column_stack([curves[t].power(trusted[:, i]) for i, t in enumerate(names)])
+    own[~is_trusted] = np.nan
 
-    farm_wind = farm_reference(trusted, farms)
-    both = wind_trusted & farm_wind.notna() & farm_wind.gt(0)
-    ratio = (trusted / farm_wind).where(both).median().fillna(1.0)
-    neighbour_wind = farm_wind * ratio
-    neighbours = pd.DataFrame(
-        {t: curves[t].power(neighbour_wind[t].to_numpy()) for t in wind.columns}, index=wind.index
-    ).where(neighbour_wind.notna())
+    farm_wind = farm_reference(pd.DataFrame(trusted, index=index, columns=names), farms).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a turbine never trusted beside its farm: ratio 1
+        both = is_trusted & np.isfinite(farm_wind) & (farm_wind > 0)
+        ratio = np.nanmedian(np.where(both, trusted / farm_wind, np.nan), axis=0)
+    neighbour_wind = farm_wind * np.where(np.isnan(ratio), 1.0, ratio)
+    neighbours = np.column_stack([curves[t].power(neighbour_wind[:, i]) for i, t in enumerate(names)])
+    neighbours[np.isnan(neighbour_wind)] = np.nan
 
-    share = (power / rated_power).where(running)
-    farm = pd.concat(
-        [
-            pd.DataFrame(
-                np.outer(share[group].mean(axis=1).to_numpy(), rated_power[group].to_numpy()),
-                index=wind.index,
-                columns=group,
-            )
-            for group in farm_groups(wind.columns, farms) or [list(wind.columns)]
-        ],
-        axis=1,
-    )[wind.columns]
-    measured = power.clip(lower=0.0).fillna(0.0)
+    measured_power = power[names].to_numpy(dtype="float64")
+    rated = rated_power[names].to_numpy(dtype="float64")
+    share = np.where(running[names].to_numpy(dtype=bool), measured_power / rated, np.nan)
+    farm = np.empty_like(share)
+    for group in farm_groups(names, farms) or [names]:
+        columns = [names.index(t) for t in group]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a minute without a running turbine: NaN
+            farm[:, columns] = np.outer(np.nanmean(share[:, columns], axis=1), rated[columns])
+    measured = np.where(np.isnan(measured_power), 0.0, np.maximum(measured_power, 0.0))
 
-    levels = [frame.to_numpy(dtype="float64") for frame in (own, neighbours, farm, measured)]
+    levels = [own, neighbours, farm, measured]
     potential = levels[-1].copy()
     source = np.full(potential.shape, len(SOURCES) - 1)
     for number in range(len(levels) - 2, -1, -1):  # the best estimate available wins

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 
 def suspect(flags: pd.DataFrame, columns: pd.Index, checks: Iterable[str] | None = None) -> pd.DataFrame:
     """Per ``(turbine, variable)`` of ``columns``: True where any check (of ``checks``, default all) flagged
-    the sample."""
-    if checks is not None:
-        flags = flags.loc[:, flags.columns.isin(list(checks), level="check")]
-    grouped = flags.T.groupby(level=["turbine", "variable"], sort=False).any().T
-    return grouped.reindex(columns=columns, fill_value=False)
+    the sample. Each flag column is or-ed into its ``(turbine, variable)`` in NumPy (grouping the transposed
+    frame took milliseconds a day)."""
+    chosen = None if checks is None else set(checks)
+    owner = columns.get_indexer([(turbine, variable) for turbine, variable, _ in flags.columns])
+    taken = [n for n, column in enumerate(flags.columns) if owner[n] >= 0 and (chosen is None or column[2] in chosen)]
+    values = flags.iloc[:, taken].to_numpy(dtype=bool)
+    result = np.zeros((len(flags.index), len(columns)), dtype=bool)
+    for position, owned in zip(owner[taken], values.T):
+        result[:, position] |= owned
+    return pd.DataFrame(result, index=flags.index, columns=columns)
 
 
 def day_quality(good: pd.DataFrame) -> dict[str, dict[str, float]]:

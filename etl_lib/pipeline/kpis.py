@@ -53,16 +53,25 @@ def log_codes(index: pd.DatetimeIndex, turbines: Sequence[str], events: pd.DataF
     return availability.from_events(index, list(turbines), events)
 
 
+def _of(frame: pd.DataFrame, variable: str, turbines: Sequence[str]) -> pd.DataFrame:
+    """The ``(turbine, variable)`` columns of ``frame`` for ``variable``, one column per turbine in ``turbines``'
+    order (``frame.xs(variable, level="variable")[turbines]``, by position: a few times faster)."""
+    chosen = frame.iloc[:, frame.columns.get_indexer([(turbine, variable) for turbine in turbines])]
+    return chosen.set_axis(pd.Index(turbines, name="turbine"), axis=1)
+
+
 def _flag(quality: QualityResult, variable: str, names: Sequence[str]) -> pd.DataFrame | None:
     """The flags of the checks ``names`` (those the registry has) on ``variable``, any of them, per turbine."""
     names = [name for name in names if name in CHECKS.names]
     if not names or variable not in quality.variables:
         return None
-    columns = quality.flags.columns
-    chosen = columns.isin(names, level="check") & (columns.get_level_values("variable") == variable)
-    values, owners = quality.flags.to_numpy(dtype=bool)[:, chosen], columns.get_level_values("turbine")[chosen]
+    flags = quality.flags
+    wanted = {(turbine, variable, name) for turbine in quality.turbines for name in names}
+    positions = [number for number, column in enumerate(flags.columns) if column in wanted]
+    values, owners = flags.iloc[:, positions].to_numpy(dtype=bool), [flags.columns[p][0] for p in positions]
     return pd.DataFrame(
-        {turbine: values[:, owners == turbine].any(axis=1) for turbine in quality.turbines}, index=quality.flags.index
+        {turbine: values[:, [o == turbine for o in owners]].any(axis=1) for turbine in quality.turbines},
+        index=flags.index,
     )
 
 
@@ -79,17 +88,15 @@ def compute(
     turbines = quality.turbines
     good = ~quality.suspect([check.name for check in CHECKS if not check.judges_curve]) & quality.grid.notna()
     grid = quality.grid
-    wind = grid.xs("wind_speed", axis=1, level="variable")[turbines]
-    power = grid.xs("power", axis=1, level="variable")[turbines]
+    wind = _of(grid, "wind_speed", turbines)
+    power = _of(grid, "power", turbines)
     temperature = (
-        grid.xs("ambient_temperature", axis=1, level="variable")[turbines].where(
-            good.xs("ambient_temperature", axis=1, level="variable")[turbines]
-        )
+        _of(grid, "ambient_temperature", turbines).where(_of(good, "ambient_temperature", turbines))
         if "ambient_temperature" in quality.variables
         else None
     )
-    wind_trusted = good.xs("wind_speed", axis=1, level="variable")[turbines]
-    power_trusted = good.xs("power", axis=1, level="variable")[turbines]
+    wind_trusted = _of(good, "wind_speed", turbines)
+    power_trusted = _of(good, "power", turbines)
     known_power = power.where(power_trusted)
 
     logged = logged.reindex(index=grid.index, columns=turbines, fill_value=-1)

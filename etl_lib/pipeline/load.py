@@ -234,8 +234,8 @@ def replace_kpis(
     conn.execute(
         insert(turbine_day_kpi),
         [
-            {"turbine_id": tid, "day": scope.run_date, "run_id": run_id, **row}
-            for tid, row in zip(ids, values.astype(object).to_dict("records"))
+            {"turbine_id": tid, "day": scope.run_date, "run_id": run_id, **dict(zip(columns, row))}
+            for tid, row in zip(ids, values.to_numpy(dtype=object))  # Python numbers; DataFrame.to_dict took 5 ms
         ],
     )
 

@@ -49,7 +49,13 @@ def _grid_statistics(chosen: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     std[counts < 2] = np.nan
     mean[counts == 0] = np.nan
     stacked = np.stack([mean, low, high, std], axis=2).reshape(len(mean), -1)  # column by column, statistics inside
-    columns = pd.MultiIndex.from_tuples([(*c, s) for c in chosen.columns for s in STATISTICS])
+    # (turbine, variable, statistic) from the frame's own codes: building it from tuples factorized every level
+    named, count = chosen.columns, len(STATISTICS)
+    columns = pd.MultiIndex(
+        levels=[*named.levels, list(STATISTICS)],
+        codes=[*(np.repeat(codes, count) for codes in named.codes), np.tile(np.arange(count), len(named))],
+        names=[*named.names, "statistic"],
+    )
     index = chosen.index[::SAMPLES_PER_BUCKET]
     return pd.DataFrame(stacked, index=index, columns=columns), counts
 
@@ -68,7 +74,7 @@ def aggregate(grid: pd.DataFrame, variables: list[str]) -> tuple[pd.DataFrame, i
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is handled below: left out and counted
             stats = grouped.agg(list(STATISTICS))
         counts = grouped.count().to_numpy()
-    stats.columns = pd.MultiIndex.from_tuples(stats.columns, names=["turbine", "variable", "statistic"])
+    stats.columns = stats.columns.set_names(["turbine", "variable", "statistic"])
     stats.index.name = "timestamp"
     # Defined: mean, min and max from one sample on, std from two. Defined but not finite: overflowed.
     needed = np.array([2 if statistic == "std" else 1 for statistic in stats.columns.get_level_values("statistic")])
@@ -95,29 +101,28 @@ def bucket_quality(present: pd.DataFrame, good: pd.DataFrame) -> pd.DataFrame:
 
 def trusted_statistics(grid: pd.DataFrame, good: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """The statistics of the good samples per bucket, columns ``(turbine, variable, "good_<statistic>")``, for
-    the buckets where some usable sample is not good (elsewhere they equal the as-measured ones)."""
+    the buckets where some usable sample is not good (elsewhere they equal the as-measured ones). Only the
+    columns with such a bucket are aggregated: on most days a few, or none."""
     chosen = grid.loc[:, grid.columns.get_level_values("variable").isin(variables)]
     good = good.reindex(columns=chosen.columns, fill_value=False)
     kept = chosen.where(good)
     if _on_bucket_grid(chosen.index):  # the day's grid: the usable and the good samples counted in one pass each
-        usable_counts = (~np.isnan(chosen.to_numpy(dtype="float64"))).reshape(-1, SAMPLES_PER_BUCKET, chosen.shape[1])
+        shape = (-1, SAMPLES_PER_BUCKET, chosen.shape[1])
+        usable = (~np.isnan(chosen.to_numpy(dtype="float64"))).reshape(shape).sum(axis=1)
         differs = pd.DataFrame(
-            (~np.isnan(kept.to_numpy(dtype="float64"))).reshape(usable_counts.shape).sum(axis=1)
-            < usable_counts.sum(axis=1),
+            (~np.isnan(kept.to_numpy(dtype="float64"))).reshape(shape).sum(axis=1) < usable,
             index=chosen.index[::SAMPLES_PER_BUCKET],
             columns=chosen.columns,
         )
     else:
         differs = buckets(kept.notna()).sum() < buckets(chosen.notna()).sum()
-    stats, _ = aggregate(kept, variables)
-    mask = differs.reindex(stats.index, fill_value=False).reindex(
-        columns=pd.MultiIndex.from_tuples([c[:2] for c in stats.columns])
-    )
+    some = differs.any(axis=0).to_numpy(copy=True)
+    some[0] |= not some.any()  # every usable sample good: one column still, for an empty frame of the same form
+    stats, _ = aggregate(kept.loc[:, some], variables)
+    mask = differs.reindex(stats.index, fill_value=False).reindex(columns=stats.columns.droplevel("statistic"))
     stats = stats.where(mask.to_numpy())
-    stats.columns = pd.MultiIndex.from_tuples(
-        [(turbine, variable, f"good_{statistic}") for turbine, variable, statistic in stats.columns],
-        names=stats.columns.names,
-    )
+    statistic = stats.columns.levels[2]
+    stats.columns = stats.columns.set_levels([f"good_{name}" for name in statistic], level="statistic")
     return stats.dropna(how="all")
 
 
