@@ -279,6 +279,31 @@ def frozen_flag(
     return flag & ~exempt if exempt is not None else flag
 
 
+def _rolling(values: np.ndarray, window: int, min_periods: int, statistic: str) -> np.ndarray:
+    """pandas' ``rolling(window, center=True, min_periods).median()`` (or ``max``, ``min``) of each column of
+    ``values`` for an odd ``window``, in NumPy: the windows' values sorted once (NaN last), the middle of the
+    present ones read off. Equal to pandas' to the last digit (the middle value; the mean of the two middle
+    ones for an even count), and a fraction of its time on the small frames of a day."""
+    half = window // 2
+    padded = np.pad(values, ((half, half), (0, 0)), constant_values=np.nan)
+    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, window, axis=0), axis=-1)
+    count = window - np.isnan(windows).sum(axis=-1)
+
+    def at(position: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(windows, np.clip(position, 0, window - 1)[..., None], axis=-1)[..., 0]
+
+    if statistic == "median":
+        low, high = at((count - 1) // 2), at(count // 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = np.where(count % 2 == 1, low, (low + high) / 2)
+    elif statistic == "max":
+        result = at(count - 1)
+    else:
+        result = at(np.zeros_like(count))
+    result[count < min_periods] = np.nan
+    return result
+
+
 def spike_flag(
     data: pd.DataFrame,
     window: int,
@@ -288,7 +313,7 @@ def spike_flag(
     farm_share: float = 0.5,
     farm_window: int = 1,
 ) -> pd.DataFrame:
-    """True where a sample is further from the median of the centred ``window`` (samples) than
+    """True where a sample is further from the median of the centred ``window`` (samples, odd) than
     ``max(n_mads * 1.4826 * MAD, min_deviation)``; MAD is the rolling median absolute deviation.
 
     ``min_deviation`` keeps a very steady signal (MAD near 0) from flagging ordinary noise. With
@@ -296,17 +321,21 @@ def spike_flag(
     rolling median goes the same way by at least ``farm_share`` of it within the centred
     ``farm_window`` samples: a gust front or a grid event reaches every turbine.
     """
-    rolling = dict(window=window, center=True, min_periods=window // 2 + 1)
-    deviation = data - data.rolling(**rolling).median()
-    mad = deviation.abs().rolling(**rolling).median()
-    flag = deviation.abs() > np.maximum(n_mads * MAD_TO_STD * mad, min_deviation)
-    if farm is None:
-        return flag
-    farm_deviation = farm - farm.rolling(**rolling).median()
-    near = dict(window=farm_window, center=True, min_periods=1)
-    up, down = farm_deviation.rolling(**near).max(), farm_deviation.rolling(**near).min()
-    shared = (deviation.gt(0) & up.ge(farm_share * deviation)) | (deviation.lt(0) & down.le(farm_share * deviation))
-    return flag & ~shared
+    least = window // 2 + 1
+    values = data.to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", over="ignore"):
+        deviation = values - _rolling(values, window, least, "median")
+        mad = _rolling(np.abs(deviation), window, least, "median")
+        flag = np.abs(deviation) > np.maximum(n_mads * MAD_TO_STD * mad, min_deviation)
+        if farm is not None:
+            reference = farm.reindex(columns=data.columns).to_numpy(dtype="float64")
+            farm_deviation = reference - _rolling(reference, window, least, "median")
+            up, down = _rolling(farm_deviation, farm_window, 1, "max"), _rolling(farm_deviation, farm_window, 1, "min")
+            shared = ((deviation > 0) & (up >= farm_share * deviation)) | (
+                (deviation < 0) & (down <= farm_share * deviation)
+            )
+            flag &= ~shared
+    return pd.DataFrame(flag, index=data.index, columns=data.columns)
 
 
 def farm_wind_flag(
