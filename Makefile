@@ -58,9 +58,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The API fuzzers' pytest plugins (schemathesis, hypothesis) cost each worker seconds at start; no unit test uses them.
+UNIT_PLUGINS_OFF = -p no:schemathesis -p no:hypothesispytest
+
 ## The unit tier alone (tests/unit: no database, no API, no server started), on every core, in under a minute.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests/unit -n auto --dist worksteal
+	$(BIN)/python -m pytest tests/unit -n auto --dist worksteal $(UNIT_PLUGINS_OFF)
 
 ## Start the embedded PostgreSQL and the API (etl stack up).
 stack-up: $(STAMP)

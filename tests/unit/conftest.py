@@ -27,3 +27,9 @@ def starts_no_server():
     yield
     started = {pid: command for pid, command in _servers().items() if pid not in before}
     assert not started, f"a unit test left server processes running: {started}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``costly`` (several seconds each) first: ``make test-fast`` spreads the tier over every
+    core (pytest-xdist), and a long test started last would keep one core busy while the others wait."""
+    items.sort(key=lambda item: item.get_closest_marker("costly") is None)  # stable: the rest keep their order

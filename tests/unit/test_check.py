@@ -84,6 +84,7 @@ def line_of(stdout: str, turbine: str, check_name: str) -> str:
     return next(line for line in lines[start:] if check_name in line.split()[:2])
 
 
+@pytest.mark.costly
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_one_minute_export_in_utc(tmp_path, one_minute, models_file, suffix):
     path = export(one_minute, tmp_path / f"scada{suffix}")
@@ -316,6 +317,7 @@ def with_a_turbine_named(one_minute: pd.DataFrame, path: Path, name: str, rows: 
     return export(pd.concat([day, third]).set_index(["turbine", "timestamp"]), path)
 
 
+@pytest.mark.costly
 def test_memory_does_not_grow_with_the_longest_turbine_name(tmp_path, one_minute):
     """Each output row was padded to the longest name: a 1 MB name took ~400 MB (3 GB with --out), 20 MB
     ran out of memory. A name over 256 characters is refused at once (exit 2, its row named), and up

@@ -65,6 +65,7 @@ def share(result, turbine: str, variable: str, check_name: str, window: pd.Datet
 # --- clean data raises no flag -----------------------------------------------------------------------
 
 
+@pytest.mark.costly
 @pytest.mark.parametrize("period", [SAMPLE_PERIOD, TEN_MINUTES], ids=["1 min", "10 min"])
 @pytest.mark.parametrize("seed", [42, 7])
 def test_no_check_flags_sixty_clean_days_of_the_farm_at_one_minute_or_ten(seed, period):
