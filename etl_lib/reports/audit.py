@@ -613,7 +613,8 @@ def farm_power_curve_figure(result: RunResult) -> Figure:
         beyond_axes += int(beyond.sum())
         good = quality.good().loc[:, [(t, "power") for t in turbines]].to_numpy().ravel()
         if result.kpis is not None:  # normal operation: not a stop or a restriction the log explains
-            good &= result.kpis.full_performance[turbines].to_numpy().ravel()
+            # not in place: to_numpy() may hand out the frame's own (read-only) data
+            good = good & result.kpis.full_performance[turbines].to_numpy().ravel()
         ax.plot(
             wind[good],
             power[good],
