@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -99,50 +100,32 @@ def test_no_pin_for_the_oldest_python_excludes_it():
     )
 
 
+def loaded_by(statements: str, modules: set[str]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded (not a placeholder) after ``statements``."""
+    code = f"import json, sys; {statements}; print(json.dumps([m for m in {sorted(modules)!r} if sys.modules.get(m)]))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(done.stdout)
+
+
 @pytest.mark.skipif(installed_version("papermill") is None, reason="papermill is not installed")
 def test_import_papermill_does_not_compile_lark_grammars():
     """jsonschema >= 4.25 imports rfc3987-syntax (Lark grammars compiled at import: over a second)."""
     assert "rfc3987-syntax" not in {pin.name for pin in pins()}
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, papermill; print(sorted({'rfc3987_syntax', 'lark'} & set(sys.modules)))"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.strip()
-    assert loaded == "[]", f"import papermill loads {loaded}"
+    loaded = loaded_by("import papermill", {"rfc3987_syntax", "lark"})
+    assert loaded == [], f"import papermill loads {loaded}"
 
 
 def test_the_etl_does_not_load_httpx_command_line_client():
     """httpx imports its CLI (click, rich, pygments) whenever click is installed; the ETL never runs it
     and etl_lib keeps it out, so `etl run --no-report` does not pay for it. httpx itself still works."""
-    loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, etl_lib.pipeline.run, httpx; httpx.URL('http://x/'); "
-            "print(sorted({'rich', 'pygments', 'click', 'httpx._main'} & {m for m, v in sys.modules.items() if v}))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.strip()
-    assert loaded == "[]", f"importing the pipeline loads {loaded}"
+    loaded = loaded_by(
+        "import etl_lib.pipeline.run, httpx; httpx.URL('http://x/')", {"rich", "pygments", "click", "httpx._main"}
+    )
+    assert loaded == [], f"importing the pipeline loads {loaded}"
 
 
 def test_checking_a_file_does_not_load_the_api_client():
     """`etl check` reads a file: the API's client (httpx) and its retries (tenacity) are not loaded for it, a
     tenth of a second of every `etl check`'s start."""
-    loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, etl_lib.pipeline.check_file; print(sorted({'httpx', 'tenacity'} & set(sys.modules)))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.strip()
-    assert loaded == "[]", f"checking a file loads {loaded}"
+    loaded = loaded_by("import etl_lib.pipeline.check_file", {"httpx", "tenacity"})
+    assert loaded == [], f"checking a file loads {loaded}"
