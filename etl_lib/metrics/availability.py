@@ -78,21 +78,29 @@ def infer(
 ) -> pd.DataFrame:
     """Each minute's category code as the samples tell it (the rules of this module's docstring); ``power``
     and ``wind_speed`` NaN where the sample is missing or unusable."""
-    producing = power.gt(power_near_zero)
-    partial = producing & (derated if derated is not None else False)
-    below, above = wind_speed.lt(cut_in), wind_speed.ge(cut_out)
-    for also in (iced, storm):
-        if also is not None:
-            above = above | also
+    names, index = power.columns, power.index
+
+    def values(frame: pd.DataFrame | None, missing) -> np.ndarray | bool:  # on ``power``'s grid, as an array
+        if frame is None:
+            return False
+        if not (frame.columns.equals(names) and frame.index.equals(index)):
+            frame = frame.reindex(index=index, columns=names, fill_value=missing)
+        return frame.to_numpy()
+
+    power_kw, wind = values(power, np.nan), values(wind_speed, np.nan)
+    producing = power_kw > power_near_zero
+    partial = producing & values(derated, False)
+    below = wind < cut_in.reindex(names).to_numpy(dtype=float)
+    above = (wind >= cut_out.reindex(names).to_numpy(dtype=float)) | values(iced, False) | values(storm, False)
     choices = [
-        ~present | power.isna(),
+        ~values(present, False) | np.isnan(power_kw),
         partial,
         producing,
         below,
         above,
-        wind_speed.isna(),
+        np.isnan(wind),
     ]
-    values = [
+    outcomes = [
         CODE[Category.INFORMATION_UNAVAILABLE],
         CODE[Category.PARTIAL_PERFORMANCE],
         CODE[Category.FULL_PERFORMANCE],
@@ -100,8 +108,8 @@ def infer(
         CODE[Category.OUT_OF_ENVIRONMENTAL_SPECIFICATION],
         CODE[Category.INFORMATION_UNAVAILABLE],
     ]
-    codes = np.select([c.to_numpy(dtype=bool) for c in choices], values, default=CODE[Category.FORCED_OUTAGE])
-    return pd.DataFrame(codes, index=power.index, columns=power.columns)
+    codes = np.select(choices, outcomes, default=CODE[Category.FORCED_OUTAGE])
+    return pd.DataFrame(codes, index=index, columns=names)
 
 
 def explained(codes: pd.DataFrame) -> pd.DataFrame:
@@ -126,6 +134,6 @@ def time_availability(category_minutes: pd.DataFrame, view: str) -> pd.Series:
     return (1.0 - unavailable / total.where(total > 0)).astype("float64")
 
 
-def unavailable(codes: pd.DataFrame, view: str) -> pd.DataFrame:
-    """True where the minute's category is unavailable time in ``view``."""
-    return codes.isin([CODE[c] for c, how in VIEWS[view].items() if how == UNAVAILABLE])
+def unavailable_codes(view: str) -> list[int]:
+    """The codes of the categories that are unavailable time in ``view``."""
+    return [CODE[c] for c, how in VIEWS[view].items() if how == UNAVAILABLE]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..core.categories import GROUP_OF, LOSS_GROUPS, VIEWS, Category
 from ..core.contract import SAMPLE_PERIOD
-from .availability import CODE, CODES, minutes, time_availability, unavailable
+from .availability import CODE, CODES, minutes, time_availability, unavailable_codes
 from .production import capacity_factor, data_availability, energy_kwh
 
 HOUR = dt.timedelta(hours=1)
@@ -58,6 +58,14 @@ _GROUP_OF_CODE = np.array([list(LOSS_GROUPS).index(GROUP_OF[category]) for categ
 _UNKNOWN_GROUP = list(LOSS_GROUPS).index("information_unavailable")
 
 
+def _values(frame: pd.DataFrame, columns: pd.Index, missing) -> np.ndarray:
+    """``frame``'s values in ``columns``' order as a row-major array (minute x turbine); ``missing`` where it has
+    no such column."""
+    if not frame.columns.equals(columns):
+        frame = frame.reindex(columns=columns, fill_value=missing)
+    return np.ascontiguousarray(frame.to_numpy())
+
+
 def day_kpis(
     codes: pd.DataFrame,
     inferred: pd.DataFrame,
@@ -73,29 +81,33 @@ def day_kpis(
     ``present``: where the source had a row; ``power``: the power measured, NaN where unknown or refused
     by the checks; ``potential``: the potential power (kW)."""
     hours = period / HOUR
-    known = power.notna()
-    produced = power.fillna(0.0) * hours
-    lost = potential * hours - produced
-    group = np.where(known.to_numpy(), _GROUP_OF_CODE[codes.to_numpy()], _UNKNOWN_GROUP)
-    lost_values = lost.to_numpy()
+    names = codes.columns
+    code = _values(codes, names, -1)
+    power_kw = _values(power, names, np.nan)
+    known = ~np.isnan(power_kw)
+    produced = np.where(known, power_kw, 0.0)
+    lost = _values(potential, names, np.nan) * hours - produced * hours
+    group = np.where(known, _GROUP_OF_CODE[code], _UNKNOWN_GROUP)
     per_minute = period / dt.timedelta(minutes=1)
     columns: dict[str, np.ndarray | float] = {  # built as one frame: column by column it took half the step
-        "rated_power_kw": rated_power.reindex(codes.columns).to_numpy(dtype=float),
+        "rated_power_kw": rated_power.reindex(names).to_numpy(dtype=float),
         "expected_minutes": len(codes.index) * per_minute,
-        "present_minutes": present.sum().to_numpy() * per_minute,
-        "inferred_minutes": inferred.sum().to_numpy() * per_minute,
+        "present_minutes": _values(present, names, False).sum(axis=0) * per_minute,
+        "inferred_minutes": _values(inferred, names, False).sum(axis=0) * per_minute,
     }
     counted = minutes(codes) * per_minute
     for category in Category:
         columns[f"minutes_{category.value}"] = counted[category.value].to_numpy()
-    columns["energy_kwh"] = energy_kwh(power.fillna(0.0), period).to_numpy()
-    columns["potential_energy_kwh"] = energy_kwh(potential, period).to_numpy()
+    # Every sum adds a turbine's minutes in time order, one after the other (a row-major array's sum over its
+    # rows): the same figures whichever layout the frames came in.
+    columns["energy_kwh"] = energy_kwh(produced, period)
+    columns["potential_energy_kwh"] = energy_kwh(_values(potential, names, np.nan), period)
     for number, name in enumerate(LOSSES):
-        columns[name] = np.where(group == number, lost_values, 0.0).sum(axis=0)
-    restricted = codes.eq(CODE[Category.PARTIAL_PERFORMANCE])
+        columns[name] = np.where(group == number, lost, 0.0).sum(axis=0)
+    restricted = code == CODE[Category.PARTIAL_PERFORMANCE]
     for view, name in zip(VIEWS, UNAVAILABLE_LOSSES):
-        counted_lost = unavailable(codes, view) | (restricted if view == "user" else False)
-        columns[name] = lost.where(counted_lost, 0.0).sum().to_numpy()
+        counted_lost = np.isin(code, unavailable_codes(view)) | (restricted if view == "user" else False)
+        columns[name] = np.where(counted_lost, lost, 0.0).sum(axis=0)
     frame = pd.DataFrame(columns, index=codes.columns)
     frame.index.name = "turbine"
     return frame

@@ -35,16 +35,24 @@ SOURCES: tuple[str, ...] = ("own", "neighbours", "farm", "measured")
 MINUTE = dt.timedelta(minutes=1)
 
 
+def _array(frame: pd.DataFrame, names: list[str], dtype) -> np.ndarray:
+    """``frame[names]`` as an array (not selected again when its columns are ``names`` already)."""
+    return (frame if list(frame.columns) == names else frame[names]).to_numpy(dtype=dtype)
+
+
 def normalised_wind(wind_speed: pd.DataFrame, temperature: pd.DataFrame | None, elevation: Mapping[str, float]):
     """The wind speeds read at the standard density: times ``(ρ / ρ0)^(1/3)`` per turbine (its elevation,
     0 m when unknown); as measured where the temperature is unknown."""
     if temperature is None:
         return wind_speed
-    factors = {
-        turbine: density_factor(temperature[turbine].to_numpy(dtype=float), elevation.get(turbine) or 0.0)
-        for turbine in wind_speed.columns
-    }
-    return wind_speed * pd.DataFrame(factors, index=wind_speed.index)
+    names = list(wind_speed.columns)
+    temperatures = _array(temperature, names, "float64")
+    factors = np.column_stack(
+        [density_factor(temperatures[:, i], elevation.get(turbine) or 0.0) for i, turbine in enumerate(names)]
+    )
+    return pd.DataFrame(
+        wind_speed.to_numpy(dtype="float64") * factors, index=wind_speed.index, columns=wind_speed.columns
+    )
 
 
 def fit_day_curves(
@@ -58,16 +66,20 @@ def fit_day_curves(
     min_minutes: float = 180.0,
 ) -> dict[str, BinnedCurve]:
     """Each turbine's curve by the method of bins on its samples where ``normal`` (normalised wind, power)."""
+    names = wind.columns
+    speeds = wind.to_numpy(dtype="float64")
+    kw = power.reindex_like(wind).to_numpy(dtype="float64")
+    chosen = normal.reindex_like(wind).fillna(False).to_numpy(dtype=bool)
     return {
         turbine: BinnedCurve.fit(
             models[turbine],
-            wind[turbine][normal[turbine]],
-            power[turbine][normal[turbine]],
+            speeds[chosen[:, i], i],
+            kw[chosen[:, i], i],
             period / MINUTE,
             bin_width=bin_width,
             min_minutes=min_minutes,
         )
-        for turbine in wind.columns
+        for i, turbine in enumerate(names)
     }
 
 
@@ -87,8 +99,8 @@ def potential_power(
     with a trusted power sample (the farm's reference, level 3); ``curves``: each turbine's curve; ``farms``:
     each turbine's farm (None: one farm), whose turbines alone are its neighbours (levels 2 and 3)."""
     names, index = list(wind.columns), wind.index
-    is_trusted = wind_trusted[names].to_numpy(dtype=bool)
-    trusted = np.where(is_trusted, wind[names].to_numpy(dtype="float64"), np.nan)
+    is_trusted = _array(wind_trusted, names, bool)
+    trusted = np.where(is_trusted, _array(wind, names, "float64"), np.nan)
     own = np.column_stack([curves[t].power(trusted[:, i]) for i, t in enumerate(names)])
     own[~is_trusted] = np.nan
 
@@ -101,9 +113,9 @@ def potential_power(
     neighbours = np.column_stack([curves[t].power(neighbour_wind[:, i]) for i, t in enumerate(names)])
     neighbours[np.isnan(neighbour_wind)] = np.nan
 
-    measured_power = power[names].to_numpy(dtype="float64")
+    measured_power = _array(power, names, "float64")
     rated = rated_power[names].to_numpy(dtype="float64")
-    share = np.where(running[names].to_numpy(dtype=bool), measured_power / rated, np.nan)
+    share = np.where(_array(running, names, bool), measured_power / rated, np.nan)
     farm = np.empty_like(share)
     for group in farm_groups(names, farms) or [names]:
         columns = [names.index(t) for t in group]
@@ -120,8 +132,6 @@ def potential_power(
         potential[available] = levels[number][available]
         source[available] = number
     return (
-        # not copied: the frame keeps the row-major layout pandas' masks gave it, so a column's sum (the energy)
-        # adds its minutes in the same order, to the last digit
         pd.DataFrame(np.maximum(potential, 0.0), index=wind.index, columns=wind.columns, copy=False),
         pd.DataFrame(source, index=wind.index, columns=wind.columns),
     )

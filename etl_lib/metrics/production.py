@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 HOUR = dt.timedelta(hours=1)
 
 
-def energy_kwh(power_kw: pd.Series | pd.DataFrame, period: dt.timedelta) -> float | pd.Series:
+def energy_kwh(power_kw: pd.Series | pd.DataFrame | np.ndarray, period: dt.timedelta) -> float | pd.Series | np.ndarray:
     """kWh of power values (kW) each standing for ``period``: their sum times ``period`` in hours; a
-    missing value counts as no energy. A frame gives one energy per column."""
+    missing value counts as no energy. A frame gives one energy per column, and so does an array (time x
+    column), each column's values added in time order."""
+    if isinstance(power_kw, np.ndarray):
+        return np.nansum(power_kw, axis=0) * (period / HOUR)
     return power_kw.sum() * (period / HOUR)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ..core.categories import Category
@@ -53,26 +54,12 @@ def log_codes(index: pd.DatetimeIndex, turbines: Sequence[str], events: pd.DataF
     return availability.from_events(index, list(turbines), events)
 
 
-def _of(frame: pd.DataFrame, variable: str, turbines: Sequence[str]) -> pd.DataFrame:
-    """The ``(turbine, variable)`` columns of ``frame`` for ``variable``, one column per turbine in ``turbines``'
-    order (``frame.xs(variable, level="variable")[turbines]``, by position: a few times faster)."""
-    chosen = frame.iloc[:, frame.columns.get_indexer([(turbine, variable) for turbine in turbines])]
-    return chosen.set_axis(pd.Index(turbines, name="turbine"), axis=1)
-
-
-def _flag(quality: QualityResult, variable: str, names: Sequence[str]) -> pd.DataFrame | None:
-    """The flags of the checks ``names`` (those the registry has) on ``variable``, any of them, per turbine."""
-    names = [name for name in names if name in CHECKS.names]
-    if not names or variable not in quality.variables:
-        return None
-    flags = quality.flags
-    wanted = {(turbine, variable, name) for turbine in quality.turbines for name in names}
-    positions = [number for number, column in enumerate(flags.columns) if column in wanted]
-    values, owners = flags.iloc[:, positions].to_numpy(dtype=bool), [flags.columns[p][0] for p in positions]
-    return pd.DataFrame(
-        {turbine: values[:, [o == turbine for o in owners]].any(axis=1) for turbine in quality.turbines},
-        index=flags.index,
-    )
+def _columns(frame: pd.DataFrame, variable: str, turbines: Sequence[str]) -> np.ndarray:
+    """The ``(turbine, variable)`` columns of ``frame`` as a row-major array (minute x turbine, in ``turbines``'
+    order). By position: ``frame.xs`` and even ``get_indexer`` took milliseconds a day; the whole step is done on
+    arrays, and frames made only where a ``metrics`` function takes them."""
+    position = {column: number for number, column in enumerate(frame.columns)}
+    return frame.to_numpy().take([position[(turbine, variable)] for turbine in turbines], axis=1)
 
 
 def compute(
@@ -86,45 +73,59 @@ def compute(
     """The day's KPIs of the turbines of ``quality`` (the checked day), ``logged`` the log's codes on its grid."""
     t = quality.thresholds
     turbines = quality.turbines
-    good = ~quality.suspect([check.name for check in CHECKS if not check.judges_curve]) & quality.grid.notna()
     grid = quality.grid
-    wind = _of(grid, "wind_speed", turbines)
-    power = _of(grid, "power", turbines)
+    columns = pd.Index(turbines, name="turbine")
+
+    def frame(values: np.ndarray) -> pd.DataFrame:  # a (minute x turbine) array as the metrics take it, not copied
+        return pd.DataFrame(values, index=grid.index, columns=columns, copy=False)
+
+    refused = quality.suspect([check.name for check in CHECKS if not check.judges_curve])
+
+    def values(variable: str) -> np.ndarray:
+        return _columns(grid, variable, turbines)
+
+    def trusted(variable: str) -> np.ndarray:  # present, usable, and refused by no check of its sensor
+        return ~_columns(refused, variable, turbines) & ~np.isnan(values(variable))
+
+    def flagged(checks: Sequence[str]) -> np.ndarray:  # a power sample flagged by any of ``checks``
+        return _columns(quality.suspect(checks), "power", turbines)
+
+    wind, power = values("wind_speed"), values("power")
+    wind_trusted, power_trusted = trusted("wind_speed"), trusted("power")
+    known_power = frame(np.where(power_trusted, power, np.nan))
     temperature = (
-        _of(grid, "ambient_temperature", turbines).where(_of(good, "ambient_temperature", turbines))
+        np.where(trusted("ambient_temperature"), values("ambient_temperature"), np.nan)
         if "ambient_temperature" in quality.variables
         else None
     )
-    wind_trusted = _of(good, "wind_speed", turbines)
-    power_trusted = _of(good, "power", turbines)
-    known_power = power.where(power_trusted)
+    producing = power > t.power_near_zero  # NaN: not producing
 
-    logged = logged.reindex(index=grid.index, columns=turbines, fill_value=-1)
-    covered = logged.ge(0)
+    logged = logged.reindex(index=grid.index, columns=turbines, fill_value=-1).to_numpy()
+    covered = logged >= 0
     models_of = {name: models[name] for name in turbines}
     cut_out = pd.Series({n: m.cut_out for n, m in models_of.items()})
-    storm = storm_stop(wind, ~power.gt(t.power_near_zero), cut_out, t, quality.period)
+    storm = storm_stop(frame(wind), frame(~producing), cut_out, t, quality.period)
     inferred_codes = availability.infer(
         quality.present[turbines],
         known_power,
-        wind.where(wind_trusted),
+        frame(np.where(wind_trusted, wind, np.nan)),
         pd.Series({n: m.cut_in for n, m in models_of.items()}),
         cut_out,
         t.power_near_zero,
-        derated=_flag(quality, "power", [DERATED_CHECK]),
-        iced=_flag(quality, "power", ICED_CHECKS),
+        derated=frame(flagged([DERATED_CHECK])),
+        iced=frame(flagged(ICED_CHECKS)),
         storm=storm,
     )
-    codes = logged.where(covered, inferred_codes)
+    codes = np.where(covered, logged, inferred_codes.to_numpy())
 
-    normalised = potential.normalised_wind(wind, temperature, {n: elevation.get(n) or 0.0 for n in turbines})
-    full = codes.eq(availability.CODE[Category.FULL_PERFORMANCE])
-    running = full & power_trusted & power.gt(t.power_near_zero)
-    normal = running & wind_trusted
+    normalised = potential.normalised_wind(
+        frame(wind), None if temperature is None else frame(temperature), {n: elevation.get(n) or 0.0 for n in turbines}
+    )
+    running = (codes == availability.CODE[Category.FULL_PERFORMANCE]) & power_trusted & producing
     curves = potential.fit_day_curves(
         normalised,
-        power,
-        normal,
+        frame(power),
+        frame(running & wind_trusted),  # normal operation
         models_of,
         quality.period,
         bin_width=t.curve_bin_width,
@@ -132,7 +133,8 @@ def compute(
     )
     rated = pd.Series({n: m.rated_power for n, m in models_of.items()}, dtype="float64")
     estimate, source = potential.potential_power(
-        normalised, known_power, wind_trusted, running, curves, rated, quality.farms
+        normalised, known_power, frame(wind_trusted), frame(running), curves, rated, quality.farms
     )
-    table = day_kpis(codes, ~covered, quality.present[turbines], known_power, estimate, rated, quality.period)
-    return DayKpis(table, codes, ~covered, estimate, source, log=log)
+    codes_frame, inferred = frame(codes), frame(~covered)
+    table = day_kpis(codes_frame, inferred, quality.present[turbines], known_power, estimate, rated, quality.period)
+    return DayKpis(table, codes_frame, inferred, estimate, source, log=log)

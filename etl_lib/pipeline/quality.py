@@ -461,16 +461,20 @@ def storm_stop(
     first sample up to the first that says otherwise, a wind inside that band counts as a storm that began
     before."""
     restart_margin = t.restart_margin
+    wind = wind_speed.to_numpy(dtype="float64")  # NaN compares False: neither enters nor leaves
+    still = stopped.reindex_like(wind_speed).to_numpy(dtype=bool)
+    limit = cut_out.reindex(wind_speed.columns).to_numpy(dtype="float64")
     if period <= MINUTE:
-        enter = wind_speed.ge(cut_out) | (wind_speed.ge(cut_out - t.operating_margin) & stopped)
+        enter = (wind >= limit) | ((wind >= limit - t.operating_margin) & still)
     else:
-        enter = wind_speed.ge(cut_out - restart_margin)
-    leave = ~stopped | wind_speed.lt(cut_out - restart_margin - t.operating_margin)
-    marks = pd.DataFrame(
-        np.where(enter, 1.0, np.where(leave, 0.0, np.nan)), index=wind_speed.index, columns=wind_speed.columns
-    )
+        enter = wind >= limit - restart_margin
+    leave = ~still | (wind < limit - restart_margin - t.operating_margin)
+    # Each sample takes the state of the last one that enters or leaves, at or before it (a forward fill).
+    marked = enter | leave
+    last = np.maximum.accumulate(np.where(marked, np.arange(len(wind))[:, None], -1), axis=0)
+    state = np.take_along_axis(enter, np.maximum(last, 0), axis=0)
     # Before the day's first mark the wind is in the band: a stop there may be one begun the day before.
-    return marks.ffill().fillna(1.0).astype(bool)
+    return pd.DataFrame(state | (last < 0), index=wind_speed.index, columns=wind_speed.columns)
 
 
 def power_curve_flags(

@@ -34,7 +34,6 @@ from ..core.contract import (
     SOURCE_VARIABLES,
     RunStatus,
     etl_signal_names,
-    split_signal_name,
     written_signal_names,
 )
 from ..core.errors import EtlError, FarmChoiceError, NoCompleteBucketError, NoSourceDataError, SourceChangedError
@@ -238,8 +237,9 @@ def _run_steps(
             day_kpis = kpis.compute(quality, logged, models, elevation, log=events is not None)
             parts = [
                 trusted_statistics(quality.grid, quality.good(), list(ETL_VARIABLES)),
-                bucket_means(day_kpis.potential, *split_signal_name(POTENTIAL_SIGNAL)),
-                bucket_means(day_kpis.full_performance.astype("float64"), *split_signal_name(FULL_PERFORMANCE_SIGNAL)),
+                bucket_means(
+                    {POTENTIAL_SIGNAL: day_kpis.potential, FULL_PERFORMANCE_SIGNAL: day_kpis.full_performance}
+                ),
             ]
     with _timed(seconds, "transform"):
         statistics, overflowed = aggregate(quality.grid, list(ETL_VARIABLES))

@@ -14,11 +14,20 @@ without samples: that is where they matter most.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..core.contract import BUCKET, QUALITY_MEASURES, SAMPLE_PERIOD, SAMPLES_PER_BUCKET, STATISTICS, signal_name
+from ..core.contract import (
+    BUCKET,
+    QUALITY_MEASURES,
+    SAMPLE_PERIOD,
+    SAMPLES_PER_BUCKET,
+    STATISTICS,
+    signal_name,
+    split_signal_name,
+)
 
 
 def buckets(frame: pd.DataFrame):
@@ -38,7 +47,8 @@ def _on_bucket_grid(index: pd.DatetimeIndex) -> bool:
 def _grid_statistics(chosen: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Mean, min, max and std (ddof 1) per bucket of a frame on the regular grid, every column at once;
     and the non-null samples per bucket and column."""
-    values = chosen.to_numpy(dtype="float64").reshape(-1, SAMPLES_PER_BUCKET, chosen.shape[1])
+    # Row-major: a bucket's samples are added one after the other, whichever layout the frame has.
+    values = np.ascontiguousarray(chosen.to_numpy(dtype="float64")).reshape(-1, SAMPLES_PER_BUCKET, chosen.shape[1])
     present = ~np.isnan(values)
     counts = present.sum(axis=1)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
@@ -102,23 +112,31 @@ def bucket_quality(present: pd.DataFrame, good: pd.DataFrame) -> pd.DataFrame:
 def trusted_statistics(grid: pd.DataFrame, good: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """The statistics of the good samples per bucket, columns ``(turbine, variable, "good_<statistic>")``, for
     the buckets where some usable sample is not good (elsewhere they equal the as-measured ones). Only the
-    columns with such a bucket are aggregated: on most days a few, or none."""
-    chosen = grid.loc[:, grid.columns.get_level_values("variable").isin(variables)]
-    good = good.reindex(columns=chosen.columns, fill_value=False)
-    kept = chosen.where(good)
+    columns with such a bucket are aggregated: on most days a few, or none (an empty frame)."""
+    wanted = grid.columns.get_level_values("variable").isin(variables)
+    chosen = grid.loc[:, wanted]
+    if good.columns.equals(grid.columns):
+        good = good.loc[:, wanted]
+    else:
+        good = good.reindex(columns=chosen.columns, fill_value=False)
+    values = chosen.to_numpy(dtype="float64")
+    kept = np.where(good.to_numpy(dtype=bool), values, np.nan)
     if _on_bucket_grid(chosen.index):  # the day's grid: the usable and the good samples counted in one pass each
         shape = (-1, SAMPLES_PER_BUCKET, chosen.shape[1])
-        usable = (~np.isnan(chosen.to_numpy(dtype="float64"))).reshape(shape).sum(axis=1)
         differs = pd.DataFrame(
-            (~np.isnan(kept.to_numpy(dtype="float64"))).reshape(shape).sum(axis=1) < usable,
+            (~np.isnan(kept)).reshape(shape).sum(axis=1) < (~np.isnan(values)).reshape(shape).sum(axis=1),
             index=chosen.index[::SAMPLES_PER_BUCKET],
             columns=chosen.columns,
         )
     else:
-        differs = buckets(kept.notna()).sum() < buckets(chosen.notna()).sum()
-    some = differs.any(axis=0).to_numpy(copy=True)
-    some[0] |= not some.any()  # every usable sample good: one column still, for an empty frame of the same form
-    stats, _ = aggregate(kept.loc[:, some], variables)
+        frame = pd.DataFrame(kept, index=chosen.index, columns=chosen.columns)
+        differs = buckets(frame.notna()).sum() < buckets(chosen.notna()).sum()
+    some = differs.to_numpy().any(axis=0)
+    names = ["turbine", "variable", "statistic"]
+    if not some.any():  # every usable sample good
+        empty = pd.MultiIndex.from_arrays([[], [], []], names=names)
+        return pd.DataFrame(index=differs.index[:0], columns=empty, dtype="float64")
+    stats, _ = aggregate(pd.DataFrame(kept[:, some], index=chosen.index, columns=chosen.columns[some]), variables)
     mask = differs.reindex(stats.index, fill_value=False).reindex(columns=stats.columns.droplevel("statistic"))
     stats = stats.where(mask.to_numpy())
     statistic = stats.columns.levels[2]
@@ -126,12 +144,22 @@ def trusted_statistics(grid: pd.DataFrame, good: pd.DataFrame, variables: list[s
     return stats.dropna(how="all")
 
 
-def bucket_means(frame: pd.DataFrame, variable: str, measure: str) -> pd.DataFrame:
-    """The mean of ``frame`` (time x turbine, e.g. the potential power) per bucket, columns ``(turbine,
-    variable, measure)``."""
-    means = buckets(frame).mean()
-    means.columns = pd.MultiIndex.from_tuples(
-        [(turbine, variable, measure) for turbine in means.columns], names=["turbine", "variable", "statistic"]
+def bucket_means(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The mean per bucket of each frame (time x turbine, all on one index and of the same turbines) of
+    ``frames``, keyed by its signal's name (e.g. the potential power): columns ``(turbine, variable, measure)``.
+    One resample for all of them."""
+    first = next(iter(frames.values()))
+    turbines = list(first.columns)
+    values = np.hstack([frame[turbines].to_numpy(dtype="float64") for frame in frames.values()])
+    means = buckets(pd.DataFrame(values, index=first.index)).mean()
+    named = [split_signal_name(name) for name in frames]
+    means.columns = pd.MultiIndex.from_arrays(
+        [
+            turbines * len(named),
+            [variable for variable, _ in named for _ in turbines],
+            [measure for _, measure in named for _ in turbines],
+        ],
+        names=["turbine", "variable", "statistic"],
     )
     means.index.name = "timestamp"
     return means

@@ -13,6 +13,7 @@ from etl_lib.core.categories import PRIORITY, Category
 from etl_lib.core.scope import RunScope
 from etl_lib.core.turbines import air_density, density_factor
 from etl_lib.metrics import availability
+from etl_lib.metrics import kpis as metrics_kpis
 from etl_lib.metrics.kpis import COLUMNS, LOSSES, TEXT_WIDTH, as_text, period_kpis, sum_rule_error, with_ratios
 from etl_lib.pipeline import kpis
 from etl_lib.pipeline.quality import check_day, expected_timestamps
@@ -156,6 +157,34 @@ def test_potential_equals_produced_plus_the_losses_exactly():
     assert table["potential_energy_kwh"].sum() == pytest.approx(
         table["energy_kwh"].sum() + table[LOSSES].to_numpy().sum(), abs=1e-6
     )
+
+
+def test_the_day_sums_do_not_depend_on_how_the_frames_lie_in_memory():
+    """The energies and losses add each turbine's minutes in time order, one after the other: the same figures
+    to the last digit whether a frame's values are stored by minute or by turbine (pandas' own sum chose its
+    order by the layout, and the KPI step hands the metrics frames of either)."""
+    farm = farm_with(Fault("maintenance", at(DAY, "09:00"), 300, turbine="WT02"))
+    day = day_of(farm, DAY)
+    power = day.potential * 0.9  # any power with decimals: a sum's order shows in its last digit
+
+    def laid_out(frame: pd.DataFrame, order: str) -> pd.DataFrame:
+        return pd.DataFrame(np.asarray(frame.to_numpy(), order=order), index=frame.index, columns=frame.columns)
+
+    tables = [
+        metrics_kpis.day_kpis(
+            laid_out(day.codes, order),
+            laid_out(day.inferred, order),
+            laid_out(day.codes.ge(0), order),
+            laid_out(power, order),
+            laid_out(day.potential, order),
+            pd.Series(dict.fromkeys(day.codes.columns, 2000.0)),
+        )
+        for order in ("C", "F")
+    ]
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    by_minute = np.ascontiguousarray(power.to_numpy())
+    expected = [sum(by_minute[:, j].tolist()) * (1 / 60) for j in range(by_minute.shape[1])]  # Python adds in order
+    assert tables[0]["energy_kwh"].tolist() == expected
 
 
 def test_a_clean_day_has_both_availabilities_1_and_a_stop_lowers_them_by_its_time():

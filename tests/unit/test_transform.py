@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from etl_lib.pipeline.transform import aggregate as aggregate_farm
-from etl_lib.pipeline.transform import to_signal_rows
+from etl_lib.pipeline.transform import bucket_means, to_signal_rows, trusted_statistics
 
 VARIABLES = ["wind_speed", "power"]
 
@@ -130,3 +131,49 @@ def test_the_numpy_path_on_the_day_grid_equals_pandas_resample_overflow_and_gaps
     assert fast.loc["2024-10-01T05:00Z", ("WT02", "power", "mean")] == grid.iloc[300, 3]
     assert fast.loc["2024-10-01T01:40Z":"2024-10-01T02:00Z", "WT01"].isna().all().all()  # the gap
     assert fast.loc["2024-10-01T02:10Z", ("WT01", "power", "min")] == grid.iloc[135:140, 1].min()
+
+
+def day_grid(seed: int = 3) -> pd.DataFrame:
+    """A day of two turbines on the 1-minute grid, values with decimals (a sum's order shows in its last digit)."""
+    index = pd.date_range("2024-10-01T00:00Z", periods=1440, freq="1min", name="timestamp")
+    return pd.DataFrame(
+        np.random.default_rng(seed).normal(500, 300, (1440, 4)),
+        index=index,
+        columns=pd.MultiIndex.from_product([["WT01", "WT02"], VARIABLES], names=["turbine", "variable"]),
+    )
+
+
+def test_statistics_do_not_depend_on_how_the_frame_lies_in_memory():
+    grid = day_grid()
+    by_turbine = pd.DataFrame(np.asfortranarray(grid.to_numpy()), index=grid.index, columns=grid.columns)
+    pd.testing.assert_frame_equal(aggregate_farm(grid, VARIABLES)[0], aggregate_farm(by_turbine, VARIABLES)[0])
+    first = aggregate_farm(grid, VARIABLES)[0].loc["2024-10-01T00:00Z", ("WT01", "power", "mean")]
+    assert first == sum(grid.iloc[:10, 1].tolist()) / 10  # a bucket's samples added one after the other
+
+
+def test_trusted_statistics_cover_only_buckets_with_a_refused_sample_and_equal_those_of_the_good_samples():
+    grid = day_grid()
+    good = grid.notna()
+    assert trusted_statistics(grid, good, VARIABLES).empty  # every sample good: nothing beside the as-measured
+    assert list(trusted_statistics(grid, good, VARIABLES).columns.names) == ["turbine", "variable", "statistic"]
+    good.iloc[[21, 25], 3] = False  # two power samples of WT02 refused, in the bucket of 00:20
+    trusted = trusted_statistics(grid, good, VARIABLES)
+    assert list(trusted.index) == [pd.Timestamp("2024-10-01T00:20Z")]
+    kept = grid.iloc[20:30, 3].drop(grid.index[[21, 25]])
+    assert list(trusted.columns) == [("WT02", "power", f"good_{s}") for s in ("mean", "min", "max", "std")]
+    assert trusted.iloc[0].tolist() == pytest.approx([kept.mean(), kept.min(), kept.max(), kept.std()], rel=1e-15)
+
+
+def test_bucket_means_of_several_signals_in_one_pass_equal_pandas_mean_of_each():
+    grid = day_grid()
+    potential, share = grid.xs("power", axis=1, level="variable"), grid.xs("wind_speed", axis=1, level="variable")
+    means = bucket_means({"power_potential": potential, "power_full_performance": share})
+    assert list(means.columns) == [
+        ("WT01", "power", "potential"),
+        ("WT02", "power", "potential"),
+        ("WT01", "power", "full_performance"),
+        ("WT02", "power", "full_performance"),
+    ]
+    expected = potential.resample("10min").mean()
+    for turbine in ("WT01", "WT02"):
+        assert means[(turbine, "power", "potential")].tolist() == expected[turbine].tolist()
