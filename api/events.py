@@ -25,18 +25,27 @@ def status_codes(conn: Connection) -> list[dict]:
 
 def event_rows(conn: Connection, turbine_ids: list[int], start: dt.datetime, end: dt.datetime) -> list[bytes]:
     """The events of ``turbine_ids`` that overlap ``[start, end)``, ordered by start, then turbine, each as
-    its JSON object (bytes: a year of events takes a few MB, not Python objects per value)."""
-    result = conn.execution_options(stream_results=True, max_row_buffer=FETCH_ROWS).execute(
-        text(
+    its JSON object (bytes: a year of events takes a few MB, not Python objects per value). Read through a
+    server-side cursor of the driver, ``FETCH_ROWS`` at a time, as tuples (SQLAlchemy's row mappings took
+    half of a 100-turbine day's answer)."""
+    cursor = conn.connection.driver_connection.cursor(name="events")
+    try:
+        cursor.execute(
             f"SELECT e.start_time, e.end_time, t.name AS turbine, e.code, c.category, c.description "
             f'FROM "{EVENT_TABLE}" e JOIN "{TURBINE_TABLE}" t ON t.id = e.turbine_id '
             f'JOIN "{STATUS_CODE_TABLE}" c ON c.code = e.code '
-            "WHERE e.turbine_id = ANY(:ids) AND e.start_time < :end AND (e.end_time IS NULL OR e.end_time > :start) "
-            "ORDER BY e.start_time, t.name, e.id"
-        ),
-        {"ids": turbine_ids, "start": start, "end": end},
-    )
-    return [orjson.dumps(dict(row)) for row in result.mappings()]
+            "WHERE e.turbine_id = ANY(%(ids)s) AND e.start_time < %(end)s "
+            "AND (e.end_time IS NULL OR e.end_time > %(start)s) "
+            "ORDER BY e.start_time, t.name, e.id",
+            {"ids": turbine_ids, "start": start, "end": end},
+        )
+        rows: list[bytes] = []
+        while chunk := cursor.fetchmany(FETCH_ROWS):
+            names = [column.name for column in cursor.description]
+            rows.extend(orjson.dumps(dict(zip(names, row, strict=True))) for row in chunk)
+        return rows
+    finally:
+        cursor.close()
 
 
 def events_json(rows: list[bytes], start: dt.datetime, end: dt.datetime, turbines: list[str]) -> Iterator[bytes]:

@@ -505,7 +505,8 @@ def read_events(response: httpx.Response, scope: RunScope) -> pd.DataFrame:
         frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True, format="ISO8601")
         frame["end_time"] = pd.to_datetime(frame["end_time"], utc=True, format="ISO8601")
         frame["code"] = frame["code"].astype("int64")
-        frame["category"] = [category(str(name)).value for name in frame["category"]]
+        named = {name: category(str(name)).value for name in frame["category"].unique()}  # a few, for thousands
+        frame["category"] = frame["category"].map(named)
     except (ValueError, TypeError) as exc:
         raise bad(f"an event of the status log is malformed ({exc})") from None
     unknown = set(frame["turbine"]) - set(scope.turbines or ())
