@@ -148,7 +148,10 @@ def test_statistics_do_not_depend_on_how_the_frame_lies_in_memory():
     by_turbine = pd.DataFrame(np.asfortranarray(grid.to_numpy()), index=grid.index, columns=grid.columns)
     pd.testing.assert_frame_equal(aggregate_farm(grid, VARIABLES)[0], aggregate_farm(by_turbine, VARIABLES)[0])
     first = aggregate_farm(grid, VARIABLES)[0].loc["2024-10-01T00:00Z", ("WT01", "power", "mean")]
-    assert first == sum(grid.iloc[:10, 1].tolist()) / 10  # a bucket's samples added one after the other
+    total = 0.0
+    for value in grid.iloc[:10, 1]:  # a bucket's samples added one after the other (not Python's compensated sum)
+        total += value
+    assert first == total / 10
 
 
 def test_trusted_statistics_cover_only_buckets_with_a_refused_sample_and_equal_those_of_the_good_samples():
