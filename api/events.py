@@ -34,8 +34,8 @@ def event_rows(conn: Connection, turbine_ids: list[int], start: dt.datetime, end
             f"SELECT e.start_time, e.end_time, t.name AS turbine, e.code, c.category, c.description "
             f'FROM "{EVENT_TABLE}" e JOIN "{TURBINE_TABLE}" t ON t.id = e.turbine_id '
             f'JOIN "{STATUS_CODE_TABLE}" c ON c.code = e.code '
-            "WHERE e.turbine_id = ANY(%(ids)s) AND e.start_time < %(end)s "
-            "AND (e.end_time IS NULL OR e.end_time > %(start)s) "
+            # [start_time, end_time) overlaps [start, end): the period index's search (an open event: to infinity)
+            "WHERE e.turbine_id = ANY(%(ids)s) AND tstzrange(e.start_time, e.end_time) && tstzrange(%(start)s, %(end)s) "
             "ORDER BY e.start_time, t.name, e.id",
             {"ids": turbine_ids, "start": start, "end": end},
         )

@@ -76,6 +76,12 @@ turbine_event = Table(
     Index("turbine_event_turbine_start_idx", "turbine_id", "start_time"),
     Index("turbine_event_start_idx", "start_time"),
 )
+# The events overlapping an interval, by their period: an open event's range is unbounded above (revision 0008).
+Index(
+    "turbine_event_period_idx",
+    func.tstzrange(turbine_event.c.start_time, turbine_event.c.end_time),
+    postgresql_using="gist",
+)
 # The source's version (one row): raised by every replacement of the source in its own transaction.
 source_state = Table(
     SOURCE_STATE_TABLE,

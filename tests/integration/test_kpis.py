@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from etl_lib.core.contract import DEFAULT_PERIOD_DAYS, DEFAULT_PERIOD_START
 from etl_lib.metrics.kpis import COLUMNS, LOSSES, sum_rule_error
@@ -56,6 +57,36 @@ def test_the_status_log_comes_through_the_api_whole(api):
     ):
         refused = api.get("/events", params=bad)
         assert refused.status_code == 422 and message in refused.json()["detail"]
+
+
+def test_the_events_of_an_interval_are_those_that_overlap_it_on_either_bound(api, source_engine):
+    """An event ``[start_time, end_time)`` (open: to infinity) is in the answer for ``[start, end)`` exactly when the
+    two overlap: the API finds them through the period index (source revision 0008), checked here against every
+    event of the log filtered in Python, for intervals that begin or end on the gearbox outage's bounds."""
+    with source_engine.connect() as conn:
+        log = conn.execute(
+            text("SELECT t.name, e.start_time, e.end_time FROM turbine_event e JOIN turbine t ON t.id = e.turbine_id")
+        ).all()
+    begins, ends = dt.datetime(2024, 10, 8, 13, 30, tzinfo=dt.UTC), dt.datetime(2024, 10, 8, 19, 10, tzinfo=dt.UTC)
+    minute, hour = dt.timedelta(minutes=1), dt.timedelta(hours=1)
+    for start, end in (
+        (begins - hour, begins),  # ends where the outage begins: not in it
+        (begins - hour, begins + minute),
+        (ends, ends + hour),  # begins where the outage ends: not in it
+        (ends - minute, ends),
+        (dt.datetime(2024, 9, 1, tzinfo=dt.UTC), dt.datetime(2024, 12, 1, tzinfo=dt.UTC)),  # the whole log
+    ):
+        answer = api.get("/events", params={"start": start.isoformat(), "end": end.isoformat()}).json()
+        got = sorted((e["turbine"], e["start_time"], e["end_time"]) for e in answer["events"])
+        expected = sorted(
+            (name, first.astimezone(dt.UTC).isoformat(), None if last is None else last.astimezone(dt.UTC).isoformat())
+            for name, first, last in log
+            if first < end and (last is None or last > start)
+        )
+        assert got == expected and answer["count"] == len(expected) > 0, (start, end)
+    outage = ("WT04", begins.isoformat(), ends.isoformat())
+    around = api.get("/events", params={"start": (begins - hour).isoformat(), "end": begins.isoformat()}).json()
+    assert outage not in [(e["turbine"], e["start_time"], e["end_time"]) for e in around["events"]]
 
 
 def test_the_default_data_s_status_log_explains_every_stop(target_engine):
